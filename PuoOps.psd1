@@ -1,0 +1,45 @@
+@{
+    RootModule           = 'PuoOps.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f4c1d2e-8a3b-4c5d-9e7f-1a2b3c4d5e6f'
+    Author               = 'PuoOps'
+    CompanyName          = 'PuoOps'
+    Copyright            = '(c) PuoOps. All rights reserved.'
+    Description          = 'Operate the PUO Memo MCP stack (PostgreSQL, Redis, Docker, HTTP services, nginx) from PowerShell: the operational runbook as cmdlets that return objects and pipe into each other.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('PuoOps.Format.ps1xml')
+
+    # Listed explicitly (never '*'): command discovery and auto-loading read this without loading the DLL.
+    # A test checks it against the cmdlets compiled into PuoOps.dll. Keep each area's block in runbook order.
+    CmdletsToExport      = @(
+        # Environment
+        'Connect-PuoEnvironment'
+        'Get-PuoEnvironment'
+        'Disconnect-PuoEnvironment'
+
+        # Postgres
+        'Test-PuoPostgres'
+        'Get-PuoSlowQuery'
+        'Stop-PuoQuery'
+        'Get-PuoConnectionStat'
+
+        # Postgres maintenance
+
+        # Redis
+
+        # Docker
+
+        # Backup
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('PostgreSQL', 'Redis', 'Docker', 'Operations', 'Runbook')
+            ProjectUri = ''
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Sockets;
+using Docker.DotNet;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace PuoOps.Engine;
+
+/// <summary>
+/// The one place that turns a library's exception (Npgsql, StackExchange.Redis, Docker.DotNet, sockets,
+/// timeouts) into a <see cref="PuoException"/> an operator can act on: a kind, a stable id, the target
+/// and what to try next. Messages are built from the environment's display names, never from
+/// connection strings, so no secret can leak through an error.
+/// </summary>
+public static class ErrorTranslator
+{
+    public static PuoException Translate(Exception exception, PuoEnvironment? environment)
+    {
+        switch (exception)
+        {
+            case PuoException puo:
+                return puo;
+            case AggregateException { InnerExceptions.Count: 1 } aggregate:
+                return Translate(aggregate.InnerException!, environment);
+            case PostgresException postgres:
+                return FromPostgres(postgres, environment?.PostgresEndpoint?.DisplayName ?? "PostgreSQL");
+            case NpgsqlException npgsql:
+                return FromConnectionFailure(npgsql, "PuoOps.Postgres", "PostgreSQL", environment?.PostgresEndpoint?.DisplayName, "Test-PuoPostgres");
+            case RedisConnectionException redis:
+                return FromRedisConnection(redis, environment?.RedisEndpoint?.DisplayName ?? "Redis");
+            case RedisTimeoutException:
+                return new PuoException(ErrorKind.Timeout, "PuoOps.Redis.Timeout",
+                    $"Redis at {environment?.RedisEndpoint?.DisplayName} did not answer in time. Check it with Test-PuoRedis, or raise -TimeoutSec.",
+                    environment?.RedisEndpoint?.DisplayName, exception);
+            case RedisServerException server:
+                return FromRedisServer(server, environment?.RedisEndpoint?.DisplayName ?? "Redis");
+            case DockerApiException docker:
+                return FromDocker(docker, environment?.DockerHost ?? "Docker");
+            case HttpRequestException or SocketException or IOException when IsDocker(exception):
+                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version");
+            case UnauthorizedAccessException:
+                return new PuoException(ErrorKind.PermissionDenied, "PuoOps.PermissionDenied", exception.Message, null, exception);
+            case TimeoutException or OperationCanceledException:
+                return new PuoException(ErrorKind.Timeout, "PuoOps.Timeout",
+                    "The operation did not finish in time. Raise -TimeoutSec, or check that the service answers.", null, exception);
+            case ArgumentException argument:
+                return new PuoException(ErrorKind.InvalidArgument, "PuoOps.InvalidArgument", argument.Message, argument.ParamName, exception);
+            default:
+                return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Unexpected", exception.Message, null, exception);
+        }
+    }
+
+    private static bool IsDocker(Exception exception) =>
+        exception.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true
+        || exception.InnerException?.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true;
+
+    private static PuoException FromPostgres(PostgresException e, string target)
+    {
+        var (kind, id, hint) = e.SqlState switch
+        {
+            PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification =>
+                (ErrorKind.Authentication, "Authentication", "Check the user and password of the environment (-Credential or the URL)."),
+            PostgresErrorCodes.InvalidCatalogName => (ErrorKind.NotFound, "DatabaseNotFound", "Check the database name of the environment."),
+            PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedColumn =>
+                (ErrorKind.NotFound, "ObjectNotFound", "Check the name; list what exists with Get-PuoTableSize or Get-PuoIndexUsage."),
+            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied", "Connect as a role with the needed privilege."),
+            PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
+            PostgresErrorCodes.QueryCanceled => (ErrorKind.Timeout, "Canceled", "The statement was canceled (statement timeout, -TimeoutSec or an operator)."),
+            PostgresErrorCodes.TooManyConnections => (ErrorKind.ResourceUnavailable, "TooManyConnections", "The server is out of connection slots; see Get-PuoConnectionStat."),
+            PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.CrashShutdown =>
+                (ErrorKind.Connection, "Unavailable", "The server is starting up or shutting down; retry shortly."),
+            _ when e.SqlState.StartsWith("42", StringComparison.Ordinal) || e.SqlState.StartsWith("22", StringComparison.Ordinal) =>
+                (ErrorKind.InvalidArgument, "InvalidStatement", "Check the statement or the value given."),
+            _ => (ErrorKind.InvalidOperation, "ServerError", ""),
+        };
+        var message = $"PostgreSQL at {target}: {e.MessageText} (SQLSTATE {e.SqlState}).";
+        return new PuoException(kind, "PuoOps.Postgres." + id, hint.Length == 0 ? message : message + " " + hint, target, e);
+    }
+
+    private static PuoException FromConnectionFailure(Exception e, string idPrefix, string service, string? target, string checkCommand)
+    {
+        var socket = FindInner<SocketException>(e);
+        var where = target is null ? "" : $" at {target}";
+        if (FindInner<TimeoutException>(e) is not null)
+            return new PuoException(ErrorKind.Timeout, idPrefix + ".Timeout",
+                $"{service}{where} did not answer in time. Check it with {checkCommand}, or raise -TimeoutSec.", target, e);
+        if (FindInner<UnauthorizedAccessException>(e) is not null || socket?.SocketErrorCode == SocketError.AccessDenied)
+            return new PuoException(ErrorKind.PermissionDenied, idPrefix + ".PermissionDenied",
+                $"Permission denied connecting to {service}{where}. Run as a user allowed to use it.", target, e);
+        var reason = socket?.SocketErrorCode switch
+        {
+            SocketError.ConnectionRefused => "refused the connection: is it running?",
+            SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => "is an unknown host: check the host name.",
+            SocketError.AddressNotAvailable => "is not reachable: check the address or socket path.",
+            SocketError.TimedOut => "did not answer in time.",
+            null => "could not be reached: " + e.Message,
+            var other => $"could not be reached ({other}).",
+        };
+        return new PuoException(ErrorKind.Connection, idPrefix + ".Connect", $"{service}{where} {reason} Check it with {checkCommand}.", target, e);
+    }
+
+    private static PuoException FromRedisConnection(RedisConnectionException e, string target) =>
+        e.FailureType == ConnectionFailureType.AuthenticationFailure
+            ? new PuoException(ErrorKind.Authentication, "PuoOps.Redis.Authentication",
+                $"Redis at {target} rejected the credentials. Check the password of the environment (REDIS_URL or -RedisConnectionString).", target, e)
+            : new PuoException(ErrorKind.Connection, "PuoOps.Redis.Connect",
+                $"Redis at {target} could not be reached ({e.FailureType}). Is it running? Check it with Test-PuoRedis.", target, e);
+
+    private static PuoException FromRedisServer(RedisServerException e, string target)
+    {
+        var message = e.Message;
+        if (message.StartsWith("NOAUTH", StringComparison.Ordinal) || message.StartsWith("WRONGPASS", StringComparison.Ordinal))
+            return new PuoException(ErrorKind.Authentication, "PuoOps.Redis.Authentication",
+                $"Redis at {target} rejected the credentials ({message.Split(' ')[0]}). Check the password of the environment.", target, e);
+        if (message.Contains("unknown command", StringComparison.OrdinalIgnoreCase) || message.Contains("NOPERM", StringComparison.Ordinal))
+            return new PuoException(ErrorKind.PermissionDenied, "PuoOps.Redis.CommandDisabled",
+                $"Redis at {target} does not allow this command: {message}", target, e);
+        return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Redis.ServerError", $"Redis at {target}: {message}", target, e);
+    }
+
+    private static PuoException FromDocker(DockerApiException e, string host)
+    {
+        var detail = string.IsNullOrWhiteSpace(e.ResponseBody) ? e.Message : e.ResponseBody.Trim();
+        return e.StatusCode switch
+        {
+            HttpStatusCode.NotFound => new PuoException(ErrorKind.NotFound, "PuoOps.Docker.NotFound", $"Docker at {host}: {detail}", host, e),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
+                new PuoException(ErrorKind.PermissionDenied, "PuoOps.Docker.PermissionDenied", $"Docker at {host} refused the request: {detail}", host, e),
+            HttpStatusCode.Conflict or HttpStatusCode.NotModified =>
+                new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.Conflict", $"Docker at {host}: {detail}", host, e),
+            HttpStatusCode.ServiceUnavailable =>
+                new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"Docker at {host} is unavailable: {detail}", host, e),
+            _ => new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiError", $"Docker at {host}: {detail}", host, e),
+        };
+    }
+
+    private static T? FindInner<T>(Exception? e) where T : Exception
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is T match)
+                return match;
+        return null;
+    }
+}

@@ -1,0 +1,31 @@
+namespace PuoOps;
+
+/// <summary>
+/// The one verdict every check in the module returns, so a runbook script can filter
+/// PostgreSQL, Redis, Docker and HTTP results alike with <c>Where-Object Status -ne OK</c>.
+/// </summary>
+public enum Status
+{
+    OK = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
+}
+
+/// <summary>Maps a measured percentage onto <see cref="Status"/> with the usual two thresholds.</summary>
+public static class Thresholds
+{
+    public static Status Classify(double percent, double warningPercent, double criticalPercent) =>
+        double.IsNaN(percent) ? Status.Unknown
+        : percent >= criticalPercent ? Status.Critical
+        : percent >= warningPercent ? Status.Warning
+        : Status.OK;
+
+    /// <summary>Throws <see cref="PuoException"/> (InvalidArgument) unless 0 &lt; warning &lt;= critical.</summary>
+    public static void Validate(double warningPercent, double criticalPercent)
+    {
+        if (warningPercent <= 0 || criticalPercent <= 0 || warningPercent > criticalPercent)
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Thresholds.Invalid",
+                $"The warning threshold ({warningPercent}) must be above 0 and not above the critical threshold ({criticalPercent}).");
+    }
+}

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using PuoOps.Engine.Environments;
+using PuoOps.Engine.Postgres;
+using PuoOps.Engine.Redis;
+
+namespace PuoOps;
+
+/// <summary>
+/// A named set of connection settings for one PUO Memo stack, with the session's pooled clients
+/// (PostgreSQL data source, Redis multiplexer, Docker client) created on first use and released by
+/// <see cref="Dispose"/>. Its public surface carries no secret: passwords stay in internal members.
+/// </summary>
+public sealed class PuoEnvironment : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<Task<object>>> _clients = new();
+    private int _disposed;
+
+    private PuoEnvironment(EnvironmentSettings settings, string name, PostgresEndpoint? postgres, RedisEndpoint? redis, string dockerHost,
+        Uri apiUrl, Uri mcpUrl, string composeProject)
+    {
+        Settings = settings;
+        Name = name;
+        PostgresEndpoint = postgres;
+        RedisEndpoint = redis;
+        DockerHost = dockerHost;
+        ApiUrl = apiUrl;
+        McpUrl = mcpUrl;
+        ComposeProject = composeProject;
+        Created = DateTimeOffset.Now;
+    }
+
+    public string Name { get; }
+
+    /// <summary>user@host:port/database, no password.</summary>
+    public string? Postgres => PostgresEndpoint?.DisplayName;
+
+    /// <summary>host:port/db, no password.</summary>
+    public string? Redis => RedisEndpoint?.DisplayName;
+
+    public string DockerHost { get; }
+    public Uri ApiUrl { get; }
+    public Uri McpUrl { get; }
+    public string ComposeProject { get; }
+    public DateTimeOffset Created { get; }
+
+    /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>
+    public bool IsDefault => EnvironmentRegistry.IsDefault(this);
+
+    /// <summary>What the environment was made from, so Connect-PuoEnvironment can derive one from it.</summary>
+    internal EnvironmentSettings Settings { get; }
+    internal PostgresEndpoint? PostgresEndpoint { get; }
+    internal RedisEndpoint? RedisEndpoint { get; }
+    internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public override string ToString() => Name;
+
+    /// <summary>
+    /// Validates the settings (InvalidArgument on a malformed URL or string) and builds the environment.
+    /// What the settings leave null comes from <paramref name="basedOn"/> (if given), then the process environment.
+    /// </summary>
+    public static PuoEnvironment Create(EnvironmentSettings settings, PuoEnvironment? basedOn = null)
+    {
+        var s = (basedOn is null ? settings : settings.FillFrom(basedOn.Settings)).WithProcessDefaults();
+        if (string.IsNullOrWhiteSpace(s.Name))
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
+        var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
+        var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
+        return new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
+            ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);
+    }
+
+    private static Uri ParseHttpUrl(string value, string what) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            ? uri
+            : throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment." + what,
+                $"{what} '{value}' is not an absolute http:// or https:// URL.", value);
+
+    /// <summary>
+    /// The environment's one client of a kind (e.g. "redis"), created once by <paramref name="create"/>.
+    /// A failed creation is forgotten, so the next call tries again instead of caching the failure.
+    /// </summary>
+    internal async Task<T> GetClientAsync<T>(string kind, Func<Task<T>> create) where T : class
+    {
+        if (IsDisposed)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Environment.Disconnected",
+                $"Environment '{Name}' was disconnected. Connect-PuoEnvironment it again.", Name);
+        var lazy = _clients.GetOrAdd(kind, _ => new Lazy<Task<object>>(async () => await create().ConfigureAwait(false)));
+        try
+        {
+            return (T)await lazy.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            _clients.TryRemove(new KeyValuePair<string, Lazy<Task<object>>>(kind, lazy));
+            throw;
+        }
+    }
+
+    /// <summary>Releases the pooled clients. Safe to call twice.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        foreach (var lazy in _clients.Values)
+        {
+            if (!lazy.IsValueCreated || !lazy.Value.IsCompletedSuccessfully)
+                continue;
+            switch (lazy.Value.Result)
+            {
+                case IAsyncDisposable asyncDisposable: asyncDisposable.DisposeAsync().AsTask().GetAwaiter().GetResult(); break;
+                case IDisposable disposable: disposable.Dispose(); break;
+            }
+        }
+        _clients.Clear();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using PuoOps.Engine;
+
+namespace PuoOps.Commands;
+
+/// <summary>
+/// The one base class of every PuoOps cmdlet: resolves the environment, builds the engine's
+/// <see cref="OperationContext"/>, waits for engine tasks on the pipeline thread while pumping their
+/// progress and verbose lines, turns Ctrl+C into cancellation that returns within a second, and turns
+/// engine failures into ErrorRecords. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/>
+/// and <see cref="End"/>.
+/// </summary>
+public abstract class PuoCmdlet : PSCmdlet
+{
+    private static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(800);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentQueue<Action> _pending = new();
+
+    /// <summary>The environment to work on: a name, or an object from Get-PuoEnvironment. Defaults to the session default.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EnvironmentTransformation]
+    [ArgumentCompleter(typeof(EnvironmentNameCompleter))]
+    public PuoEnvironment? Environment { get; set; }
+
+    /// <summary>Seconds to wait for connecting and for each short command before giving up.</summary>
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; } = 15;
+
+    /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
+    protected CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>The environment for the current record: -Environment, else the session default.</summary>
+    protected PuoEnvironment CurrentEnvironment => Environment ?? Engine.Environments.EnvironmentRegistry.Resolve(null);
+
+    /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
+    protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,
+        new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
+
+    protected virtual void Begin() { }
+    protected virtual void Process() { }
+    protected virtual void End() { }
+
+    protected sealed override void BeginProcessing() => Guard(Begin);
+    protected sealed override void ProcessRecord() => Guard(Process);
+    protected sealed override void EndProcessing() => Guard(End);
+    protected sealed override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Waits for an engine task on the pipeline thread and returns its result.</summary>
+    protected T Await<T>(Task<T> task)
+    {
+        Pump(task);
+        return task.GetAwaiter().GetResult();
+    }
+
+    protected void Await(Task task)
+    {
+        Pump(task);
+        task.GetAwaiter().GetResult();
+    }
+
+    /// <summary>Writes each item of an engine stream as soon as it arrives.</summary>
+    protected void WriteEach<T>(IAsyncEnumerable<T> items)
+    {
+        var enumerator = items.GetAsyncEnumerator(Stopping);
+        try
+        {
+            while (true)
+            {
+                var next = enumerator.MoveNextAsync();
+                if (!(next.IsCompletedSuccessfully ? next.Result : Await(next.AsTask())))
+                    break;
+                WriteObject(enumerator.Current);
+            }
+        }
+        finally
+        {
+            // Disposing closes the reader or stream; do not let a stuck server hold Ctrl+C hostage.
+            enumerator.DisposeAsync().AsTask().Wait(StopGrace);
+        }
+    }
+
+    /// <summary>A non-terminating error for one item: the pipeline goes on with the next.</summary>
+    protected void WriteItemError(Exception exception, object? target = null) =>
+        WriteError(ErrorRecords.From(ErrorTranslator.Translate(exception, SafeEnvironment()), target));
+
+    /// <summary>A terminating error, for when nothing else in this call can succeed.</summary>
+    protected void ThrowFatal(Exception exception, object? target = null) =>
+        ThrowTerminatingError(ErrorRecords.From(ErrorTranslator.Translate(exception, SafeEnvironment()), target));
+
+    /// <summary>
+    /// Runs the pending progress and verbose writes and waits in short slices, so those writes happen on
+    /// the pipeline thread (PowerShell throws on writes from others) and Ctrl+C is seen promptly.
+    /// </summary>
+    private void Pump(Task task)
+    {
+        var handle = ((IAsyncResult)task).AsyncWaitHandle;
+        while (!task.IsCompleted)
+        {
+            Drain();
+            if (Stopping.IsCancellationRequested)
+            {
+                // The engine has the token; give it a moment to stop cleanly, then leave it behind.
+                handle.WaitOne(StopGrace);
+                throw new PipelineStoppedException();
+            }
+            handle.WaitOne(50);
+        }
+        Drain();
+    }
+
+    private void Drain()
+    {
+        while (_pending.TryDequeue(out var write))
+            write();
+    }
+
+    private void Guard(Action step)
+    {
+        try
+        {
+            step();
+        }
+        catch (Exception ex) when (Stopping.IsCancellationRequested && ex is OperationCanceledException or PuoException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException and not PSInvalidOperationException
+                                       and not ActionPreferenceStopException and not PipelineClosedException
+                                       and not HaltCommandException and not ParameterBindingException)
+        {
+            WriteItemError(ex);
+        }
+        finally
+        {
+            Drain();
+        }
+    }
+
+    private PuoEnvironment? SafeEnvironment()
+    {
+        try
+        {
+            return CurrentEnvironment;
+        }
+        catch (PuoException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Queues engine progress so it is written from the pipeline thread.</summary>
+    private sealed class Progress(PuoCmdlet cmdlet) : IProgress<ProgressInfo>
+    {
+        public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() =>
+            cmdlet.WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
+            {
+                PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
+                RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+            }));
+    }
+}

@@ -1,0 +1,37 @@
+using System.Management.Automation;
+using PuoOps.Engine.Environments;
+
+namespace PuoOps.Commands.Environment;
+
+[Cmdlet(VerbsCommon.Get, "PuoEnvironment")]
+[OutputType(typeof(PuoEnvironment))]
+public sealed class GetPuoEnvironmentCommand : PuoCmdlet
+{
+    [Parameter(Position = 0)]
+    [SupportsWildcards]
+    [ArgumentCompleter(typeof(EnvironmentNameCompleter))]
+    public string[] Name { get; set; } = ["*"];
+
+    /// <summary>Only the environment cmdlets use when -Environment is not given.</summary>
+    [Parameter]
+    public SwitchParameter Default { get; set; }
+
+    protected override void Process()
+    {
+        if (Default)
+        {
+            WriteObject(EnvironmentRegistry.Resolve(null));
+            return;
+        }
+        var connected = EnvironmentRegistry.List();
+        foreach (var name in Name)
+        {
+            var pattern = WildcardPattern.Get(name, WildcardOptions.IgnoreCase);
+            var matches = connected.Where(e => pattern.IsMatch(e.Name)).ToList();
+            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+                WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Environment.NotFound",
+                    $"No environment named '{name}' is connected. Connect-PuoEnvironment -Name {name} first.", name));
+            WriteObject(matches, enumerateCollection: true);
+        }
+    }
+}

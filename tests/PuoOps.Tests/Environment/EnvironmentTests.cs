@@ -1,0 +1,78 @@
+using System.Net;
+using PuoOps.Engine.Environments;
+using PuoOps.Tests.Infrastructure;
+
+namespace PuoOps.Tests.Environments;
+
+public sealed class EnvironmentTests
+{
+    [Fact]
+    public void DatabaseUrl_is_parsed_and_its_password_never_shown()
+    {
+        var env = TestEnvironments.WithPostgresUrl("postgres://app%40puo:s3cr%3At@db.example:6543/puo_memo?sslmode=require");
+        Assert.Equal("app@puo@db.example:6543/puo_memo", env.Postgres);
+        Assert.DoesNotContain("s3cr", env.Postgres);
+        Assert.DoesNotContain("s3cr", env.ToString());
+    }
+
+    [Theory]
+    [InlineData("mysql://u:p@h/db")]
+    [InlineData("postgres://u:p@h/db?sslmode=sometimes")]
+    [InlineData("postgres://u:p@h/db?frobnicate=1")]
+    public void A_malformed_database_url_is_an_invalid_argument(string url)
+    {
+        var error = Assert.Throws<PuoException>(() => TestEnvironments.WithPostgresUrl(url));
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.DoesNotContain(":p@", error.Message);
+    }
+
+    [Fact]
+    public void A_credential_overrides_the_url_user_and_password()
+    {
+        var env = PuoEnvironment.Create(new EnvironmentSettings
+        {
+            Name = "cred", DatabaseUrl = "postgres://nobody@h:5432/db", PostgresCredential = new NetworkCredential("ops", "pw"),
+        });
+        Assert.Equal("ops@h:5432/db", env.Postgres);
+    }
+
+    [Fact]
+    public void Redis_url_is_parsed_without_showing_the_password()
+    {
+        var env = PuoEnvironment.Create(new EnvironmentSettings { Name = "r", DatabaseUrl = "postgres://u@h/db", RedisConnectionString = "redis://:hunter2@cache:6380/3" });
+        Assert.Equal("cache:6380/3", env.Redis);
+    }
+
+    [Fact]
+    public void Registry_resolves_by_name_case_insensitively_and_disconnect_disposes()
+    {
+        var env = TestEnvironments.Sandbox("Registry-" + Guid.NewGuid().ToString("N")[..6]);
+        EnvironmentRegistry.Register(env, makeDefault: false);
+        Assert.Same(env, EnvironmentRegistry.Resolve(env.Name.ToUpperInvariant()));
+        Assert.True(EnvironmentRegistry.Remove(env.Name));
+        var missing = Assert.Throws<PuoException>(() => EnvironmentRegistry.Resolve(env.Name));
+        Assert.Equal(ErrorKind.NotFound, missing.Kind);
+    }
+
+    [Fact]
+    public async Task Connections_are_pooled_per_environment()
+    {
+        var app = "xunit-pool-" + Guid.NewGuid().ToString("N")[..8];
+        using var env = PuoEnvironment.Create(new EnvironmentSettings
+        {
+            Name = app, PostgresConnectionString = Sandbox.Current.PostgresConnectionString + ";Application Name=" + app,
+        });
+        var ctx = TestEnvironments.Context(env);
+        for (var i = 0; i < 20; i++)
+        {
+            var health = await PuoOps.Engine.Postgres.PostgresHealthService.TestAsync(ctx);
+            Assert.Equal(Status.OK, health.Status);
+        }
+        // Twenty checks, one physical connection: the server sees at most a couple of backends for this app.
+        await using var conn = new Npgsql.NpgsqlConnection(Sandbox.Current.PostgresConnectionString);
+        await conn.OpenAsync();
+        await using var cmd = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE application_name = @app", conn);
+        cmd.Parameters.AddWithValue("app", app);
+        Assert.InRange((long)(await cmd.ExecuteScalarAsync())!, 1, 3);
+    }
+}
