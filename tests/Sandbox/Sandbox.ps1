@@ -38,7 +38,7 @@ param(
 
     [string] $StateFile,
 
-    [ValidateSet('Postgres', 'Redis', 'Docker', 'Nginx')]
+    # Accepts -Services Postgres,Redis from pwsh -File too (it arrives as one string there).
     [string[]] $Services = @('Postgres', 'Redis', 'Docker', 'Nginx'),
 
     [ValidateRange(0, 100000000)]
@@ -47,6 +47,7 @@ param(
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
+if ([Console]::IsErrorRedirected -or [Console]::IsOutputRedirected) { $PSStyle.OutputRendering = 'PlainText' }
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $script:IsRoot = ((& id -u) -eq '0')
@@ -280,6 +281,12 @@ function Save-State([System.Collections.IDictionary] $State, [string] $Path) {
     # Atomic write (temp + rename), readable by the owner only: it holds the passwords.
     $dir = Split-Path -Parent $Path
     if (-not (Test-Path -LiteralPath $dir)) { $null = New-Item -ItemType Directory -Path $dir -Force }
+    # Inside the repo (default out/sandbox/), keep the password-bearing file out of git, the
+    # way .pytest_cache does it: a self-ignoring .gitignore in the folder.
+    $ignore = Join-Path $dir '.gitignore'
+    if ($dir.StartsWith("$script:RepoRoot/") -and -not (Test-Path -LiteralPath $ignore)) {
+        [IO.File]::WriteAllText($ignore, "# written by tests/Sandbox/Sandbox.ps1: sandbox state holds passwords`n*`n")
+    }
     $tmp = "$Path.$PID.tmp"
     [IO.File]::WriteAllText($tmp, (ConvertTo-Json -InputObject $State -Depth 6))
     [IO.File]::SetUnixFileMode($tmp, [IO.UnixFileMode]'UserRead, UserWrite')
@@ -537,7 +544,8 @@ CREATE DATABASE puo_memo OWNER puo;
 
 function Stop-SandboxPostgres([System.Collections.IDictionary] $Pg, [string] $Root) {
     $dataDir = $Pg['DataDir']; $bin = $Pg['BinDir']; $osUser = $Pg['OsUser']
-    if ($dataDir -and $bin -and (Test-Path -LiteralPath (Join-Path $dataDir 'postmaster.pid'))) {
+    if ($dataDir -and $bin -and (Test-Path -LiteralPath (Join-Path $dataDir 'postmaster.pid')) -and
+        (Test-OwnedPid ([int]([IO.File]::ReadAllLines((Join-Path $dataDir 'postmaster.pid'))[0])) $Root)) {
         $r = Invoke-Tool -FilePath "$bin/pg_ctl" -AsUser $osUser -WorkingDirectory '/' -ArgumentList @('stop', '-m', 'fast', '-w', '-t', '30', '-D', $dataDir) -AllowFailure -TimeoutSec 45
         if ($r.ExitCode -ne 0) { Write-Warning "pg_ctl stop: $($r.StdErr.Trim())" }
     }
@@ -609,7 +617,8 @@ function Start-SandboxRedis([System.Collections.IDictionary] $State, [string] $S
                 "port $($redis.Port)", 'bind 127.0.0.1', "requirepass $password", 'save ""', 'appendonly no',
                 'daemonize yes', "pidfile $dir/redis.pid", "dir $dir", 'maxmemory 2gb', 'maxmemory-policy noeviction',
                 "logfile $dir/redis.log", 'protected-mode yes'))
-        $null = Invoke-Detached -LogFile "$dir/redis.out" -FilePath 'redis-server' -ArgumentList @($conf) -WorkingDirectory $dir
+        $launch = Invoke-Detached -LogFile "$dir/redis.out" -FilePath 'redis-server' -ArgumentList @($conf) -WorkingDirectory $dir -AllowFailure
+        if ($launch.ExitCode -ne 0) { throw "redis-server failed to start (exit $($launch.ExitCode)):`n$(Get-LogTail "$dir/redis.out")`n$(Get-LogTail "$dir/redis.log")" }
         $deadline = [DateTime]::UtcNow.AddSeconds(15)
         while ([DateTime]::UtcNow -lt $deadline) {
             $r = Invoke-RedisCli $redis @('PING') -AllowFailure
@@ -654,7 +663,10 @@ function Start-SandboxDockerDaemon([System.Collections.IDictionary] $State, [str
     # Phase 1: launch dockerd without waiting, so it initializes while Postgres is being seeded.
     $dir = Join-Path $State.Root 'docker'
     $docker = [ordered]@{ Available = $false; Host = "unix://$dir/docker.sock"; Image = 'puo-busybox:latest'; Pid = $null
-        Error = $null; StorageDriver = $null; LogFile = "$dir/dockerd.log"; ExecRoot = "$dir/exec" }
+        Error = $null; StorageDriver = $null; LogFile = "$dir/dockerd.log"; ExecRoot = "$dir/exec"
+        # Swarm's default 0.0.0.0:2377 collides between parallel sandboxes; tests should use
+        # `docker swarm init --advertise-addr <this> --listen-addr <this>`.
+        SwarmListenAddr = "127.0.0.1:$(Get-FreePort)" }
     $State.Docker = $docker
     Save-State $State $StatePath
     if (-not $script:IsRoot) { $docker.Error = 'dockerd needs root; run the sandbox as root for Docker.'; return }
@@ -954,7 +966,7 @@ function Show-Sandbox([System.Collections.IDictionary] $State) {
     }
     if ($r = Get-Section $State 'Redis') { & $line 'Redis' $r['Pid'] "127.0.0.1:$($r['Port'])" }
     if ($d = Get-Section $State 'Docker') {
-        $text = if ($d['Available']) { "$($d['Host']) image=$($d['Image']) driver=$($d['StorageDriver'])" } else { "unavailable: $(($d['Error'] -split "`n")[0])" }
+        $text = if ($d['Available']) { "$($d['Host']) image=$($d['Image']) driver=$($d['StorageDriver'])" } else { $e = ([string]$d['Error'] -replace '\s*\n\s*', ' | '); "unavailable: $($e.Substring(0, [Math]::Min(200, $e.Length)))" }
         & $line 'Docker' $(if ($d['Available']) { $d['Pid'] } else { $null }) $text
     }
     if ($n = Get-Section $State 'Nginx') {
@@ -977,7 +989,13 @@ if (-not $StateFile) {
     $StateFile = if ($env:PUO_SANDBOX_STATE) { $env:PUO_SANDBOX_STATE } else { Join-Path $script:RepoRoot 'out/sandbox/state.json' }
 }
 $StateFile = [IO.Path]::GetFullPath($StateFile)
-$Services = @($Services | Select-Object -Unique)
+$Services = @($Services -split '[,\s]+' | Where-Object { $_ } | ForEach-Object {
+        $name = $_
+        $match = @('Postgres', 'Redis', 'Docker', 'Nginx') | Where-Object { $_ -eq $name }
+        if (-not $match) { throw "Unknown service '$name'. Valid: Postgres, Redis, Docker, Nginx." }
+        $match
+    } | Select-Object -Unique)
+if (-not $Services) { throw 'Specify at least one service: Postgres, Redis, Docker, Nginx.' }
 
 switch ($Action) {
     'Install' {
