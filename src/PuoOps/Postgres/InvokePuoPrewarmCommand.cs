@@ -1,0 +1,57 @@
+using System.Management.Automation;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Commands.Postgres;
+
+/// <summary>The runbook's "warm cache" step: pg_prewarm on tables, their TOAST tables and their indexes.</summary>
+[Cmdlet(VerbsLifecycle.Invoke, "PuoPrewarm", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(PrewarmResult))]
+public sealed class InvokePuoPrewarmCommand : PuoCmdlet
+{
+    /// <summary>Tables to load; without it, every table of the application schemas.</summary>
+    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    public string[]? Table { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    public string? Schema { get; set; }
+
+    [Parameter]
+    public PrewarmMode Mode { get; set; } = PrewarmMode.Buffer;
+
+    protected override void Process()
+    {
+        var ctx = Context;
+        var function = Await(PrewarmService.FindFunctionAsync(ctx));
+        foreach (var name in Table is { Length: > 0 } ? Table : ["*"])
+        {
+            IReadOnlyList<TableTarget> tables;
+            try
+            {
+                tables = Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name));
+            }
+            catch (Exception ex) when (IsItemFailure(ex))
+            {
+                WriteItemError(ex, name);
+                continue;
+            }
+            foreach (var table in tables)
+            {
+                if (!ShouldProcess(table.ToString(), $"pg_prewarm ({Mode.ToString().ToLowerInvariant()}) the table and its indexes"))
+                    continue;
+                try
+                {
+                    WriteEach(PrewarmService.PrewarmAsync(ctx, function, table, Mode));
+                }
+                catch (Exception ex) when (IsItemFailure(ex))
+                {
+                    WriteItemError(ex, table.ToString());
+                }
+            }
+        }
+    }
+
+    protected override void End() =>
+        WriteProgress(new ProgressRecord(1, "pg_prewarm", "Done") { RecordType = ProgressRecordType.Completed });
+}
