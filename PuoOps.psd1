@@ -25,6 +25,16 @@
         'Get-PuoConnectionStat'
 
         # Postgres maintenance
+        'Get-PuoQueryPlan'
+        'Invoke-PuoAnalyze'
+        'Invoke-PuoVacuum'
+        'Get-PuoMaintenanceStatus'
+        'Get-PuoTableSize'
+        'Get-PuoIndexUsage'
+        'Get-PuoIndexBloat'
+        'Invoke-PuoReindex'
+        'Get-PuoBlockingQuery'
+        'Invoke-PuoPrewarm'
 
         # Redis
 

@@ -106,6 +106,7 @@ public sealed class MaintenanceResult
     public long DeadTuplesBefore { get; init; }
     public long DeadTuplesAfter { get; init; }
     public long LiveTuples { get; init; }
+    /// <summary>pg_total_relation_size before and after; -1 when another session held the table locked at that moment.</summary>
     public long SizeBytesBefore { get; init; }
     public long SizeBytesAfter { get; init; }
     public string Message { get; init; } = "";

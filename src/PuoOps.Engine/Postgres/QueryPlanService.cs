@@ -62,7 +62,7 @@ public static class QueryPlanService
         using var document = JsonDocument.Parse(json);
         var top = document.RootElement[0];
         var nodes = new List<PlanNode>();
-        Walk(top.GetProperty("Plan"), 0, nodes);
+        Walk(top.GetProperty("Plan"), 0, 1, nodes);
         await FillTableRowsAsync(ctx, connection, nodes).ConfigureAwait(false);
         var planning = Number(top, "Planning Time");
         var execution = Number(top, "Execution Time");
@@ -81,17 +81,21 @@ public static class QueryPlanService
         };
     }
 
-    /// <summary>Flattens the plan tree depth first; returns the node's total time over all loops.</summary>
-    private static double? Walk(JsonElement plan, int depth, List<PlanNode> nodes)
+    /// <summary>
+    /// Flattens the plan tree depth first; returns the node's wall-clock time over all loops. Below a Gather,
+    /// the loops of the leader and its workers run side by side, so their summed time is divided by their number.
+    /// </summary>
+    private static double? Walk(JsonElement plan, int depth, double processes, List<PlanNode> nodes)
     {
         var index = nodes.Count;
         nodes.Add(null!);
+        var childProcesses = Number(plan, "Workers Launched") is { } workers ? workers + 1 : processes;
         double? childrenMs = null;
         if (plan.TryGetProperty("Plans", out var children))
             foreach (var child in children.EnumerateArray())
-                childrenMs = (childrenMs ?? 0) + (Walk(child, depth + 1, nodes) ?? 0);
+                childrenMs = (childrenMs ?? 0) + (Walk(child, depth + 1, childProcesses, nodes) ?? 0);
         var (planRows, actualRows, loops) = (Number(plan, "Plan Rows") ?? 0, Number(plan, "Actual Rows"), Number(plan, "Actual Loops"));
-        var totalMs = Number(plan, "Actual Total Time") * loops;
+        var totalMs = Number(plan, "Actual Total Time") * loops / processes;
         nodes[index] = new PlanNode
         {
             Depth = depth,

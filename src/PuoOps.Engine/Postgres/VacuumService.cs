@@ -39,8 +39,13 @@ public static class VacuumService
 {
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long reading a table's size may wait for its lock: the size is nice to have, never worth waiting for.</summary>
+    private static readonly TimeSpan SizeLockTimeout = TimeSpan.FromMilliseconds(200);
+
+    // The statistics functions take no lock; pg_total_relation_size needs the table's ACCESS SHARE lock, so it
+    // is asked separately and given up (-1) when another session holds the table exclusively.
     private const string StatsSql = """
-        SELECT pg_stat_get_dead_tuples(c.oid), pg_stat_get_live_tuples(c.oid), pg_total_relation_size(c.oid)
+        SELECT pg_stat_get_dead_tuples(c.oid), pg_stat_get_live_tuples(c.oid), c.oid
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = @schema AND c.relname = @table
         """;
@@ -68,8 +73,8 @@ public static class VacuumService
         TimeSpan lockTimeout, int position, int count)
     {
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        await PostgresRelations.SetLockTimeoutAsync(connection, ctx, lockTimeout).ConfigureAwait(false);
         var before = await ReadStatsAsync(connection, ctx, table).ConfigureAwait(false);
+        await PostgresRelations.SetLockTimeoutAsync(connection, ctx, lockTimeout).ConfigureAwait(false);
         var skipped = false;
         // SKIP_LOCKED reports a skipped table as a WARNING with SQLSTATE 55P03 (lock_not_available), not an error.
         NoticeEventHandler onNotice = (_, e) => skipped |= e.Notice.SqlState == PostgresErrorCodes.LockNotAvailable;
@@ -107,13 +112,28 @@ public static class VacuumService
 
     private static async Task<(long Dead, long Live, long Bytes)> ReadStatsAsync(NpgsqlConnection connection, OperationContext ctx, TableTarget table)
     {
-        await using var command = connection.Command(StatsSql, ctx);
-        command.Parameters.AddWithValue("schema", table.Schema);
-        command.Parameters.AddWithValue("table", table.Name);
-        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
-        if (!await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
-            throw PostgresRelations.NotFound("table", table.Schema, table.Name, ctx, "Get-PuoTableSize");
-        return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        long dead, live;
+        uint oid;
+        await using (var command = connection.Command(StatsSql, ctx))
+        {
+            command.Parameters.AddWithValue("schema", table.Schema);
+            command.Parameters.AddWithValue("table", table.Name);
+            await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+            if (!await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
+                throw PostgresRelations.NotFound("table", table.Schema, table.Name, ctx, "Get-PuoTableSize");
+            (dead, live, oid) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetFieldValue<uint>(2));
+        }
+        await PostgresRelations.SetLockTimeoutAsync(connection, ctx, SizeLockTimeout).ConfigureAwait(false);
+        try
+        {
+            await using var size = connection.Command("SELECT pg_total_relation_size(@oid)", ctx);
+            size.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, oid);
+            return (dead, live, (long)(await size.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false))!);
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            return (dead, live, -1);
+        }
     }
 
     /// <summary>

@@ -17,8 +17,10 @@ public sealed class InvokePuoPrewarmCommand : PuoCmdlet
     [SupportsWildcards]
     public string? Schema { get; set; }
 
+    /// <summary>pg_prewarm's mode. A string, not the engine's enum: a value-type field would load the engine before the module sets up its load context.</summary>
     [Parameter]
-    public PrewarmMode Mode { get; set; } = PrewarmMode.Buffer;
+    [ValidateSet("Buffer", "Read", "Prefetch")]
+    public string Mode { get; set; } = "Buffer";
 
     protected override void Process()
     {
@@ -38,11 +40,11 @@ public sealed class InvokePuoPrewarmCommand : PuoCmdlet
             }
             foreach (var table in tables)
             {
-                if (!ShouldProcess(table.ToString(), $"pg_prewarm ({Mode.ToString().ToLowerInvariant()}) the table and its indexes"))
+                if (!ShouldProcess(table.ToString(), $"pg_prewarm ({Mode.ToLowerInvariant()}) the table and its indexes"))
                     continue;
                 try
                 {
-                    WriteEach(PrewarmService.PrewarmAsync(ctx, function, table, Mode));
+                    WriteEach(PrewarmService.PrewarmAsync(ctx, function, table, Enum.Parse<PrewarmMode>(Mode, ignoreCase: true)));
                 }
                 catch (Exception ex) when (IsItemFailure(ex))
                 {
