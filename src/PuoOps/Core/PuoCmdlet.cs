@@ -104,13 +104,6 @@ public abstract class PuoCmdlet : PSCmdlet
     protected void WriteItemError(Exception exception, object? target = null) =>
         WriteError(ErrorRecords.From(ErrorTranslator.Translate(exception, SafeEnvironment()), target));
 
-    /// <summary>
-    /// True for the failure of one item, which the cmdlet reports with <see cref="WriteItemError"/> before going on
-    /// with the next; false for Ctrl+C and pipeline stops, which must end the command.
-    /// </summary>
-    protected bool IsItemFailure(Exception exception) =>
-        !Stopping.IsCancellationRequested && exception is not (PipelineStoppedException or ActionPreferenceStopException or PipelineClosedException);
-
     /// <summary>A terminating error, for when nothing else in this call can succeed.</summary>
     protected void ThrowFatal(Exception exception, object? target = null) =>
         ThrowTerminatingError(ErrorRecords.From(ErrorTranslator.Translate(exception, SafeEnvironment()), target));

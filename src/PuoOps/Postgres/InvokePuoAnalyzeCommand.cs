@@ -43,17 +43,7 @@ public sealed class InvokePuoAnalyzeCommand : PuoCmdlet
                 Analyze(ctx, Await(PostgresRelations.AllTablesAsync(ctx)), confirmEach: false);
             return;
         }
-        foreach (var name in Table)
-        {
-            try
-            {
-                Analyze(ctx, Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), confirmEach: true);
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, name);
-            }
-        }
+        ForEachItem(Table, name => Analyze(ctx, Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), confirmEach: true));
     }
 
     protected override void End() =>
@@ -61,19 +51,12 @@ public sealed class InvokePuoAnalyzeCommand : PuoCmdlet
 
     private void Analyze(Engine.OperationContext ctx, IReadOnlyList<TableTarget> tables, bool confirmEach)
     {
-        for (var i = 0; i < tables.Count; i++)
+        var position = 0;
+        ForEachItem(tables, table =>
         {
-            var table = tables[i];
-            if (confirmEach && !ShouldProcess(table.ToString(), "ANALYZE"))
-                continue;
-            try
-            {
-                WriteObject(Await(VacuumService.AnalyzeAsync(ctx, table, SkipLocked, LockTimeout, i, tables.Count)));
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, table.ToString());
-            }
-        }
+            var index = position++;
+            if (!confirmEach || ShouldProcess(table.ToString(), "ANALYZE"))
+                WriteObject(Await(VacuumService.AnalyzeAsync(ctx, table, SkipLocked, LockTimeout, index, tables.Count)));
+        });
     }
 }

@@ -26,32 +26,11 @@ public sealed class InvokePuoPrewarmCommand : PuoCmdlet
     {
         var ctx = Context;
         var function = Await(PrewarmService.FindFunctionAsync(ctx));
-        foreach (var name in Table is { Length: > 0 } ? Table : ["*"])
+        ForEachItem(Table is { Length: > 0 } ? Table : ["*"], name => ForEachItem(Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), table =>
         {
-            IReadOnlyList<TableTarget> tables;
-            try
-            {
-                tables = Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name));
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, name);
-                continue;
-            }
-            foreach (var table in tables)
-            {
-                if (!ShouldProcess(table.ToString(), $"pg_prewarm ({Mode.ToLowerInvariant()}) the table and its indexes"))
-                    continue;
-                try
-                {
-                    WriteEach(PrewarmService.PrewarmAsync(ctx, function, table, Enum.Parse<PrewarmMode>(Mode, ignoreCase: true)));
-                }
-                catch (Exception ex) when (IsItemFailure(ex))
-                {
-                    WriteItemError(ex, table.ToString());
-                }
-            }
-        }
+            if (ShouldProcess(table.ToString(), $"pg_prewarm ({Mode.ToLowerInvariant()}) the table and its indexes"))
+                WriteEach(PrewarmService.PrewarmAsync(ctx, function, table, Enum.Parse<PrewarmMode>(Mode, ignoreCase: true)));
+        }));
     }
 
     protected override void End() =>

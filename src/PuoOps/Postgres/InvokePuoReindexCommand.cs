@@ -43,32 +43,11 @@ public sealed class InvokePuoReindexCommand : PuoCmdlet
     {
         var ctx = Context;
         var action = Concurrently ? "REINDEX INDEX CONCURRENTLY" : "REINDEX INDEX (blocks writes to the table while it runs)";
-        foreach (var name in Index)
+        ForEachItem(Index, name => ForEachItem(Await(PostgresRelations.ResolveIndexesAsync(ctx, Schema, name)), target =>
         {
-            IReadOnlyList<IndexTarget> targets;
-            try
-            {
-                targets = Await(PostgresRelations.ResolveIndexesAsync(ctx, Schema, name));
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, name);
-                continue;
-            }
-            foreach (var target in targets)
-            {
-                if (!ShouldProcess($"index {target} on {target.Schema}.{target.Table} ({IndexSize(target)})", action))
-                    continue;
-                try
-                {
-                    WriteObject(Await(ReindexService.ReindexAsync(ctx, target, Concurrently, LockTimeout)));
-                }
-                catch (Exception ex) when (IsItemFailure(ex))
-                {
-                    WriteItemError(ex, target.ToString());
-                }
-            }
-        }
+            if (ShouldProcess($"index {target} on {target.Schema}.{target.Table} ({IndexSize(target)})", action))
+                WriteObject(Await(ReindexService.ReindexAsync(ctx, target, Concurrently, LockTimeout)));
+        }));
     }
 
     protected override void End() =>

@@ -67,17 +67,7 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
             Vacuum(ctx, Await(PostgresRelations.AllTablesAsync(ctx)), confirmEach: false);
             return;
         }
-        foreach (var name in Table)
-        {
-            try
-            {
-                Vacuum(ctx, Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), confirmEach: true);
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, name);
-            }
-        }
+        ForEachItem(Table, name => Vacuum(ctx, Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), confirmEach: true));
     }
 
     protected override void End() =>
@@ -85,20 +75,13 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
 
     private void Vacuum(Engine.OperationContext ctx, IReadOnlyList<TableTarget> tables, bool confirmEach)
     {
-        for (var i = 0; i < tables.Count; i++)
+        var position = 0;
+        ForEachItem(tables, table =>
         {
-            var table = tables[i];
-            if (confirmEach && (!ShouldProcess(table.ToString(), _options.Statement) || !ConfirmFull(table.ToString())))
-                continue;
-            try
-            {
-                WriteObject(Await(VacuumService.VacuumAsync(ctx, table, _options, i, tables.Count)));
-            }
-            catch (Exception ex) when (IsItemFailure(ex))
-            {
-                WriteItemError(ex, table.ToString());
-            }
-        }
+            var index = position++;
+            if (!confirmEach || (ShouldProcess(table.ToString(), _options.Statement) && ConfirmFull(table.ToString())))
+                WriteObject(Await(VacuumService.VacuumAsync(ctx, table, _options, index, tables.Count)));
+        });
     }
 
     /// <summary>
