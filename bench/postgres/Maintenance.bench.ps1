@@ -15,11 +15,12 @@
     Prints the medians and the ratios. Uses the sandbox named by -StateFile (default: starts a small one of its
     own and stops it afterwards). Run after `dotnet pwsh ./build.ps1 -Task Build`.
 .EXAMPLE
-    dotnet pwsh -NoProfile -File bench/postgres/Maintenance.bench.ps1 -StateFile out/sandbox/state.json
+    dotnet pwsh -NoProfile -File bench/postgres/Maintenance.bench.ps1 -StateFile out/sandbox/state.json -Rounds 7
 #>
 param(
     [string] $StateFile,
-    [int] $Runs = 15,
+    [int] $Rounds = 7,
+    [int] $PerRound = 3,
     [int] $Tables = 500
 )
 $ErrorActionPreference = 'Stop'
@@ -71,33 +72,35 @@ VACUUM ANALYZE;
            Sql = "SELECT s.schemaname, s.relname, s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze, s.n_live_tup, s.n_dead_tup, age(c.relfrozenxid) FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid" }
     )
 
+    # Rounds alternate the three sides, so a change of machine load hits them alike; each round takes the median
+    # of $PerRound calls per side, and the ratios are computed per round, then their median is reported.
     $results = foreach ($case in $cases) {
         $rows = @(& $case.Command).Count
         $null = & $case.Command   # warm-up: JIT, pool, catalog caches of the pooled backend
-        $cmdlet = foreach ($i in 1..$Runs) { (Measure-Command { $null = & $case.Command }).TotalMilliseconds }
-
-        # Server side: $Runs executions in one warm psql session, execution time and \timing round trip.
-        $script = "\o /dev/null`n\timing on`n" + (1..$Runs | ForEach-Object { "$($case.Sql);`n" }) -join ''
-        $timing = ($script | & $psql @connect -d $database -q) -match '^Time:' | ForEach-Object { [double]($_ -replace '^Time: ([\d.]+) ms.*', '$1') }
-        $explain = (1..$Runs | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($case.Sql);`n" }) -join '' |
-            & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
-
-        $oneShot = foreach ($i in 1..$Runs) { (Measure-Command { $null = & $psql @connect -d $database -c $case.Sql }).TotalMilliseconds }
-
-        $c, $e, $t, $o = (Median $cmdlet), (Median $explain), (Median $timing), (Median $oneShot)
+        $round = foreach ($r in 1..$Rounds) {
+            $cmdlet = foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $case.Command }).TotalMilliseconds }
+            # Server side: executions in one warm psql session: execution time (EXPLAIN) and round trip (\timing).
+            $script = "\o /dev/null`n\timing on`n" + ((1..$PerRound | ForEach-Object { "$($case.Sql);`n" }) -join '')
+            $timing = ($script | & $psql @connect -d $database -q) -match '^Time:' | ForEach-Object { [double]($_ -replace '^Time: ([\d.]+) ms.*', '$1') }
+            $explain = (1..$PerRound | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($case.Sql);`n" }) -join '' |
+                & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
+            $oneShot = foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $psql @connect -d $database -c $case.Sql }).TotalMilliseconds }
+            $c, $e, $t, $o = (Median $cmdlet), (Median $explain), (Median $timing), (Median $oneShot)
+            [pscustomobject]@{ Cmdlet = $c; Exec = $e; Timing = $t; OneShot = $o; RExec = $c / $e; RTiming = $c / $t; ROneShot = $c / $o }
+        }
         [pscustomobject]@{
             Cmdlet              = $case.Name
             Rows                = $rows
-            'Cmdlet ms'         = [math]::Round($c, 2)
-            'SQL exec ms'       = [math]::Round($e, 2)
-            'SQL \timing ms'    = [math]::Round($t, 2)
-            'psql one-shot ms'  = [math]::Round($o, 2)
-            'Cmdlet/exec'       = [math]::Round($c / $e, 2)
-            'Cmdlet/\timing'    = [math]::Round($c / $t, 2)
-            'Cmdlet/one-shot'   = [math]::Round($c / $o, 2)
+            'Cmdlet ms'         = [math]::Round((Median $round.Cmdlet), 2)
+            'SQL exec ms'       = [math]::Round((Median $round.Exec), 2)
+            'SQL \timing ms'    = [math]::Round((Median $round.Timing), 2)
+            'psql one-shot ms'  = [math]::Round((Median $round.OneShot), 2)
+            'Cmdlet/exec'       = [math]::Round((Median $round.RExec), 2)
+            'Cmdlet/\timing'    = [math]::Round((Median $round.RTiming), 2)
+            'Cmdlet/one-shot'   = [math]::Round((Median $round.ROneShot), 2)
         }
     }
-    "Medians of $Runs runs each, $Tables tables / $(3 * $Tables) indexes. Targets: Cmdlet/exec <= 1.5, Cmdlet/one-shot < 1."
+    "$Rounds rounds of $PerRound calls per side (medians; ratios are medians of per-round ratios), $Tables tables / $(3 * $Tables) indexes. Targets: Cmdlet/exec <= 1.5, Cmdlet/one-shot < 1."
     $results | Format-Table -AutoSize | Out-String -Width 200
 }
 finally {
