@@ -27,6 +27,13 @@
         # Postgres maintenance
 
         # Redis
+        'Test-PuoRedis'
+        'Get-PuoRedisInfo'
+        'Get-PuoRedisConfig'
+        'Get-PuoCacheKey'
+        'Get-PuoBigKey'
+        'Clear-PuoCache'
+        'Get-PuoRedisSlowLog'
 
         # Docker
 
