@@ -45,7 +45,8 @@ function Invoke-Native {
 function Invoke-Pwsh {
     # A child pwsh of the same version (the dotnet tool), so the module loads fresh and the build session stays clean.
     param([string[]] $Arguments)
-    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments
+    # Its output goes to the console, not into this function's result, which is only the exit code.
+    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments | Out-Host
     return $LASTEXITCODE
 }
 
@@ -107,6 +108,8 @@ function Invoke-XUnit {
 function Invoke-PesterSuite {
     $resultFile = Join-Path $root 'out/test-results/pester.json'
     $null = New-Item -ItemType Directory -Path (Split-Path $resultFile) -Force
+    # A result left by an earlier run must not stand in for this one if Pester dies before writing.
+    Remove-Item $resultFile -ErrorAction SilentlyContinue
     $path = if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }
     $script = @"
 `$ErrorActionPreference = 'Stop'
