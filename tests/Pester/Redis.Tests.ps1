@@ -1,10 +1,10 @@
 # The runbook's Redis procedures as pipelines in pwsh, against the sandbox Redis. Each test works on its own
 # key prefix, and the FLUSHDB test on database 8 (never db 0, which holds the seeded keys other tests read).
 BeforeAll {
-    Import-Module (Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1') -Force
-    $state = Get-Content $env:PUO_SANDBOX_STATE -Raw | ConvertFrom-Json
+    Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
+    Connect-PuoSandbox -Name 'pester-redis'
+    $state = Get-PuoSandboxState
     $script:Redis = $state.Redis
-    Connect-PuoEnvironment -Name 'pester-redis' -RedisConnectionString $state.Redis.ConnectionString -SkipCheck
     Connect-PuoEnvironment -Name 'pester-redis-db8' -RedisConnectionString "$($state.Redis.ConnectionString),defaultDatabase=8" -SkipCheck -NoDefault
 
     function Invoke-RedisCli([string[]] $Arguments, [string] $InputText) {
