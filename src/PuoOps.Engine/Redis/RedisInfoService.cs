@@ -20,7 +20,7 @@ public static class RedisInfoService
                 string? raw = null, refusal = null;
                 try
                 {
-                    raw = await RedisConnections.RunAsync(ctx, "INFO", () => primary.Server.InfoRawAsync(requested)).ConfigureAwait(false);
+                    raw = await RedisConnections.RunAsync(ctx, "INFO", () => primary.Server.InfoRawAsync(requested)).ConfigureAwait(false) ?? "";
                 }
                 catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var message))
                 {
@@ -49,7 +49,7 @@ public static class RedisInfoService
         try
         {
             var raw = await RedisConnections.RunAsync(ctx, "INFO", () => server.InfoRawAsync(section)).ConfigureAwait(false);
-            return Parse(raw).FirstOrDefault().Fields;
+            return Parse(raw ?? "").FirstOrDefault().Fields;
         }
         catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out _))
         {
