@@ -51,6 +51,11 @@ public static class CacheClearService
             run.Total += await RedisConnections.RunAsync(ctx, "DBSIZE", () => primary.Server.DatabaseSizeAsync(primary.DatabaseNumber)).ConfigureAwait(false);
         foreach (var primary in primaries)
         {
+            if (run.CapReached)
+            {
+                run.StopEarly(); // the cap was reached exactly on the previous primary; this one was not looked at
+                break;
+            }
             if (primary.IsCluster)
                 await run.ClearClusterNodeAsync(primary).ConfigureAwait(false);
             else
@@ -119,6 +124,10 @@ public static class CacheClearService
         public bool StoppedEarly { get; private set; }
 
         private long Remaining => maxKeys - Matched;
+
+        public bool CapReached => Remaining <= 0;
+
+        public void StopEarly() => StoppedEarly = true;
 
         /// <summary>A single server: each SCAN step and its UNLINK run as one short server-side script.</summary>
         public async Task ClearServerAsync(RedisPrimary primary)
