@@ -37,6 +37,13 @@
         'Invoke-PuoPrewarm'
 
         # Redis
+        'Test-PuoRedis'
+        'Get-PuoRedisInfo'
+        'Get-PuoRedisConfig'
+        'Get-PuoCacheKey'
+        'Get-PuoBigKey'
+        'Clear-PuoCache'
+        'Get-PuoRedisSlowLog'
 
         # Docker
 
