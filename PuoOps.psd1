@@ -29,6 +29,14 @@
         # Redis
 
         # Docker
+        'Get-PuoContainer'
+        'Get-PuoContainerStats'
+        'Restart-PuoService'
+        'Stop-PuoService'
+        'Start-PuoService'
+        'Set-PuoServiceScale'
+        'Get-PuoServiceLog'
+        'Get-PuoImage'
 
         # Backup
     )
