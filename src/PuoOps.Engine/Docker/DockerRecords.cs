@@ -89,6 +89,7 @@ public sealed class ServiceScale
 public sealed class ServiceLogLine
 {
     public string Environment { get; init; } = "";
+    /// <summary>When the line was written; set with -Timestamps (docker logs -t), else null.</summary>
     public DateTimeOffset? Time { get; init; }
     public string Container { get; init; } = "";
     /// <summary>stdout or stderr.</summary>

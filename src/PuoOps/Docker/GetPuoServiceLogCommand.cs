@@ -38,7 +38,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
     [Parameter]
     public DateTime? Since { get; set; }
 
-    /// <summary>Prefix each Message with its time, as docker logs -t prints it (Time is always set).</summary>
+    /// <summary>Ask the daemon for each line's time (docker logs -t) and put it in Time.</summary>
     [Parameter]
     public SwitchParameter Timestamps { get; set; }
 

@@ -101,7 +101,7 @@ public sealed class DockerEngineTests : IDisposable
         var ctx = TestEnvironments.Context(_environment);
 
         var lines = new List<ServiceLogLine>();
-        await foreach (var line in ServiceLogService.ReadContainersAsync(ctx, [name], new LogOptions(4, null, false, false)))
+        await foreach (var line in ServiceLogService.ReadContainersAsync(ctx, [name], new LogOptions(4, null, true, false)))
             lines.Add(line);
 
         Assert.Equal(4, lines.Count); // the last 4 lines, both streams counted together as docker logs --tail does
