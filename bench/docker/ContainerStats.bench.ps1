@@ -65,7 +65,7 @@ try {
     } | Format-List
 }
 finally {
-    $ids = & docker -H $docker.Host ps -aq --filter "label=com.docker.compose.project=$project"
-    if ($ids) { $null = & docker -H $docker.Host rm -f @ids }
+    $ids = @(& docker -H $docker.Host ps -aq --filter "label=com.docker.compose.project=$project")
+    if ($ids) { $null = & docker -H $docker.Host rm -f $ids }
     if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
 }
