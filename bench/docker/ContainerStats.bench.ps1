@@ -14,7 +14,8 @@
 param(
     [string] $StateFile,
     [int] $Containers = 15,
-    [int] $Rounds = 7
+    [int] $Rounds = 7,
+    [switch] $BackToBack
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
@@ -42,7 +43,7 @@ try {
     # The daemon's stats collector samples every container it is asked about, then sleeps 1 s; a call arriving
     # during that sleep waits for it to end. A pause before each timed call lets both sides start, as an operator's
     # command does, with the collector idle, so neither pays for the other's leftover sleep.
-    function Settle { Start-Sleep -Milliseconds 1500 }
+    function Settle { if (-not $BackToBack) { Start-Sleep -Milliseconds 1500 } }
     function TimeModule { Settle; (Measure-Command { $script:last = @(Get-PuoContainerStats -Project $project) }).TotalMilliseconds }
     function TimeDocker {
         Settle
@@ -56,7 +57,7 @@ try {
     function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $cliTimes[$i] }
     [pscustomobject]@{
-        Benchmark                           = "$Containers running containers, $Rounds rounds"
+        Benchmark                           = "$Containers running containers, $Rounds rounds, $(if ($BackToBack) { 'back to back' } else { 'collector idle before each call' })"
         'Get-PuoContainerStats ms (median)' = [math]::Round((Median $module), 1)
         'docker stats --no-stream ms (median)' = [math]::Round((Median $cliTimes), 1)
         'Ratio (median of pairs)'           = [math]::Round((Median $ratios), 3)
