@@ -8,7 +8,9 @@ namespace PuoOps.Engine.Docker;
 /// docker stats --no-stream asks the daemon for a streamed-then-closed sample per container, and the daemon
 /// waits for two of its 1-second collection ticks to compute CPU. Here every container is read twice with
 /// one-shot=true (a direct cgroup read), all containers concurrently, <c>interval</c> apart, and CPU % is
-/// the difference: the same formula as docker stats, in about the interval's time.
+/// the difference: the same formula as docker stats, in about the interval's time. Docker 20.10 answers a
+/// one-shot read at its stats collector's next pass (the collector samples, then sleeps 1 s), so there the
+/// readings are a collection apart whatever the interval, and the call takes one to two seconds, as docker stats does.
 /// </summary>
 public static class ContainerStatsService
 {

@@ -14,6 +14,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
 {
     private const string ServiceSet = "Service";
     private const string ContainerSet = "Container";
+    private readonly List<string> _containers = [];
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ServiceSet)]
     [ValidateNotNullOrEmpty]
@@ -50,12 +51,12 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
 
     protected override void Process()
     {
-        var context = Context;
         if (ParameterSetName == ContainerSet)
         {
-            WriteEach(ServiceLogService.ReadContainersAsync(context, Container, Options));
+            _containers.AddRange(Container); // read together in End, so -Follow follows all of them
             return;
         }
+        var context = Context;
         // Resolve every service first, then read them all at once: with -Follow one would otherwise never end.
         var targets = new List<ServiceTarget>();
         foreach (var service in Service)
@@ -70,5 +71,11 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
             }
         }
         WriteEach(ServiceLogService.ReadServicesAsync(context, targets, Options));
+    }
+
+    protected override void End()
+    {
+        if (_containers.Count > 0)
+            WriteEach(ServiceLogService.ReadContainersAsync(Context, _containers.Distinct().ToList(), Options));
     }
 }

@@ -148,6 +148,17 @@ public sealed class DockerCmdletTests : IDisposable
     }
 
     [DockerFact]
+    public void Piped_containers_are_read_together()
+    {
+        var api = _project.Add("api", 1);
+        var mcp = _project.Add("mcp", 1);
+        Thread.Sleep(1000);
+        var result = _host.Invoke("Get-PuoContainer -Project $p | Get-PuoServiceLog -Tail 2", Vars()).ThrowIfFailed();
+        Assert.Equal(4, result.Output.Count);
+        Assert.Equal([api, mcp], result.Output.Select(o => (string)o.Properties["Container"].Value).Distinct().Order());
+    }
+
+    [DockerFact]
     public void Follow_streams_new_lines_until_stopped()
     {
         _project.Add("api", 1);
