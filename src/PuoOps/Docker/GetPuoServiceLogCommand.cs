@@ -59,17 +59,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
         var context = Context;
         // Resolve every service first, then read them all at once: with -Follow one would otherwise never end.
         var targets = new List<ServiceTarget>();
-        foreach (var service in Service)
-        {
-            try
-            {
-                targets.Add(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, service)));
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, service);
-            }
-        }
+        ForEachItem(Service, service => targets.Add(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, service))));
         WriteEach(ServiceLogService.ReadServicesAsync(context, targets, Options));
     }
 

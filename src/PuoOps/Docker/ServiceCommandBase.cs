@@ -26,26 +26,16 @@ public abstract class ServiceCommandBase : PuoCmdlet
 
     protected abstract bool ShouldWait { get; }
 
-    protected override void Process()
+    protected override void Process() => ForEachItem(Service, service =>
     {
-        foreach (var service in Service)
-        {
-            var context = Context;
-            var project = Project ?? context.Environment.ComposeProject;
-            if (!_done.Add(project + "/" + service))
-                continue;
-            try
-            {
-                var target = Await(ServiceTarget.ResolveAsync(context, project, service));
-                if (!ShouldProcess(target.Description, $"{Action} {target.Kind.ToLowerInvariant()} service"))
-                    continue;
-                foreach (var change in Await(ServiceControlService.ApplyAsync(context, target, Action, ShouldWait)))
-                    WriteObject(change);
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, service);
-            }
-        }
-    }
+        var context = Context;
+        var project = Project ?? context.Environment.ComposeProject;
+        if (!_done.Add(project + "/" + service))
+            return;
+        var target = Await(ServiceTarget.ResolveAsync(context, project, service));
+        if (!ShouldProcess(target.Description, $"{Action} {target.Kind.ToLowerInvariant()} service"))
+            return;
+        foreach (var change in Await(ServiceControlService.ApplyAsync(context, target, Action, ShouldWait)))
+            WriteObject(change);
+    });
 }
