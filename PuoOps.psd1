@@ -46,6 +46,14 @@
         'Get-PuoRedisSlowLog'
 
         # Docker
+        'Get-PuoContainer'
+        'Get-PuoContainerStats'
+        'Restart-PuoService'
+        'Stop-PuoService'
+        'Start-PuoService'
+        'Set-PuoServiceScale'
+        'Get-PuoServiceLog'
+        'Get-PuoImage'
 
         # Backup
     )
