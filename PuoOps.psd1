@@ -31,6 +31,13 @@
         # Docker
 
         # Backup
+        'Backup-PuoDatabase'
+        'Get-PuoBackup'
+        'Test-PuoBackup'
+        'Restore-PuoBackup'
+        'Test-PuoDiskSpace'
+        'Get-PuoMigrationVersion'
+        'Invoke-PuoMigration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
