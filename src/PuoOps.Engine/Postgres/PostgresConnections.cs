@@ -17,7 +17,23 @@ internal static class PostgresConnections
             () => Task.FromResult(NpgsqlDataSource.Create(endpoint.ConnectionString))).ConfigureAwait(false);
         ctx.Log($"Opening a PostgreSQL connection to {endpoint.DisplayName}.");
         return await ctx.WithTimeoutAsync("PuoOps.Postgres.Connect", "Connecting to PostgreSQL", endpoint.DisplayName,
-            token => dataSource.OpenConnectionAsync(token).AsTask()).ConfigureAwait(false);
+            token => AbandonableOpen(dataSource, token)).ConfigureAwait(false);
+    }
+
+    // Npgsql does not always observe the token while a hung server holds the startup handshake, so stop
+    // waiting on our side and dispose the connection if the abandoned attempt succeeds later.
+    private static async Task<NpgsqlConnection> AbandonableOpen(NpgsqlDataSource dataSource, CancellationToken token)
+    {
+        var opening = dataSource.OpenConnectionAsync(token).AsTask();
+        try
+        {
+            return await opening.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!opening.IsCompleted)
+        {
+            _ = opening.ContinueWith(t => t.Result.Dispose(), TaskContinuationOptions.OnlyOnRanToCompletion);
+            throw;
+        }
     }
 
     /// <summary>A command that gives up after the context's timeout (0 = never, for long maintenance).</summary>

@@ -12,7 +12,7 @@ public static class PostgresHealthService
         {
             await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
             await using var command = connection.Command(
-                "SELECT current_setting('server_version'), pg_is_in_recovery(), current_database(), current_user", ctx);
+                "SELECT split_part(current_setting('server_version'), ' ', 1), pg_is_in_recovery(), current_database(), current_user", ctx);
             string version, database, user;
             bool inRecovery;
             await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))

@@ -1,0 +1,37 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    `pwsh -NoProfile -c 'Import-Module PuoOps'` vs bare `pwsh -NoProfile -c 1`.
+.DESCRIPTION
+    Issue target: at most 1.10x. Runs both as whole processes, alternating A B A B, after a warm-up,
+    and prints medians and the median of the pairwise ratios. Run after `dotnet pwsh ./build.ps1 -Task Build`.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File bench/foundation/ImportTime.bench.ps1 -Runs 15
+#>
+param([int] $Runs = 15)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path "$PSScriptRoot/../.."
+$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+$manifest = "$root/out/PuoOps/$version/PuoOps.psd1"
+$pwsh = Join-Path $PSHOME 'pwsh.dll'   # the same pwsh for both; `dotnet pwsh` would add tool resolution to both
+
+function Time([string[]] $Arguments) {
+    $watch = [Diagnostics.Stopwatch]::StartNew()
+    & dotnet $pwsh @Arguments | Out-Null
+    if ($LASTEXITCODE) { throw "pwsh $Arguments failed." }
+    $watch.Elapsed.TotalMilliseconds
+}
+$import = @('-NoProfile', '-c', "Import-Module '$manifest'")
+$bare = @('-NoProfile', '-c', '1')
+$null = Time $import; $null = Time $bare   # warm-up: file cache, JIT caches
+$a = @(); $b = @()
+foreach ($i in 1..$Runs) { $a += Time $import; $b += Time $bare }
+function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor($s.Count / 2)] }
+$ratios = for ($i = 0; $i -lt $Runs; $i++) { $a[$i] / $b[$i] }
+[pscustomobject]@{
+    Runs                     = $Runs
+    'Import-Module ms (median)' = [math]::Round((Median $a), 1)
+    'pwsh -c 1 ms (median)'    = [math]::Round((Median $b), 1)
+    'Ratio (median of pairs)'  = [math]::Round((Median $ratios), 3)
+    Target                   = '<= 1.10x'
+} | Format-List

@@ -1,0 +1,55 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Get-PuoSlowQuery called 100 times in one pwsh session vs 100 runs of the runbook's psql command.
+.DESCRIPTION
+    Issue target: at least 20x faster. Both sides run in this same process, alternating, several rounds;
+    the medians and the ratio are printed. Uses the sandbox named by -StateFile (default: starts a small
+    one of its own and stops it afterwards). Run after `dotnet pwsh ./build.ps1 -Task Build`.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File bench/foundation/SlowQuery.bench.ps1
+#>
+param(
+    [string] $StateFile,
+    [int] $Calls = 100,
+    [int] $Rounds = 5
+)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path "$PSScriptRoot/../.."
+$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+$ownSandbox = -not $StateFile
+if ($ownSandbox) {
+    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-slowquery-$PID.json"
+    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Postgres -MemoryRows 1000 | Out-Null
+    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
+}
+try {
+    $pg = (Get-Content $StateFile -Raw | ConvertFrom-Json).Postgres
+    Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    Connect-PuoEnvironment -Name bench -PostgresConnectionString $pg.ConnectionString
+    $psql = Join-Path $pg.BinDir 'psql'
+    # The runbook's own query, as an operator would type it.
+    $sql = "SELECT pid, now() - pg_stat_activity.query_start AS duration, query FROM pg_stat_activity WHERE (now() - pg_stat_activity.query_start) > interval '5 seconds';"
+    $env:PGPASSWORD = $pg.Password
+    $null = Get-PuoSlowQuery; $null = & $psql -h $pg.Host -p $pg.Port -U $pg.User -d $pg.Database -c $sql   # warm-up
+
+    $module = @(); $runbook = @()
+    foreach ($round in 1..$Rounds) {
+        $module += (Measure-Command { foreach ($i in 1..$Calls) { $null = Get-PuoSlowQuery -MinimumDuration 00:00:05 } }).TotalMilliseconds
+        $runbook += (Measure-Command { foreach ($i in 1..$Calls) { $null = & $psql -h $pg.Host -p $pg.Port -U $pg.User -d $pg.Database -c $sql } }).TotalMilliseconds
+    }
+    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+    $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $runbook[$i] / $module[$i] }
+    [pscustomobject]@{
+        Benchmark          = "$Calls calls, $Rounds rounds"
+        'Get-PuoSlowQuery ms (median)' = [math]::Round((Median $module), 1)
+        'psql ms (median)'             = [math]::Round((Median $runbook), 1)
+        'Speed-up (median of pairs)'   = [math]::Round((Median $ratios), 1)
+        'Speed-up min..max'            = '{0:N1}..{1:N1}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
+        Target             = '>= 20x'
+    } | Format-List
+}
+finally {
+    Remove-Item Env:PGPASSWORD -ErrorAction Ignore
+    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+}
