@@ -15,8 +15,10 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>Custom or Directory. A string, not the engine's enum: the engine loads only after PowerShell has read the cmdlet types.</summary>
     [Parameter]
-    public BackupFormat Format { get; set; } = BackupFormat.Custom;
+    [ValidateSet(nameof(BackupFormat.Custom), nameof(BackupFormat.Directory))]
+    public string Format { get; set; } = nameof(BackupFormat.Custom);
 
     [Parameter]
     [ValidateRange(1, 64)]
@@ -37,7 +39,8 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
         var what = Table.Length == 0 ? $"database {context.Environment.Postgres}" : $"table(s) {string.Join(", ", Table)} of {context.Environment.Postgres}";
         if (!ShouldProcess(what, $"Back up ({Format} format) to {directory}"))
             return;
-        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = Format, Jobs = Jobs, Tables = Table }));
+        var format = Enum.Parse<BackupFormat>(Format, ignoreCase: true);
+        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = format, Jobs = Jobs, Tables = Table }));
         WriteObject(backup);
         if (Keep is not { } keep)
             return;
