@@ -45,7 +45,8 @@ function Invoke-Native {
 function Invoke-Pwsh {
     # A child pwsh of the same version (the dotnet tool), so the module loads fresh and the build session stays clean.
     param([string[]] $Arguments)
-    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments
+    # Its output goes to the console, not into this function's result, which is only the exit code.
+    & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive @Arguments | Out-Host
     return $LASTEXITCODE
 }
 

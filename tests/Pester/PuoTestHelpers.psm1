@@ -1,0 +1,55 @@
+<#
+.SYNOPSIS
+    Shared setup for the Pester suite: the built module ($env:PUO_MODULE_PATH) and the sandbox stack
+    ($env:PUO_SANDBOX_STATE), both set by build.ps1 -Task Test. See tests/Pester/README.md.
+#>
+Set-StrictMode -Version Latest
+
+function Import-PuoModule {
+    # Imports the BUILT module into the caller's session (global scope), once.
+    if (-not $env:PUO_MODULE_PATH -or -not (Test-Path $env:PUO_MODULE_PATH)) {
+        throw 'PUO_MODULE_PATH does not name the built module (out/PuoOps/<version>); run build.ps1 -Task Test, or build and set it.'
+    }
+    if (-not (Get-Module PuoOps)) { Import-Module (Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1') -Global -ErrorAction Stop }
+}
+
+function Get-PuoSandboxState {
+    # The sandbox's state file (tests/Sandbox/README.md) as an object: ports, passwords, Docker.Available, Api.Url, Mcp.Url.
+    if (-not $env:PUO_SANDBOX_STATE -or -not (Test-Path $env:PUO_SANDBOX_STATE)) {
+        throw 'PUO_SANDBOX_STATE does not name a sandbox state file; run build.ps1 -Task Test, or tests/Sandbox/Sandbox.ps1 -Action Start and set it.'
+    }
+    Get-Content $env:PUO_SANDBOX_STATE -Raw | ConvertFrom-Json
+}
+
+function Get-PuoSandboxConnection {
+    # Connect-PuoEnvironment's parameters for the sandbox, to splat in any runspace: Connect-PuoEnvironment @connection.
+    param([string] $Name = 'sandbox')
+    $state = Get-PuoSandboxState
+    $connection = @{ Name = $Name }
+    if ($state.Postgres) { $connection.DatabaseUrl = $state.Postgres.Url }
+    if ($state.Redis) {
+        $connection.RedisConnectionString = "redis://:$([uri]::EscapeDataString($state.Redis.Password))@$($state.Redis.Host):$($state.Redis.Port)/0"
+    }
+    if ($state.Docker) { $connection.DockerHost = $state.Docker.Host }
+    if ($state.Api) { $connection.ApiUrl = $state.Api.Url }
+    if ($state.Mcp) { $connection.McpUrl = $state.Mcp.Url }
+    $connection
+}
+
+function Connect-PuoSandbox {
+    <#
+    .SYNOPSIS
+        Makes the sandbox the default environment (named -Name) and sets DATABASE_URL, REDIS_URL, DOCKER_HOST,
+        PUO_API_URL and PUO_MCP_URL to its values for this process, as on a host of the stack. Imports the module first.
+    #>
+    param([string] $Name = 'sandbox', [switch] $PassThru)
+    Import-PuoModule
+    $connection = Get-PuoSandboxConnection -Name $Name
+    $variables = @{ DatabaseUrl = 'DATABASE_URL'; RedisConnectionString = 'REDIS_URL'; DockerHost = 'DOCKER_HOST'; ApiUrl = 'PUO_API_URL'; McpUrl = 'PUO_MCP_URL' }
+    foreach ($key in $variables.Keys) {
+        [Environment]::SetEnvironmentVariable($variables[$key], $connection[$key])
+    }
+    Connect-PuoEnvironment @connection -PassThru:$PassThru -ErrorAction Stop
+}
+
+Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox
