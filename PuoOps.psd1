@@ -56,6 +56,13 @@
         'Get-PuoImage'
 
         # Backup
+        'Backup-PuoDatabase'
+        'Get-PuoBackup'
+        'Test-PuoBackup'
+        'Restore-PuoBackup'
+        'Test-PuoDiskSpace'
+        'Get-PuoMigrationVersion'
+        'Invoke-PuoMigration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
