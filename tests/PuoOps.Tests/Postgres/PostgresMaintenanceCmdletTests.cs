@@ -9,6 +9,14 @@ public sealed class PostgresMaintenanceCmdletTests : IDisposable
 {
     private readonly ModuleHost _host = new();
 
+    public PostgresMaintenanceCmdletTests()
+    {
+        // The environment registry is process-wide and other test classes connect and disconnect environments in
+        // parallel, so the session default may move under a test; every PuoOps cmdlet here names this host's own.
+        _host.Invoke("$PSDefaultParameterValues['*-Puo*:Environment'] = $n", new Dictionary<string, object?> { ["n"] = _host.EnvironmentName })
+            .ThrowIfFailed();
+    }
+
     public void Dispose() => _host.Dispose();
 
     private static Dictionary<string, object?> Vars(params (string Name, object? Value)[] values) => values.ToDictionary(v => v.Name, v => v.Value);
