@@ -25,6 +25,16 @@
         'Get-PuoConnectionStat'
 
         # Postgres maintenance
+        'Get-PuoQueryPlan'
+        'Invoke-PuoAnalyze'
+        'Invoke-PuoVacuum'
+        'Get-PuoMaintenanceStatus'
+        'Get-PuoTableSize'
+        'Get-PuoIndexUsage'
+        'Get-PuoIndexBloat'
+        'Invoke-PuoReindex'
+        'Get-PuoBlockingQuery'
+        'Invoke-PuoPrewarm'
 
         # Redis
         'Test-PuoRedis'
@@ -36,8 +46,23 @@
         'Get-PuoRedisSlowLog'
 
         # Docker
+        'Get-PuoContainer'
+        'Get-PuoContainerStats'
+        'Restart-PuoService'
+        'Stop-PuoService'
+        'Start-PuoService'
+        'Set-PuoServiceScale'
+        'Get-PuoServiceLog'
+        'Get-PuoImage'
 
         # Backup
+        'Backup-PuoDatabase'
+        'Get-PuoBackup'
+        'Test-PuoBackup'
+        'Restore-PuoBackup'
+        'Test-PuoDiskSpace'
+        'Get-PuoMigrationVersion'
+        'Invoke-PuoMigration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

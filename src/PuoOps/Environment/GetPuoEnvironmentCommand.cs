@@ -12,15 +12,15 @@ public sealed class GetPuoEnvironmentCommand : PuoCmdlet
     [ArgumentCompleter(typeof(EnvironmentNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
-    /// <summary>Only the environment cmdlets use when -Environment is not given.</summary>
+    /// <summary>Only the environment cmdlets use when -Environment is not given (-Environment itself returns that one).</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
 
     protected override void Process()
     {
-        if (Default)
+        if (Default || Environment is not null)
         {
-            WriteObject(EnvironmentRegistry.Resolve(null));
+            WriteObject(Environment ?? EnvironmentRegistry.Resolve(null));
             return;
         }
         var connected = EnvironmentRegistry.List();

@@ -31,6 +31,13 @@ public sealed class ModuleHost : IDisposable
                     ["redis"] = Sandbox.Current.RedisConnectionString,
                     ["docker"] = Sandbox.Current.DockerHost ?? "unix:///nonexistent.sock",
                 }).ThrowIfFailed();
+            // The session default is process-wide and test classes run in parallel: another host connecting or
+            // disconnecting would swap or dispose it mid-test. So this runspace's cmdlets are pinned to its own.
+            Invoke("""
+                foreach ($c in Get-Command -Module PuoOps) {
+                    if ($c.Noun -ne 'PuoEnvironment') { $global:PSDefaultParameterValues["$($c.Name):Environment"] = $name }
+                }
+                """, new Dictionary<string, object?> { ["name"] = EnvironmentName }).ThrowIfFailed();
         }
     }
 
