@@ -20,7 +20,7 @@ public sealed class ClearPuoCacheCommand : PuoCmdlet
     [ValidateRange(1, long.MaxValue)]
     public long? MaxKeys { get; set; }
 
-    /// <summary>SCAN COUNT per step: keys examined per server-side step.</summary>
+    /// <summary>Keys examined by each server-side SCAN + UNLINK step.</summary>
     [Parameter]
     [ValidateRange(10, 100000)]
     public int BatchSize { get; set; } = CacheClearService.DefaultBatchSize;
