@@ -19,7 +19,10 @@ internal static class RedisConnections
             // Fail fast with a clear error instead of retrying in the background while a cmdlet waits.
             options.AbortOnConnectFail = true;
             options.ConnectRetry = 1;
-            options.ConnectTimeout = options.SyncTimeout = options.AsyncTimeout = (int)ctx.Timeout.TotalMilliseconds;
+            options.SyncTimeout = options.AsyncTimeout = (int)ctx.Timeout.TotalMilliseconds;
+            // The client reports a refused or failed connect only when its own connect timeout ends, so keep that
+            // inside ours: a closed port is then a connection error, and only a hung server a timeout.
+            options.ConnectTimeout = (int)(ctx.Timeout.TotalMilliseconds * 0.8);
             options.AllowAdmin = true; // INFO, CONFIG GET, SLOWLOG, FLUSHDB are admin commands
             options.ClientName ??= "PuoOps";
             ctx.Log($"Connecting to Redis at {endpoint.DisplayName}.");
