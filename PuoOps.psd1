@@ -37,10 +37,32 @@
         'Invoke-PuoPrewarm'
 
         # Redis
+        'Test-PuoRedis'
+        'Get-PuoRedisInfo'
+        'Get-PuoRedisConfig'
+        'Get-PuoCacheKey'
+        'Get-PuoBigKey'
+        'Clear-PuoCache'
+        'Get-PuoRedisSlowLog'
 
         # Docker
+        'Get-PuoContainer'
+        'Get-PuoContainerStats'
+        'Restart-PuoService'
+        'Stop-PuoService'
+        'Start-PuoService'
+        'Set-PuoServiceScale'
+        'Get-PuoServiceLog'
+        'Get-PuoImage'
 
         # Backup
+        'Backup-PuoDatabase'
+        'Get-PuoBackup'
+        'Test-PuoBackup'
+        'Restore-PuoBackup'
+        'Test-PuoDiskSpace'
+        'Get-PuoMigrationVersion'
+        'Invoke-PuoMigration'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,67 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Backup-PuoDatabase + Test-PuoBackup vs the runbook's pg_dump -Fc + pg_restore --list, on a ~1 GB database.
+.DESCRIPTION
+    Issue target: at most 1.05x the raw commands' time. Both sides run in the same session, alternating,
+    -Rounds times; medians and the ratio are printed. PuoOps also writes the manifest (row counts in the
+    dump's snapshot, SHA-256) and checks the checksum again. Uses the sandbox named by -StateFile, else
+    starts its own (Postgres only) and stops it. Run after `dotnet pwsh ./build.ps1 -Task Build`.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File bench/backup/Backup.bench.ps1 -SizeMB 1024 -Rounds 3
+#>
+param(
+    [string] $StateFile,
+    [int] $SizeMB = 1024,
+    [int] $Rounds = 3
+)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path "$PSScriptRoot/../.."
+$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
+$sandbox = Start-BenchSandbox $root $StateFile
+$pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
+$db = "puo_bench_$(Get-Random)"
+$dir = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-backup-$PID"
+try {
+    $seed = Measure-Command { $size = New-BenchDatabase $pg $db $SizeMB }
+    Write-Host ("Seeded {0} ({1:N0} MB) in {2:N0} s" -f $db, ($size / 1MB), $seed.TotalSeconds)
+    Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    $cs = "Host=$($pg.Host);Port=$($pg.Port);Database=$db;Username=$($pg.User);Password=$($pg.Password)"
+    $null = Connect-PuoEnvironment -Name bench -PostgresConnectionString $cs -SkipCheck
+    $pgDump = Join-Path $pg.BinDir 'pg_dump'; $pgRestore = Join-Path $pg.BinDir 'pg_restore'
+    $null = New-Item -ItemType Directory -Path $dir -Force
+
+    $module = @(); $raw = @()
+    foreach ($round in 1..$Rounds) {
+        $module += (Measure-Command {
+            $test = Backup-PuoDatabase -Path $dir | Test-PuoBackup
+            if ($test.Status -ne 'OK') { throw "Test-PuoBackup: $($test.Message)" }
+        }).TotalSeconds
+        Get-ChildItem $dir | Remove-Item -Recurse -Force
+        $raw += (Measure-Command {
+            $env:PGPASSWORD = $pg.Password
+            & $pgDump -Fc -h $pg.Host -p $pg.Port -U $pg.User -d $db -f "$dir/raw.dump"
+            if ($LASTEXITCODE) { throw 'pg_dump failed' }
+            & $pgRestore --list "$dir/raw.dump" > $null
+            if ($LASTEXITCODE) { throw 'pg_restore --list failed' }
+        }).TotalSeconds
+        Get-ChildItem $dir | Remove-Item -Recurse -Force
+        Write-Host ("round {0}: PuoOps {1:N1} s, raw {2:N1} s" -f $round, $module[-1], $raw[-1])
+    }
+    $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $raw[$i] }
+    [pscustomobject]@{
+        Benchmark                                 = "$Rounds rounds, database $([math]::Round($size / 1MB)) MB"
+        'Backup-PuoDatabase | Test-PuoBackup s'   = [math]::Round((Get-Median $module), 2)
+        'pg_dump -Fc + pg_restore --list s'       = [math]::Round((Get-Median $raw), 2)
+        'Ratio PuoOps/raw (median of pairs)'      = [math]::Round((Get-Median $ratios), 3)
+        'Ratio min..max'                          = '{0:N3}..{1:N3}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
+        Target                                    = '<= 1.05x'
+    } | Format-List
+}
+finally {
+    Remove-Item Env:PGPASSWORD -ErrorAction Ignore
+    Remove-Item $dir -Recurse -Force -ErrorAction Ignore
+    Remove-BenchDatabase $pg $db
+    Stop-BenchSandbox $root $sandbox
+}

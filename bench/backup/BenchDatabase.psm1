@@ -1,0 +1,55 @@
+<#
+.SYNOPSIS
+    Shared by the backup benchmarks: a sandbox (own or given), a seeded database of about -SizeMB made with
+    generate_series (two equal tables with indexes, so a parallel restore has work to share), psql helpers
+    and medians. The password goes to child processes only through PGPASSWORD.
+#>
+$ErrorActionPreference = 'Stop'
+
+function Start-BenchSandbox([string] $Root, [string] $StateFile) {
+    if ($StateFile) { return @{ StateFile = $StateFile; Own = $false } }
+    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-backup-$PID.json"
+    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$Root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Postgres -MemoryRows 1000 | Out-Null
+    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
+    @{ StateFile = $StateFile; Own = $true }
+}
+
+function Stop-BenchSandbox([string] $Root, $Sandbox) {
+    if ($Sandbox.Own) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$Root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $Sandbox.StateFile | Out-Null }
+}
+
+function Invoke-BenchPsql($Pg, [string] $Sql, [string] $Database = 'postgres') {
+    $env:PGPASSWORD = $Pg.Password
+    & (Join-Path $Pg.BinDir 'psql') -X -qAt -v ON_ERROR_STOP=1 -h $Pg.Host -p $Pg.Port -U $Pg.User -d $Database -c $Sql
+    if ($LASTEXITCODE) { throw "psql failed: $Sql" }
+}
+
+function New-BenchDatabase($Pg, [string] $Name, [int] $SizeMB) {
+    # ~200 bytes a row; two tables of half the size each, hex text that compresses about 2:1 like real data.
+    $rows = [long]($SizeMB * 1MB / 2 / 200)
+    Invoke-BenchPsql $Pg "CREATE DATABASE $Name"
+    foreach ($t in 'memories_a', 'memories_b') {
+        Invoke-BenchPsql $Pg @"
+CREATE TABLE $t (id bigint PRIMARY KEY, user_id text NOT NULL, content text, created_at timestamptz NOT NULL);
+INSERT INTO $t SELECT g, 'user_' || (g % 1000), md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text), now() - g * interval '1 second'
+FROM generate_series(1, $rows) g;
+CREATE INDEX ${t}_user ON $t (user_id);
+"@ $Name
+    }
+    Invoke-BenchPsql $Pg @"
+CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('a1b2c3d4e5f6');
+"@ $Name
+    Invoke-BenchPsql $Pg 'VACUUM ANALYZE' $Name
+    [long](Invoke-BenchPsql $Pg "SELECT pg_database_size('$Name')")
+}
+
+function Remove-BenchDatabase($Pg, [string] $Name) {
+    Invoke-BenchPsql $Pg "DROP DATABASE IF EXISTS `"$Name`" WITH (FORCE)"
+}
+
+function Get-Median([double[]] $Values) {
+    $s = $Values | Sort-Object
+    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
+}
+
+Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Remove-BenchDatabase, Get-Median

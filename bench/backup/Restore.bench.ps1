@@ -1,0 +1,69 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Restore-PuoBackup -Jobs 2 (with its verification and swap) vs the runbook's single-job pg_restore, of the
+    same directory-format backup.
+.DESCRIPTION
+    Issue target: at least 1.3x faster. PuoOps' side includes everything it does: checksum and
+    pg_restore --list, createdb, pg_restore --jobs 2, row counts and alembic check, sanity query, rename.
+    The raw side is createdb + pg_restore (one job). Both restore into a new database that is dropped
+    afterwards (not timed). Uses the sandbox named by -StateFile, else starts its own and stops it.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File bench/backup/Restore.bench.ps1 -SizeMB 512 -Rounds 3
+#>
+param(
+    [string] $StateFile,
+    [int] $SizeMB = 512,
+    [int] $Rounds = 3
+)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path "$PSScriptRoot/../.."
+$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
+$sandbox = Start-BenchSandbox $root $StateFile
+$pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
+$db = "puo_bench_$(Get-Random)"
+$dir = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-restore-$PID"
+try {
+    $seed = Measure-Command { $size = New-BenchDatabase $pg $db $SizeMB }
+    Write-Host ("Seeded {0} ({1:N0} MB) in {2:N0} s" -f $db, ($size / 1MB), $seed.TotalSeconds)
+    Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    $cs = "Host=$($pg.Host);Port=$($pg.Port);Database=$db;Username=$($pg.User);Password=$($pg.Password)"
+    $null = Connect-PuoEnvironment -Name bench -PostgresConnectionString $cs -SkipCheck
+    $backup = Backup-PuoDatabase -Path $dir -Format Directory -Jobs 2
+    $pgRestore = Join-Path $pg.BinDir 'pg_restore'
+
+    $module = @(); $raw = @()
+    foreach ($round in 1..$Rounds) {
+        $target = "${db}_puo$round"
+        $module += (Measure-Command {
+            $result = Restore-PuoBackup -Path $backup.Path -Database $target -Jobs 2 -Confirm:$false
+            if (-not $result.Verified) { throw 'Restore-PuoBackup did not verify.' }
+        }).TotalSeconds
+        Remove-BenchDatabase $pg $target
+        $target = "${db}_raw$round"
+        $raw += (Measure-Command {
+            Invoke-BenchPsql $pg "CREATE DATABASE $target TEMPLATE template0"
+            $env:PGPASSWORD = $pg.Password
+            & $pgRestore -h $pg.Host -p $pg.Port -U $pg.User -d $target $backup.Path
+            if ($LASTEXITCODE) { throw 'pg_restore failed' }
+        }).TotalSeconds
+        Remove-BenchDatabase $pg $target
+        Write-Host ("round {0}: Restore-PuoBackup -Jobs 2 {1:N1} s, pg_restore {2:N1} s" -f $round, $module[-1], $raw[-1])
+    }
+    $speedups = for ($i = 0; $i -lt $Rounds; $i++) { $raw[$i] / $module[$i] }
+    [pscustomobject]@{
+        Benchmark                                  = "$Rounds rounds, database $([math]::Round($size / 1MB)) MB, backup $([math]::Round($backup.SizeBytes / 1MB)) MB"
+        'Restore-PuoBackup -Jobs 2 (verified) s'   = [math]::Round((Get-Median $module), 2)
+        'createdb + pg_restore (1 job) s'          = [math]::Round((Get-Median $raw), 2)
+        'Speed-up (median of pairs)'               = [math]::Round((Get-Median $speedups), 2)
+        'Speed-up min..max'                        = '{0:N2}..{1:N2}' -f ($speedups | Measure-Object -Minimum).Minimum, ($speedups | Measure-Object -Maximum).Maximum
+        Target                                     = '>= 1.3x'
+    } | Format-List
+}
+finally {
+    Remove-Item Env:PGPASSWORD -ErrorAction Ignore
+    Remove-Item $dir -Recurse -Force -ErrorAction Ignore
+    Remove-BenchDatabase $pg $db
+    Stop-BenchSandbox $root $sandbox
+}

@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Npgsql;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>What Backup-PuoDatabase was asked for.</summary>
+public sealed class BackupOptions
+{
+    public string Directory { get; init; } = ".";
+    public BackupFormat Format { get; init; } = BackupFormat.Custom;
+    /// <summary>Parallel pg_dump workers; directory format only.</summary>
+    public int Jobs { get; init; } = 1;
+    /// <summary>Only these tables (exact names, optionally schema-qualified), like the runbook's pg_dump -t audit_logs.</summary>
+    public IReadOnlyList<string> Tables { get; init; } = [];
+}
+
+/// <summary>
+/// pg_dump of the environment's database into a timestamped backup with a sidecar manifest. The dump
+/// and the manifest's row counts come from one exported snapshot, so they agree even while the
+/// application writes. Nothing appears under the final name until the backup is complete.
+/// </summary>
+public static partial class BackupService
+{
+    public static async Task<DatabaseBackup> BackupAsync(OperationContext ctx, BackupOptions options)
+    {
+        if (options.Jobs < 1 || (options.Jobs > 1 && options.Format != BackupFormat.Directory))
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs",
+                $"-Jobs {options.Jobs} needs -Format Directory (pg_dump dumps in parallel only into a directory).", options.Jobs);
+        var endpoint = PostgresConnections.Endpoint(ctx);
+        var directory = Path.GetFullPath(options.Directory);
+        PrepareDirectory(directory);
+
+        var start = DateTimeOffset.Now;
+        await using var connection = await DatabaseAdmin.OpenAsync(ctx, endpoint.Database).ConfigureAwait(false);
+        await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ctx.Cancellation).ConfigureAwait(false);
+        string snapshotId, serverVersion;
+        long databaseSize;
+        await using (var command = new NpgsqlCommand(
+            "SELECT pg_export_snapshot(), current_setting('server_version'), pg_database_size(current_database())", connection, snapshot))
+        await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
+            (snapshotId, serverVersion, databaseSize) = (reader.GetString(0), reader.GetString(1), reader.GetInt64(2));
+        }
+        var serverMajor = await DatabaseAdmin.ServerMajorAsync(connection, ctx.Cancellation).ConfigureAwait(false);
+        var pgDump = PgTools.Locate("pg_dump", serverMajor);
+        var all = await DatabaseAdmin.TablesAsync(connection, ctx.Cancellation).ConfigureAwait(false);
+        var selected = options.Tables.Count == 0 ? all : await SelectTablesAsync(connection, all, options.Tables, endpoint.Database, ctx).ConfigureAwait(false);
+        var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx.Cancellation).ConfigureAwait(false);
+
+        var name = BackupStore.NewName(directory, endpoint.Database, options.Tables.Count == 0 ? null : selected.Select(t => t.Table).ToList(), options.Format, start);
+        var finalPath = Path.Combine(directory, name);
+        var tempPath = BackupStore.TempPath(finalPath);
+        var manifestPath = BackupStore.ManifestPath(finalPath);
+        var arguments = new List<string>
+        {
+            "--dbname", endpoint.Database, "--format", options.Format == BackupFormat.Directory ? "directory" : "custom",
+            "--file", tempPath, "--snapshot", snapshotId, "--verbose",
+        };
+        if (options.Jobs > 1)
+            arguments.AddRange(["--jobs", options.Jobs.ToString(CultureInfo.InvariantCulture)]);
+        if (options.Tables.Count > 0)
+            foreach (var (table, _) in selected)
+                arguments.AddRange(["--table", DatabaseAdmin.Quote(table)]);
+
+        ctx.Log($"Dumping {endpoint.DisplayName} with {pgDump} to {finalPath}.");
+        var progress = new DumpProgress(ctx, endpoint.Database, selected);
+        var completed = false;
+        try
+        {
+            var dump = PgTools.RunAsync(pgDump, arguments, PgTools.Environment(endpoint, ctx, "PuoOps pg_dump"), null, progress.OnLine, ctx.Cancellation);
+            // Count rows in the dump's snapshot while pg_dump works: the counts are exactly what it dumps.
+            var tables = new List<BackupTable>();
+            foreach (var (table, _) in selected)
+            {
+                if (dump.IsCompleted && (!dump.IsCompletedSuccessfully || dump.Result.ExitCode != 0))
+                    break; // pg_dump failed: report that now rather than after counting everything
+                tables.Add(new BackupTable { Schema = table.Schema, Name = table.Name, Rows = await DatabaseAdmin.CountAsync(connection, table, ctx.Cancellation).ConfigureAwait(false) });
+            }
+            var result = await dump.ConfigureAwait(false);
+            if (result.ExitCode != 0)
+                throw DumpFailed(result, endpoint.DisplayName, finalPath);
+            await snapshot.CommitAsync(ctx.Cancellation).ConfigureAwait(false);
+
+            progress.Report("Computing the SHA-256 checksum", 99);
+            var sha = await BackupStore.Sha256Async(tempPath, ctx.Cancellation).ConfigureAwait(false);
+            var end = DateTimeOffset.Now;
+            var manifest = new BackupManifest
+            {
+                Database = endpoint.Database, Server = $"{endpoint.Host}:{endpoint.Port}", ServerVersion = serverVersion,
+                AlembicVersion = alembic, Format = options.Format, Partial = options.Tables.Count > 0,
+                DatabaseSizeBytes = databaseSize, SizeBytes = BackupStore.Size(tempPath), Sha256 = sha,
+                StartTime = start, EndTime = end, PgDump = pgDump, Tables = tables,
+            };
+            BackupStore.WriteManifest(manifestPath, manifest);
+            Move(tempPath, finalPath);
+            completed = true;
+            progress.Complete();
+            ctx.Log($"Backup complete: {finalPath} ({manifest.SizeBytes:N0} bytes, SHA-256 {sha}).");
+            return BackupStore.Read(finalPath, ctx.Environment.Name);
+        }
+        catch (IOException ex) when (IsDiskFull(ex))
+        {
+            throw DiskFull(directory, ex);
+        }
+        finally
+        {
+            if (!completed)
+            {
+                // Ctrl+C, a failed dump or a full disk: leave nothing that looks like a backup.
+                TryDelete(tempPath);
+                TryDelete(BackupStore.TempPath(manifestPath));
+                if (!BackupStore.Exists(finalPath))
+                    TryDelete(manifestPath);
+            }
+        }
+    }
+
+    private static async Task<List<(BackupTable Table, long Bytes)>> SelectTablesAsync(NpgsqlConnection connection,
+        List<(BackupTable Table, long Bytes)> all, IReadOnlyList<string> names, string database, OperationContext ctx)
+    {
+        var selected = new List<(BackupTable, long)>();
+        foreach (var name in names)
+        {
+            await using var command = new NpgsqlCommand(
+                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(@name)", connection);
+            command.Parameters.AddWithValue("name", name);
+            await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+            var match = await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false)
+                ? all.FirstOrDefault(t => t.Table.Schema == reader.GetString(0) && t.Table.Name == reader.GetString(1))
+                : default;
+            if (match.Table is null)
+                throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.TableNotFound",
+                    $"Table '{name}' does not exist in database {database}. Check the name (schema-qualify it if it is not on the search_path).", name);
+            if (!selected.Contains(match))
+                selected.Add(match);
+        }
+        return selected;
+    }
+
+    /// <summary>Creates the directory and proves it is writable before pg_dump runs for minutes.</summary>
+    private static void PrepareDirectory(string directory)
+    {
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            var probe = Path.Combine(directory, $".puoops-probe-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, [0]);
+            File.Delete(probe);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.DirectoryNotWritable",
+                $"Cannot write to the backup directory '{directory}': {ex.Message} Choose another -Path or fix its permissions.", directory, ex);
+        }
+        catch (IOException ex) when (IsDiskFull(ex))
+        {
+            throw DiskFull(directory, ex);
+        }
+        catch (IOException ex)
+        {
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DirectoryNotWritable",
+                $"Cannot write to the backup directory '{directory}': {ex.Message}", directory, ex);
+        }
+    }
+
+    private static PuoException DumpFailed(ChildResult result, string target, string finalPath)
+    {
+        if (result.ErrorTail.Contains("No space left on device", StringComparison.OrdinalIgnoreCase))
+            return DiskFull(Path.GetDirectoryName(finalPath)!, null);
+        if (result.ErrorTail.Contains("Permission denied", StringComparison.OrdinalIgnoreCase))
+            return new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.DumpFailed",
+                $"pg_dump of {target} was refused (exit {result.ExitCode}): {LastLines(result.ErrorTail)}", target);
+        return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DumpFailed",
+            $"pg_dump of {target} failed (exit {result.ExitCode}); no backup was written. pg_dump said: {LastLines(result.ErrorTail)}", target);
+    }
+
+    internal static string LastLines(string tail) =>
+        string.Join(" ", tail.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => !l.Contains(": dumping contents", StringComparison.Ordinal) && !l.Contains(": reading ", StringComparison.Ordinal)
+                        && !l.Contains(": processing ", StringComparison.Ordinal) && !l.Contains(": creating ", StringComparison.Ordinal))
+            .TakeLast(4));
+
+    private static PuoException DiskFull(string directory, Exception? inner) =>
+        new(ErrorKind.ResourceUnavailable, "PuoOps.Backup.DiskFull",
+            $"The disk holding '{directory}' is full; the unfinished backup was removed. Free space (see Test-PuoDiskSpace -Path '{directory}'), remove old backups (-Keep), or choose another -Path.",
+            directory, inner);
+
+    private static bool IsDiskFull(IOException ex) =>
+        ex.HResult == 28 || (ex.HResult & 0xFFFF) == 28 || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
+
+    private static void Move(string from, string to)
+    {
+        if (System.IO.Directory.Exists(from))
+            System.IO.Directory.Move(from, to);
+        else
+            File.Move(from, to);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            BackupStore.DeletePath(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a hidden .partial name is never listed as a backup.
+        }
+    }
+
+    /// <summary>Turns pg_dump's --verbose lines into progress: the share of table bytes dumped so far.</summary>
+    private sealed partial class DumpProgress(OperationContext ctx, string database, List<(BackupTable Table, long Bytes)> tables)
+    {
+        private readonly long _total = Math.Max(1, tables.Sum(t => t.Bytes));
+        private readonly Stopwatch _watch = Stopwatch.StartNew();
+        private long _done;
+        private long _current;
+
+        public void OnLine(string line, bool isError)
+        {
+            var match = DumpingTable().Match(line);
+            if (!match.Success)
+                return;
+            var table = tables.FirstOrDefault(t => $"{t.Table.Schema}.{t.Table.Name}" == match.Groups[1].Value);
+            _done += Interlocked.Exchange(ref _current, table.Bytes);
+            ctx.Log($"pg_dump: dumping {match.Groups[1].Value}");
+            Report($"Dumping {match.Groups[1].Value} ({_watch.Elapsed:mm\\:ss})", (int)(_done * 98 / _total));
+        }
+
+        public void Report(string status, int percent) => ctx.Report(new ProgressInfo($"Backing up {database}", status, percent));
+
+        public void Complete() => ctx.Report(new ProgressInfo($"Backing up {database}", "Done", 100, Completed: true));
+
+        [GeneratedRegex("dumping contents of table \"(.+)\"")]
+        private static partial Regex DumpingTable();
+    }
+}

@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>What the sidecar JSON next to each backup holds (&lt;backup&gt;.json).</summary>
+internal sealed class BackupManifest
+{
+    public int ManifestVersion { get; set; } = 1;
+    public string Database { get; set; } = "";
+    public string Server { get; set; } = "";
+    public string ServerVersion { get; set; } = "";
+    public string? AlembicVersion { get; set; }
+    public BackupFormat Format { get; set; }
+    public bool Partial { get; set; }
+    public long DatabaseSizeBytes { get; set; }
+    public long SizeBytes { get; set; }
+    public string Sha256 { get; set; } = "";
+    public DateTimeOffset StartTime { get; set; }
+    public DateTimeOffset EndTime { get; set; }
+    public string PgDump { get; set; } = "";
+    public List<BackupTable> Tables { get; set; } = [];
+    public BackupVerification? LastVerification { get; set; }
+}
+
+/// <summary>
+/// Backups on disk: naming, the sidecar manifest, checksums, listing and removal. A backup is a
+/// <c>*.dump</c> file (custom format) or a <c>*.dir</c> folder (directory format); names starting with
+/// a dot are unfinished and never listed.
+/// </summary>
+public static class BackupStore
+{
+    public const string ManifestSuffix = ".json";
+    private const string PartialSuffix = ".partial";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    internal static string Extension(BackupFormat format) => format == BackupFormat.Directory ? ".dir" : ".dump";
+
+    /// <summary>&lt;database&gt;[_&lt;table&gt;]_yyyyMMddTHHmmssZ.dump, with a counter when that name is taken.</summary>
+    internal static string NewName(string directory, string database, IReadOnlyList<BackupTable>? tables, BackupFormat format, DateTimeOffset time)
+    {
+        var scope = tables is { Count: > 0 } ? "_" + string.Join("_", tables.Select(t => t.Name)) : "";
+        var stem = Sanitize(database + scope);
+        if (stem.Length > 100)
+            stem = stem[..100];
+        stem += "_" + time.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
+        var name = stem + Extension(format);
+        for (var n = 2; Exists(Path.Combine(directory, name)) || Exists(TempPath(Path.Combine(directory, name))); n++)
+            name = $"{stem}-{n}{Extension(format)}";
+        return name;
+    }
+
+    /// <summary>Where a backup is written until it is complete: a hidden sibling, renamed at the end.</summary>
+    internal static string TempPath(string finalPath) =>
+        Path.Combine(Path.GetDirectoryName(finalPath)!, "." + Path.GetFileName(finalPath) + PartialSuffix);
+
+    internal static string ManifestPath(string backupPath) => backupPath.TrimEnd('/') + ManifestSuffix;
+
+    internal static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+
+    public static IEnumerable<DatabaseBackup> List(string directory)
+    {
+        if (!Directory.Exists(directory))
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.DirectoryNotFound",
+                $"The backup directory '{directory}' does not exist. Check -Path.", directory);
+        return Directory.EnumerateFileSystemEntries(directory)
+            .Where(p => !Path.GetFileName(p).StartsWith('.')
+                        && ((p.EndsWith(".dump", StringComparison.Ordinal) && File.Exists(p))
+                            || (p.EndsWith(".dir", StringComparison.Ordinal) && File.Exists(Path.Combine(p, "toc.dat")))))
+            .Select(p => Read(p, null))
+            .OrderByDescending(b => b.Time);
+    }
+
+    /// <summary>A backup and its manifest; a backup without one still shows, with what the file system knows.</summary>
+    public static DatabaseBackup Read(string path, string? environment)
+    {
+        path = Path.GetFullPath(path).TrimEnd('/');
+        var isDirectory = Directory.Exists(path);
+        if (!isDirectory && !File.Exists(path))
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NotFound",
+                $"Backup '{path}' does not exist. List the backups with Get-PuoBackup -Path <directory>.", path);
+        var manifestPath = ManifestPath(path);
+        var manifest = ReadManifest(manifestPath);
+        var name = Path.GetFileName(path);
+        return new DatabaseBackup
+        {
+            Environment = environment,
+            Path = path,
+            Name = name,
+            ManifestPath = manifestPath,
+            HasManifest = manifest is not null,
+            Database = manifest?.Database ?? "",
+            Format = manifest?.Format ?? (isDirectory ? BackupFormat.Directory : BackupFormat.Custom),
+            Time = manifest?.EndTime ?? (isDirectory ? Directory.GetLastWriteTimeUtc(path) : File.GetLastWriteTimeUtc(path)),
+            SizeBytes = Size(path),
+            Sha256 = manifest?.Sha256,
+            ServerVersion = manifest?.ServerVersion,
+            AlembicVersion = manifest?.AlembicVersion,
+            StartTime = manifest?.StartTime,
+            EndTime = manifest?.EndTime,
+            DatabaseSizeBytes = manifest?.DatabaseSizeBytes,
+            Partial = manifest?.Partial ?? false,
+            Tables = manifest?.Tables ?? [],
+            LastVerification = manifest?.LastVerification,
+        };
+    }
+
+    internal static BackupManifest? ReadManifest(string manifestPath)
+    {
+        if (!File.Exists(manifestPath))
+            return null;
+        try
+        {
+            return JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(manifestPath), Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.ManifestUnreadable",
+                $"The manifest '{manifestPath}' is not valid JSON ({ex.Message}). Re-create the backup, or remove the manifest to treat the backup as unverified.",
+                manifestPath, ex);
+        }
+    }
+
+    /// <summary>Writes the manifest through a temporary file, so a reader never sees half of one.</summary>
+    internal static void WriteManifest(string manifestPath, BackupManifest manifest)
+    {
+        var temp = TempPath(manifestPath);
+        File.WriteAllText(temp, JsonSerializer.Serialize(manifest, Json));
+        File.Move(temp, manifestPath, overwrite: true);
+    }
+
+    /// <summary>Keeps the verdict of Test-PuoBackup in the manifest; a read-only backup folder just keeps none.</summary>
+    internal static bool TryRecordVerification(string backupPath, BackupVerification verification)
+    {
+        var manifestPath = ManifestPath(backupPath);
+        try
+        {
+            var manifest = ReadManifest(manifestPath);
+            if (manifest is null)
+                return false;
+            manifest.LastVerification = verification;
+            WriteManifest(manifestPath, manifest);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PuoException)
+        {
+            return false;
+        }
+    }
+
+    internal static long Size(string path) =>
+        Directory.Exists(path)
+            ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
+            : new FileInfo(path).Length;
+
+    /// <summary>
+    /// SHA-256 of a custom-format file, or of a directory-format folder: its files in ordinal name order,
+    /// each as name, NUL, content.
+    /// </summary>
+    internal static async Task<string> Sha256Async(string path, CancellationToken cancellation)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var files = Directory.Exists(path)
+            ? Directory.GetFiles(path).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList()
+            : [path];
+        var buffer = new byte[1 << 20];
+        foreach (var file in files)
+        {
+            if (Directory.Exists(path))
+                hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\0"));
+            await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
+                hash.AppendData(buffer, 0, read);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    /// <summary>Removes a backup and its manifest.</summary>
+    public static void Remove(DatabaseBackup backup)
+    {
+        DeletePath(backup.Path);
+        if (File.Exists(backup.ManifestPath))
+            File.Delete(backup.ManifestPath);
+    }
+
+    internal static void DeletePath(string path)
+    {
+        if (Directory.Exists(path))
+            Directory.Delete(path, recursive: true);
+        else if (File.Exists(path))
+            File.Delete(path);
+    }
+
+    /// <summary>
+    /// The backups of the same database and scope (full, or the same -Table set) beyond the newest
+    /// <paramref name="keep"/>, oldest last: what -Keep removes.
+    /// </summary>
+    public static IReadOnlyList<DatabaseBackup> Expired(string directory, DatabaseBackup newest, int keep) =>
+        List(directory)
+            .Where(b => b.HasManifest && b.Database == newest.Database && Scope(b) == Scope(newest))
+            .Skip(keep)
+            .ToList();
+
+    /// <summary>The newest complete backup (with a manifest, not partial) in a directory: what -Latest restores.</summary>
+    public static DatabaseBackup Latest(string directory, string? database) =>
+        List(directory).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))
+        ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NoBackup",
+            $"No complete backup with a manifest{(database is null ? "" : " of " + database)} in '{directory}'. List them with Get-PuoBackup.", directory);
+
+    private static string Scope(DatabaseBackup backup) =>
+        backup.Partial ? string.Join(",", backup.Tables.Select(t => t.ToString()).Order(StringComparer.Ordinal)) : "*";
+
+    private static string Sanitize(string value)
+    {
+        var builder = new StringBuilder(value.Length);
+        foreach (var c in value)
+            builder.Append(char.IsLetterOrDigit(c) || c is '_' or '-' ? c : '_');
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>What Test-PuoBackup was asked for.</summary>
+public sealed class BackupTestOptions
+{
+    /// <summary>Also restore into a scratch database and compare it with the manifest.</summary>
+    public bool Restore { get; init; }
+    /// <summary>A backup older than this is Critical.</summary>
+    public TimeSpan? MaxAge { get; init; }
+    public int Jobs { get; init; } = 1;
+    public string? SanityQuery { get; init; }
+}
+
+/// <summary>
+/// Proves a backup: its SHA-256 against the manifest, pg_restore --list (the runbook's integrity test)
+/// and, on request, a real restore into a scratch database compared with the manifest's row counts and
+/// alembic revision, plus a sanity query. Restore-PuoBackup verifies through the same code.
+/// </summary>
+public static class BackupVerifier
+{
+    /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
+    public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
+
+    public static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options)
+    {
+        var watch = Stopwatch.StartNew();
+        var backup = BackupStore.Read(path, ctx.Environment.Name);
+        var problems = new List<string>();
+        var archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
+        problems.AddRange(archive.Problems);
+        if (options.MaxAge is { } maxAge && backup.Age > maxAge)
+            problems.Add($"The backup is {Describe(backup.Age)} old, more than -MaxAge {Describe(maxAge)}.");
+
+        RestoreCheck? restore = null;
+        if (options.Restore && archive.Problems.Count == 0)
+        {
+            var scratch = DatabaseAdmin.ScratchName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+            try
+            {
+                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null).ConfigureAwait(false);
+                problems.AddRange(restore.Mismatches);
+            }
+            catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
+            {
+                problems.Add(ex.Message);
+                restore = new RestoreCheck { Restored = false };
+            }
+            finally
+            {
+                await DatabaseAdmin.DropQuietlyAsync(ctx, scratch).ConfigureAwait(false);
+            }
+        }
+
+        var status = problems.Count > 0 ? Status.Critical : backup.HasManifest ? Status.OK : Status.Warning;
+        var message = problems.Count > 0 ? string.Join(" ", problems)
+            : !backup.HasManifest ? "Readable by pg_restore, but there is no manifest to check its checksum and contents against."
+            : restore is not null ? $"Checksum matches, readable, restored and compared: {backup.Tables.Count} tables' row counts and the alembic revision match."
+            : "Checksum matches the manifest and pg_restore --list reads it.";
+        var level = restore is not null ? "Restore" : "Checksum";
+        if (backup.HasManifest)
+            BackupStore.TryRecordVerification(backup.Path, new BackupVerification { Time = DateTimeOffset.Now, Level = level, Status = status, Message = message });
+        return new BackupTestResult
+        {
+            Environment = ctx.Environment.Name, Path = backup.Path, Database = backup.Database, Status = status,
+            Time = backup.Time, Age = backup.Age, ChecksumMatches = archive.ChecksumMatches, Readable = archive.Readable,
+            TocEntries = archive.TocEntries, Restored = restore?.Restored, RowCountsMatch = restore?.RowCountsMatch,
+            AlembicVersionMatches = restore?.AlembicVersionMatches, SanityQueryPassed = restore?.SanityQueryPassed,
+            Mismatches = problems, Duration = watch.Elapsed, Message = message,
+        };
+    }
+
+    internal sealed class ArchiveCheck
+    {
+        public bool? ChecksumMatches { get; init; }
+        public bool Readable { get; init; }
+        public int TocEntries { get; init; }
+        public List<string> Problems { get; } = [];
+    }
+
+    /// <summary>Checksum against the manifest, then pg_restore --list. Touches no database.</summary>
+    internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
+    {
+        // The checksum and pg_restore --list read the same file: run them side by side.
+        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Computing the SHA-256 checksum and reading the table of contents (pg_restore --list)"));
+        var hashing = backup.Sha256 is null ? Task.FromResult<string?>(null)
+            : Task.Run<string?>(() => BackupStore.Sha256Async(backup.Path, ctx.Cancellation));
+        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
+        var entries = 0;
+        var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
+            (line, isError) =>
+            {
+                if (!isError && line.Length > 0 && line[0] != ';')
+                    Interlocked.Increment(ref entries);
+            }, ctx.Cancellation).ConfigureAwait(false);
+        var actual = await hashing.ConfigureAwait(false);
+        bool? checksumMatches = actual is null ? null : string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase);
+        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Done", 100, Completed: true));
+
+        var check = new ArchiveCheck { ChecksumMatches = checksumMatches, Readable = result.ExitCode == 0, TocEntries = entries };
+        if (checksumMatches == false)
+            check.Problems.Add($"The SHA-256 checksum {actual} does not match the manifest's {backup.Sha256}: the backup was changed or truncated after it was written.");
+        if (result.ExitCode != 0)
+            check.Problems.Add($"pg_restore --list cannot read the backup (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}");
+        return check;
+    }
+
+    internal sealed class RestoreCheck
+    {
+        public bool Restored { get; init; }
+        public bool? RowCountsMatch { get; init; }
+        public bool? AlembicVersionMatches { get; init; }
+        public bool? SanityQueryPassed { get; init; }
+        public string? AlembicVersion { get; init; }
+        public Dictionary<string, long> RowCounts { get; init; } = [];
+        public List<string> Mismatches { get; init; } = [];
+        public TimeSpan RestoreDuration { get; init; }
+        public TimeSpan VerifyDuration { get; init; }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="database"/>, pg_restores the backup into it and compares it with the
+    /// manifest. The caller drops or swaps the database afterwards, whatever happens here.
+    /// </summary>
+    internal static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, int jobs,
+        string? sanityQuery, Func<string, CancellationToken, Task>? stageHook)
+    {
+        var endpoint = PostgresConnections.Endpoint(ctx);
+        var activity = $"Restoring {backup.Name} into {database}";
+        int serverMajor;
+        await using (var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
+        {
+            serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx.Cancellation).ConfigureAwait(false);
+            await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0", ctx.Cancellation).ConfigureAwait(false);
+        }
+        var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)));
+        var arguments = new List<string> { "--dbname", database, "--exit-on-error", "--verbose" };
+        if (jobs > 1)
+            arguments.AddRange(["--jobs", jobs.ToString(CultureInfo.InvariantCulture)]);
+        arguments.Add(backup.Path);
+
+        ctx.Log($"Restoring {backup.Path} into {database} on {endpoint.Host}:{endpoint.Port} with {pgRestore}" + (jobs > 1 ? $" ({jobs} jobs)." : "."));
+        var watch = Stopwatch.StartNew();
+        var tablesDone = 0;
+        var restoring = PgTools.RunAsync(pgRestore, arguments, PgTools.Environment(endpoint, ctx, "PuoOps pg_restore"), null, (line, _) =>
+        {
+            if (!line.Contains("processing data for table", StringComparison.Ordinal))
+                return;
+            var done = Interlocked.Increment(ref tablesDone);
+            ctx.Log(line);
+            ctx.Report(new ProgressInfo(activity, $"{line.Replace("pg_restore: ", "", StringComparison.Ordinal)} ({watch.Elapsed:mm\\:ss})",
+                backup.Tables.Count == 0 ? -1 : Math.Min(95, done * 95 / backup.Tables.Count)));
+        }, ctx.Cancellation);
+        if (stageHook is not null)
+            await stageHook("restore", ctx.Cancellation).ConfigureAwait(false);
+        var result = await restoring.ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed",
+                $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}", backup.Path);
+        var restoreDuration = watch.Elapsed;
+
+        ctx.Report(new ProgressInfo(activity, "Comparing row counts and the alembic revision with the manifest", 96));
+        watch.Restart();
+        if (stageHook is not null)
+            await stageHook("verify", ctx.Cancellation).ConfigureAwait(false);
+        var mismatches = new List<string>();
+        var counts = new Dictionary<string, long>();
+        await using var restored = await DatabaseAdmin.OpenAsync(ctx, database).ConfigureAwait(false);
+        foreach (var table in backup.Tables)
+        {
+            var exists = await ScalarAsync(restored, "SELECT to_regclass(@name) IS NOT NULL", ctx, DatabaseAdmin.Quote(table)).ConfigureAwait(false);
+            if (exists is not true)
+            {
+                mismatches.Add($"Table {table} is missing from the restored database.");
+                continue;
+            }
+            var rows = await DatabaseAdmin.CountAsync(restored, table, ctx.Cancellation).ConfigureAwait(false);
+            counts[table.ToString()] = rows;
+            if (rows != table.Rows)
+                mismatches.Add($"Table {table} has {rows:N0} rows restored, {table.Rows:N0} in the manifest.");
+        }
+        var rowCountsMatch = mismatches.Count == 0;
+
+        var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx.Cancellation).ConfigureAwait(false);
+        bool? alembicMatches = null;
+        var alembicDumped = !backup.Partial || backup.Tables.Any(t => t.Name == "alembic_version");
+        if (backup.HasManifest && alembicDumped)
+        {
+            alembicMatches = alembic == backup.AlembicVersion;
+            if (alembicMatches == false)
+                mismatches.Add($"The restored alembic revision is '{alembic ?? "(none)"}', the manifest says '{backup.AlembicVersion ?? "(none)"}'.");
+        }
+
+        var sanity = sanityQuery ?? DefaultSanityQuery;
+        bool sanityPassed;
+        try
+        {
+            var value = await ScalarAsync(restored, sanity, ctx).ConfigureAwait(false);
+            sanityPassed = value is not null and not DBNull and not false;
+            if (!sanityPassed)
+                mismatches.Add($"The sanity query returned {(value is null or DBNull ? "nothing" : value)}: {sanity}");
+        }
+        catch (PostgresException ex)
+        {
+            sanityPassed = false;
+            mismatches.Add($"The sanity query failed ({ex.MessageText}): {sanity}");
+        }
+        ctx.Report(new ProgressInfo(activity, "Done", 100, Completed: true));
+        return new RestoreCheck
+        {
+            Restored = true, RowCountsMatch = backup.HasManifest ? rowCountsMatch : null, AlembicVersionMatches = alembicMatches,
+            SanityQueryPassed = sanityPassed, AlembicVersion = alembic, RowCounts = counts, Mismatches = mismatches,
+            RestoreDuration = restoreDuration, VerifyDuration = watch.Elapsed,
+        };
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, OperationContext ctx, string? name = null)
+    {
+        await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
+        if (name is not null)
+            command.Parameters.AddWithValue("name", name);
+        return await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>The major version of "15.4 (Debian 15.4-1)"; 0 when unknown (any installed tool will do).</summary>
+    internal static int Major(string? serverVersion) =>
+        serverVersion is not null && int.TryParse(serverVersion.Split('.', ' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : 0;
+
+    internal static string Describe(TimeSpan span) =>
+        span.TotalDays >= 1 ? $"{span.TotalDays:0.#} days" : span.TotalHours >= 1 ? $"{span.TotalHours:0.#} hours" : $"{span.TotalMinutes:0.#} minutes";
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using Npgsql;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>
+/// Finds Debian's pg_dump/pg_restore for the server's major version and runs them as child processes.
+/// The password reaches the child only through its environment (PGPASSWORD), never its command line,
+/// and a cancelled run kills the whole process tree.
+/// </summary>
+internal static class PgTools
+{
+    /// <summary>Debian keeps one bin folder per major version here (postgresql-client-NN).</summary>
+    internal const string DebianRoot = "/usr/lib/postgresql";
+
+    /// <summary>
+    /// The tool of the server's major version, else the oldest newer one (pg_dump and pg_restore read
+    /// older servers and archives, never newer ones).
+    /// </summary>
+    public static string Locate(string tool, int serverMajor, string root = DebianRoot)
+    {
+        var installed = Directory.Exists(root)
+            ? Directory.GetDirectories(root)
+                .Select(d => int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : -1)
+                .Where(major => major > 0 && File.Exists(Path.Combine(root, major.ToString(CultureInfo.InvariantCulture), "bin", tool)))
+                .Order()
+                .ToList()
+            : [];
+        var fit = installed.FirstOrDefault(major => major >= serverMajor);
+        if (fit > 0)
+            return Path.Combine(root, fit.ToString(CultureInfo.InvariantCulture), "bin", tool);
+        var found = installed.Count == 0 ? "none is installed" : "installed: " + string.Join(", ", installed);
+        throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotFound",
+            $"{tool} for PostgreSQL {serverMajor} was not found in {root}/{serverMajor}/bin ({found}; an older {tool} cannot read a newer server). " +
+            $"Install it with 'apt-get install postgresql-client-{serverMajor}' (apt.postgresql.org has the versions Debian does not ship).",
+            tool);
+    }
+
+    /// <summary>
+    /// The libpq environment for a child process: host, port, user and password of the environment's
+    /// endpoint. Inherited PG* variables are dropped so nothing from the operator's shell redirects it.
+    /// </summary>
+    public static Dictionary<string, string?> Environment(PostgresEndpoint endpoint, OperationContext ctx, string application)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(endpoint.ConnectionString);
+        var env = new Dictionary<string, string?>
+        {
+            ["PGHOST"] = builder.Host,
+            ["PGPORT"] = builder.Port.ToString(CultureInfo.InvariantCulture),
+            ["PGUSER"] = builder.Username,
+            ["PGPASSWORD"] = builder.Password,
+            ["PGAPPNAME"] = application,
+            ["PGCONNECT_TIMEOUT"] = ctx.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
+            ["PGSSLMODE"] = builder.SslMode switch
+            {
+                SslMode.Disable => "disable",
+                SslMode.Allow => "allow",
+                SslMode.Require => "require",
+                SslMode.VerifyCA => "verify-ca",
+                SslMode.VerifyFull => "verify-full",
+                _ => "prefer",
+            },
+        };
+        return env;
+    }
+
+    /// <summary>
+    /// Runs a program to its end, handing each output line to <paramref name="onLine"/> (true = stderr).
+    /// Cancellation kills the process tree and waits for it, so no child outlives the call.
+    /// </summary>
+    public static async Task<ChildResult> RunAsync(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment,
+        string? workingDirectory, Action<string, bool>? onLine, CancellationToken cancellation)
+    {
+        var start = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? "",
+        };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(key);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+
+        var errorTail = new Queue<string>();
+        using var process = new Process { StartInfo = start };
+        void Handle(string? line, bool isError)
+        {
+            if (line is null)
+                return;
+            if (isError)
+                lock (errorTail)
+                {
+                    errorTail.Enqueue(line);
+                    if (errorTail.Count > 15)
+                        errorTail.Dequeue();
+                }
+            onLine?.Invoke(line, isError);
+        }
+        process.OutputDataReceived += (_, e) => Handle(e.Data, false);
+        process.ErrorDataReceived += (_, e) => Handle(e.Data, true);
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotStarted", $"Could not start {file}: {ex.Message}", file, ex);
+        }
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await process.WaitForExitAsync(cancellation).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(process);
+            throw;
+        }
+        // WaitForExitAsync also waits for the output streams to reach their end.
+        lock (errorTail)
+            return new ChildResult(process.ExitCode, string.Join(System.Environment.NewLine, errorTail));
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already gone.
+        }
+    }
+}
+
+internal sealed record ChildResult(int ExitCode, string ErrorTail);

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using Npgsql;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>What Restore-PuoBackup was asked for.</summary>
+public sealed class RestoreOptions
+{
+    /// <summary>The database to replace; defaults to the one the backup was taken from.</summary>
+    public string? Database { get; init; }
+    public int Jobs { get; init; } = 1;
+    public bool DropPrevious { get; init; }
+    public string? SanityQuery { get; init; }
+}
+
+/// <summary>
+/// Restores a backup without ever putting the live database at risk: the archive is checked first,
+/// restored into a new database, verified against the manifest, and only then swapped in by renaming
+/// both databases in one transaction. Until that commit the original is untouched; whatever fails or is
+/// interrupted before it, the half-restored database is dropped.
+/// </summary>
+public static class RestoreService
+{
+    private const int SwapAttempts = 5;
+
+    /// <summary>Describes the restore for -WhatIf and the confirmation prompt (reads only).</summary>
+    public static string Describe(DatabaseBackup backup, RestoreOptions options)
+    {
+        var target = options.Database ?? backup.Database;
+        return $"database {target} from {backup.Path} (taken {backup.Time:u}, alembic {backup.AlembicVersion ?? "none"}); the current database is "
+               + (options.DropPrevious ? "dropped after the swap" : $"kept as {target}_before_restore_<timestamp>");
+    }
+
+    public static Task<RestoreResult> RestoreAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options) =>
+        RestoreAsync(ctx, backup, options, null);
+
+    /// <param name="stageHook">Tests only: called at "restore" (pg_restore running), "verify" and "swap" (inside the swap transaction).</param>
+    internal static async Task<RestoreResult> RestoreAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options,
+        Func<string, CancellationToken, Task>? stageHook)
+    {
+        var total = Stopwatch.StartNew();
+        var target = options.Database ?? backup.Database;
+        if (!backup.HasManifest || string.IsNullOrEmpty(target))
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.NoManifest",
+                $"Backup {backup.Path} has no manifest, so a restore could not be verified; nothing was changed. Restore it by hand with pg_restore into a new database.", backup.Path);
+        if (backup.Partial)
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.PartialBackup",
+                $"Backup {backup.Path} holds only {string.Join(", ", backup.Tables)}; swapping it in would lose every other table, so nothing was changed. " +
+                "Restore its tables with pg_restore --table into a database of your choice.", backup.Path);
+        if (options.Jobs < 1)
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs", $"-Jobs must be at least 1 (got {options.Jobs}).", options.Jobs);
+
+        // Refuse a damaged archive before any database is touched.
+        var archive = await BackupVerifier.CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
+        if (archive.Problems.Count > 0)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.Corrupt",
+                $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
+
+        var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
+        var scratch = DatabaseAdmin.ScratchName(target, "restore");
+        var previous = $"{(target.Length > 40 ? target[..40] : target)}_before_restore_{stamp}";
+        var swapped = false;
+        try
+        {
+            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, stageHook).ConfigureAwait(false);
+            if (check.Mismatches.Count > 0)
+                throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.VerifyFailed",
+                    $"The restored copy of {backup.Path} does not match its manifest, so {target} was left as it was: {string.Join(" ", check.Mismatches)}", backup.Path);
+
+            var swapWatch = Stopwatch.StartNew();
+            var existed = await SwapAsync(ctx, target, scratch, previous, stageHook).ConfigureAwait(false);
+            swapped = true;
+            var swapDuration = swapWatch.Elapsed;
+            await ClearPoolAsync(ctx, target).ConfigureAwait(false);
+
+            var dropped = false;
+            if (existed && options.DropPrevious)
+            {
+                await DatabaseAdmin.DropQuietlyAsync(ctx, previous).ConfigureAwait(false);
+                dropped = true;
+            }
+            var message = existed
+                ? dropped ? $"Restored and verified; the previous {target} was dropped." : $"Restored and verified; the previous database is kept as {previous}."
+                : $"Restored and verified; {target} did not exist before.";
+            ctx.Log(message);
+            return new RestoreResult
+            {
+                Environment = ctx.Environment.Name, Database = target, BackupPath = backup.Path,
+                PreviousDatabase = existed && !dropped ? previous : null, PreviousDropped = dropped, Verified = true,
+                RowCounts = check.RowCounts, AlembicVersion = check.AlembicVersion, RestoreDuration = check.RestoreDuration,
+                VerifyDuration = check.VerifyDuration, SwapDuration = swapDuration, Duration = total.Elapsed, Message = message,
+            };
+        }
+        finally
+        {
+            if (!swapped)
+                await DatabaseAdmin.DropQuietlyAsync(ctx, scratch).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Renames target → previous and scratch → target in one transaction, after terminating the
+    /// target's connections (a rename needs the database idle). A client that reconnects in between
+    /// makes the rename fail; then it is retried a few times. Returns whether target existed.
+    /// </summary>
+    private static async Task<bool> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
+        Func<string, CancellationToken, Task>? stageHook)
+    {
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
+        var existed = await DatabaseAdmin.DatabaseExistsAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
+        for (var attempt = 1; ; attempt++)
+        {
+            if (existed)
+            {
+                await using var terminate = new NpgsqlCommand(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = @name AND pid <> pg_backend_pid()", admin);
+                terminate.Parameters.AddWithValue("name", target);
+                var terminated = await terminate.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false);
+                ctx.Log($"Terminated {terminated} connection(s) to {target} for the swap.");
+            }
+            await using var swap = await admin.BeginTransactionAsync(ctx.Cancellation).ConfigureAwait(false);
+            try
+            {
+                if (existed)
+                    await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {DatabaseAdmin.Quote(target)} RENAME TO {DatabaseAdmin.Quote(previous)}", ctx.Cancellation).ConfigureAwait(false);
+                if (stageHook is not null)
+                    await stageHook("swap", ctx.Cancellation).ConfigureAwait(false);
+                await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {DatabaseAdmin.Quote(scratch)} RENAME TO {DatabaseAdmin.Quote(target)}", ctx.Cancellation).ConfigureAwait(false);
+                // The point of no return: past this commit the restored database is live.
+                ctx.Cancellation.ThrowIfCancellationRequested();
+                await swap.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                ctx.Log(existed ? $"Swapped: {target} is the restored database, the old one is {previous}." : $"Renamed {scratch} to {target}.");
+                return existed;
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectInUse && attempt < SwapAttempts)
+            {
+                await swap.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                ctx.Log($"A client reconnected to {target} during the swap ({ex.MessageText}); retrying ({attempt}/{SwapAttempts}).");
+            }
+        }
+    }
+
+    /// <summary>The environment's pooled connections to the old database were terminated; do not hand them out again.</summary>
+    private static async Task ClearPoolAsync(OperationContext ctx, string target)
+    {
+        if (PostgresConnections.Endpoint(ctx).Database != target)
+            return;
+        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        NpgsqlConnection.ClearPool(connection);
+    }
+}

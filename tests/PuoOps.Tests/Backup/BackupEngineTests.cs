@@ -1,0 +1,381 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using PuoOps.Engine;
+using PuoOps.Engine.Backup;
+using PuoOps.Tests.Infrastructure;
+
+namespace PuoOps.Tests.Backup;
+
+public sealed class BackupEngineTests
+{
+    private static OperationContext Context(PuoEnvironment env, CancellationToken cancellation = default, List<string>? log = null) =>
+        new(env, TimeSpan.FromSeconds(30), cancellation, null, log is null ? null : line => { lock (log) log.Add(line); });
+
+    [Fact]
+    public async Task Backup_writes_a_timestamped_dump_whose_manifest_matches_the_database_and_the_file()
+    {
+        await using var db = await ScratchDatabase.CreateAsync();
+        using var env = db.Environment();
+        var log = new List<string>();
+        var backup = await BackupService.BackupAsync(Context(env, log: log), new BackupOptions { Directory = db.Directory });
+
+        Assert.Matches($@"^{db.Name}_\d{{8}}T\d{{6}}Z\.dump$", backup.Name);
+        Assert.True(File.Exists(backup.Path));
+        Assert.True(backup.HasManifest);
+        Assert.Equal(db.Name, backup.Database);
+        Assert.Equal(ScratchDatabase.Alembic, backup.AlembicVersion);
+        Assert.StartsWith("15", backup.ServerVersion);
+        Assert.False(backup.Partial);
+        Assert.Equal(20_000, Assert.Single(backup.Tables, t => t.Name == "memories").Rows);
+        Assert.Equal(2_000, Assert.Single(backup.Tables, t => t.Name == "audit_logs").Rows);
+        Assert.Equal(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(backup.Path))).ToLowerInvariant(), backup.Sha256);
+        Assert.Equal(new FileInfo(backup.Path).Length, backup.SizeBytes);
+        Assert.True(backup.EndTime >= backup.StartTime);
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(db.Directory), p => p.EndsWith(".partial", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, l => l.Contains(Sandbox.Current.PostgresPassword, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Table_backup_holds_only_that_table_like_the_runbooks_pg_dump_t_audit_logs()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(2_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs"] });
+        Assert.True(backup.Partial);
+        Assert.Contains("_audit_logs_", backup.Name);
+        Assert.Equal("audit_logs", Assert.Single(backup.Tables).Name);
+        var list = await PgRestoreListAsync(backup.Path);
+        Assert.Contains("TABLE DATA public audit_logs", list);
+        Assert.DoesNotContain("memories", list);
+
+        var missing = await Assert.ThrowsAsync<PuoException>(() =>
+            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["no_such_table"] }));
+        Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
+    }
+
+    [Fact]
+    public async Task Directory_format_with_jobs_dumps_in_parallel_and_verifies()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(5_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Format = BackupFormat.Directory, Jobs = 2 });
+        Assert.Equal(BackupFormat.Directory, backup.Format);
+        Assert.True(File.Exists(Path.Combine(backup.Path, "toc.dat")));
+        var test = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions());
+        Assert.Equal(Status.OK, test.Status);
+        Assert.True(test.ChecksumMatches);
+
+        var refused = await Assert.ThrowsAsync<PuoException>(() =>
+            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Jobs = 2 }));
+        Assert.Equal(ErrorKind.InvalidArgument, refused.Kind);
+    }
+
+    [Fact]
+    public async Task Test_with_restore_compares_row_counts_and_alembic_and_drops_its_scratch_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(3_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var result = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { Restore = true });
+        Assert.Equal(Status.OK, result.Status);
+        Assert.True(result.Restored);
+        Assert.True(result.RowCountsMatch);
+        Assert.True(result.AlembicVersionMatches);
+        Assert.True(result.SanityQueryPassed);
+        Assert.Empty(await db.DerivedDatabasesAsync());
+        // The verdict is kept in the manifest, so Get-PuoBackup shows it.
+        var reread = BackupStore.Read(backup.Path, null);
+        Assert.True(reread.Verified);
+        Assert.Equal("Restore", reread.LastVerification!.Level);
+
+        // A manifest that disagrees with the data (as if rows went missing from the dump) is Critical.
+        var manifest = BackupStore.ReadManifest(backup.ManifestPath)!;
+        manifest.Tables = manifest.Tables.Select(t => new BackupTable { Schema = t.Schema, Name = t.Name, Rows = t.Rows + 1 }).ToList();
+        BackupStore.WriteManifest(backup.ManifestPath, manifest);
+        var mismatch = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { Restore = true });
+        Assert.Equal(Status.Critical, mismatch.Status);
+        Assert.False(mismatch.RowCountsMatch);
+        Assert.Contains(mismatch.Mismatches, m => m.Contains("memories", StringComparison.Ordinal));
+        Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    [Fact]
+    public async Task A_backup_older_than_max_age_is_critical()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(500);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var fresh = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { MaxAge = TimeSpan.FromHours(1) });
+        Assert.Equal(Status.OK, fresh.Status);
+        var stale = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { MaxAge = TimeSpan.FromMilliseconds(1) });
+        Assert.Equal(Status.Critical, stale.Status);
+        Assert.Contains("MaxAge", stale.Message);
+    }
+
+    [Theory]
+    [InlineData("truncate")]
+    [InlineData("corrupt")]
+    public async Task A_damaged_backup_is_critical_and_restore_refuses_it_before_touching_anything(string damage)
+    {
+        await using var db = await ScratchDatabase.CreateAsync(5_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var before = await db.FingerprintAsync();
+        var bytes = File.ReadAllBytes(backup.Path);
+        if (damage == "truncate")
+            File.WriteAllBytes(backup.Path, bytes[..(bytes.Length / 2)]);
+        else
+        {
+            bytes[bytes.Length / 2] ^= 0xFF;
+            File.WriteAllBytes(backup.Path, bytes);
+        }
+
+        var test = await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { Restore = true });
+        Assert.Equal(Status.Critical, test.Status);
+        Assert.False(test.ChecksumMatches);
+        Assert.Null(test.Restored);
+
+        var refused = await Assert.ThrowsAsync<PuoException>(() => RestoreService.RestoreAsync(Context(env), BackupStore.Read(backup.Path, null), new RestoreOptions()));
+        Assert.Equal("PuoOps.Backup.Corrupt", refused.ErrorId);
+        Assert.Equal(before, await db.FingerprintAsync());
+        Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    [Fact]
+    public async Task Restore_swaps_in_the_verified_copy_and_keeps_the_previous_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(4_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var atBackup = await db.FingerprintAsync();
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup'); UPDATE alembic_version SET version_num = 'bbbbbbbbbbbb'");
+        var changed = await db.FingerprintAsync();
+        // An application connection to the database being replaced: terminated only for the swap.
+        await using var app = new Npgsql.NpgsqlConnection(db.ConnectionString);
+        await app.OpenAsync();
+
+        var result = await RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions { Jobs = 2 });
+        Assert.True(result.Verified);
+        Assert.Equal(db.Name, result.Database);
+        Assert.Equal(atBackup, await db.FingerprintAsync());
+        Assert.Equal(ScratchDatabase.Alembic, result.AlembicVersion);
+        Assert.Matches($@"^{db.Name}_before_restore_\d{{8}}T\d{{6}}$", result.PreviousDatabase);
+        Assert.Equal(changed, await db.FingerprintAsync(result.PreviousDatabase));
+        Assert.Equal(new[] { result.PreviousDatabase! }, await db.DerivedDatabasesAsync());
+
+        var dropped = await RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions { DropPrevious = true });
+        Assert.True(dropped.PreviousDropped);
+        Assert.Null(dropped.PreviousDatabase);
+        Assert.Equal(new[] { result.PreviousDatabase! }, await db.DerivedDatabasesAsync());
+        // The environment's own pool survived the swap: its next query reaches the restored database.
+        var version = await MigrationService.GetVersionAsync(Context(env));
+        Assert.Equal(ScratchDatabase.Alembic, version.Version);
+    }
+
+    [Theory]
+    [InlineData("restore")]
+    [InlineData("verify")]
+    [InlineData("swap")]
+    public async Task Interrupting_a_restore_at_any_stage_leaves_the_original_untouched_and_no_scratch_database(string stage)
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
+        var before = await db.FingerprintAsync();
+        using var interrupt = new CancellationTokenSource();
+        var reached = false;
+
+        async Task Hook(string at, CancellationToken token)
+        {
+            if (at != stage)
+                return;
+            reached = true;
+            if (at == "restore")
+                await WaitForPgRestoreAsync(db);
+            interrupt.Cancel();
+        }
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            RestoreService.RestoreAsync(Context(env, interrupt.Token), backup, new RestoreOptions(), Hook));
+        Assert.True(reached);
+        Assert.Equal(before, await db.FingerprintAsync());
+        Assert.Empty(await db.WaitForNoScratchAsync());
+        Assert.Empty(await db.DerivedDatabasesAsync());
+        Assert.Empty(Process.GetProcessesByName("pg_restore").Where(p => IsOurs(p, db.Name)));
+    }
+
+    [Fact]
+    public async Task A_full_disk_gives_a_clear_error_and_leaves_no_file_under_the_final_name()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(60_000);
+        using var env = db.Environment();
+        var mount = Path.Combine(db.Directory, "small");
+        Directory.CreateDirectory(mount);
+        var mounted = await RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount) == 0;
+        try
+        {
+            if (!mounted)
+                // No tmpfs (not root): a directory nobody may write to.
+                File.SetUnixFileMode(mount, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            var error = await Assert.ThrowsAsync<PuoException>(() => BackupService.BackupAsync(Context(env), new BackupOptions { Directory = mount }));
+            Assert.Equal(mounted ? "PuoOps.Backup.DiskFull" : "PuoOps.Backup.DirectoryNotWritable", error.ErrorId);
+            Assert.Contains(mount, error.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(mount));
+        }
+        finally
+        {
+            if (mounted)
+                await RunAsync("umount", mount);
+        }
+    }
+
+    [Fact]
+    public void Tools_of_the_servers_major_version_are_preferred_and_a_missing_one_is_named()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "puo-pgroot-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            foreach (var major in new[] { "13", "15", "16" })
+            {
+                Directory.CreateDirectory(Path.Combine(root, major, "bin"));
+                File.WriteAllText(Path.Combine(root, major, "bin", "pg_dump"), "");
+            }
+            Assert.Equal(Path.Combine(root, "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 15, root));
+            Assert.Equal(Path.Combine(root, "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 14, root));
+            var missing = Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 17, root));
+            Assert.Equal(ErrorKind.NotFound, missing.Kind);
+            Assert.Contains("postgresql-client-17", missing.Message);
+            Assert.Contains("13, 15, 16", missing.Message);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Keep_lists_only_older_backups_of_the_same_database_and_scope()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(200);
+        using var env = db.Environment();
+        var first = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var partial = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs"] });
+        var second = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var third = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var expired = BackupStore.Expired(db.Directory, third, 2);
+        Assert.Equal(new[] { first.Path }, expired.Select(b => b.Path));
+        Assert.Empty(BackupStore.Expired(db.Directory, partial, 1));
+        Assert.Equal(third.Path, BackupStore.Latest(db.Directory, db.Name).Path);
+        Assert.NotEqual(second.Path, third.Path);
+    }
+
+    [Fact]
+    public async Task Disk_space_estimates_the_next_backup_from_the_last_one()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(2_000);
+        using var env = db.Environment();
+        var none = await DiskSpaceService.TestAsync(Context(env), db.Directory, 99, 100);
+        Assert.Null(none.LastBackupSizeBytes);
+        Assert.Equal(none.DatabaseSizeBytes, none.EstimatedBackupBytes);
+        Assert.True(none.NextBackupFits);
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var space = await DiskSpaceService.TestAsync(Context(env), db.Directory, 99, 100);
+        Assert.Equal(backup.SizeBytes, space.LastBackupSizeBytes);
+        Assert.InRange(space.EstimatedBackupBytes!.Value, backup.SizeBytes, backup.SizeBytes * 2);
+        Assert.True(space.FreeBytes > 0);
+        Assert.NotEqual(Status.Unknown, space.Status);
+
+        var mount = Path.Combine(db.Directory, "tiny");
+        Directory.CreateDirectory(mount);
+        if (await RunAsync("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount) != 0)
+            return; // not root: the full-disk half needs a tmpfs
+        try
+        {
+            var full = await DiskSpaceService.TestAsync(Context(env), mount, 99, 100);
+            Assert.False(full.NextBackupFits);
+            Assert.Equal(Status.Critical, full.Status);
+            Assert.Equal(mount, full.MountPoint.TrimEnd('/'));
+        }
+        finally
+        {
+            await RunAsync("umount", mount);
+        }
+    }
+
+    [Fact]
+    public async Task Migration_runs_the_command_with_the_environments_database_and_checks_the_reported_revision()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(500);
+        using var env = db.Environment();
+        var log = new List<string>();
+        var ctx = Context(env, log: log);
+        var run = MigrationService.Start(ctx);
+        await MigrationService.BackupAsync(ctx, run, db.Directory);
+        Assert.NotNull(run.BackupPath);
+        const string command = "psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
+        await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null);
+        Assert.Equal("c0ffee000001", run.ReportedVersion);
+        Assert.Equal("c0ffee000001", run.VersionAfter);
+        Assert.Equal(ScratchDatabase.Alembic, run.VersionBefore);
+        Assert.Equal(new[] { "Backup", "VerifyBackup", "Migrate", "CheckVersion" }, run.Steps.Select(s => s.Name));
+        Assert.All(run.Steps, s => Assert.Equal(Status.OK, s.Status));
+        Assert.Contains(log, l => l.Contains("Running upgrade", StringComparison.Ordinal));
+
+        // A command that reports one revision but leaves another fails the check.
+        var second = MigrationService.Start(ctx);
+        await MigrationService.BackupAsync(ctx, second, db.Directory);
+        var failed = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, second, "echo 'Running upgrade c0ffee000001 -> d00d00000002, nothing'", db.Directory, null));
+        Assert.Contains("d00d00000002", failed.Message);
+        Assert.Equal(Status.Critical, second.Steps.Last().Status);
+        var error = MigrationService.Failed(second, failed);
+        Assert.Contains(second.BackupPath!, error.Message);
+        Assert.Contains("Restore-PuoBackup", error.Message);
+    }
+
+    internal static async Task WaitForPgRestoreAsync(ScratchDatabase db)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            var running = await db.ScalarAsync(
+                $"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname LIKE '{db.Name}\\_restore\\_%'", "postgres");
+            if (running is long and > 0)
+                return;
+            await Task.Delay(25);
+        }
+    }
+
+    private static bool IsOurs(Process process, string database)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{process.Id}/cmdline").Contains(database, StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    internal static async Task<string> PgRestoreListAsync(string path)
+    {
+        using var process = Process.Start(new ProcessStartInfo("/usr/lib/postgresql/15/bin/pg_restore", ["--list", path]) { RedirectStandardOutput = true })!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return output;
+    }
+
+    internal static async Task<int> RunAsync(string file, params string[] arguments)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            await process.WaitForExitAsync();
+            return process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return -1;
+        }
+    }
+}
