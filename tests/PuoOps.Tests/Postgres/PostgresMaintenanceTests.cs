@@ -220,7 +220,7 @@ public sealed class PostgresMaintenanceTests
     [Fact]
     public async Task A_deliberately_bloated_index_is_detected_and_a_fresh_one_is_not()
     {
-        await using var scratch = await Scratch.CreateAsync(60000);
+        await using var scratch = await Scratch.CreateAsync(30000);
         var t = scratch.Name;
         await scratch.ExecAsync($"CREATE INDEX {t}_bloated ON {t} (val)");
         await scratch.ExecAsync($"DELETE FROM {t} WHERE id % 10 <> 0");
