@@ -22,6 +22,13 @@ BeforeAll {
         }
         $process
     }
+
+    function Stop-SlowPsql([System.Diagnostics.Process] $Process, [string] $Application) {
+        # Killing the client alone would leave its backend sleeping on the server, where it holds back
+        # REINDEX CONCURRENTLY and friends in later tests: end the backend too.
+        if (-not $Process.HasExited) { $Process.Kill() }
+        Get-PuoSlowQuery -MinimumDuration 0 | Where-Object Application -eq $Application | Stop-PuoQuery -Terminate -Confirm:$false | Out-Null
+    }
 }
 
 Describe 'High CPU Usage: identify heavy queries and stop them' {
@@ -43,7 +50,7 @@ Describe 'High CPU Usage: identify heavy queries and stop them' {
             $psql.WaitForExit(10000) | Should -BeTrue
             $psql.StandardError.ReadToEnd() | Should -Match 'canceling statement due to user request'
         }
-        finally { if (-not $psql.HasExited) { $psql.Kill() } }
+        finally { Stop-SlowPsql $psql $app }
     }
 
     It '-Terminate ends the whole session' {
@@ -55,7 +62,7 @@ Describe 'High CPU Usage: identify heavy queries and stop them' {
             $psql.WaitForExit(10000) | Should -BeTrue
             $psql.StandardError.ReadToEnd() | Should -Match 'terminat'
         }
-        finally { if (-not $psql.HasExited) { $psql.Kill() } }
+        finally { Stop-SlowPsql $psql $app }
     }
 
     It 'never hangs on a confirmation prompt in a non-interactive host (scheduled task, Azure Automation)' {
@@ -71,7 +78,7 @@ Describe 'High CPU Usage: identify heavy queries and stop them' {
             Get-Content $err -Raw | Should -Match 'NonInteractive'
             $psql.HasExited | Should -BeFalse -Because 'nothing was confirmed, so nothing was cancelled'
         }
-        finally { if (-not $psql.HasExited) { $psql.Kill() } }
+        finally { Stop-SlowPsql $psql $app }
     }
 }
 
