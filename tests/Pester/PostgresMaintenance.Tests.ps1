@@ -72,6 +72,8 @@ Describe 'Daily maintenance: VACUUM ANALYZE and table sizes' {
 }
 
 Describe 'Weekly index maintenance: unused and bloated indexes' {
+    # REINDEX CONCURRENTLY waits for every older transaction in the database, not only the table's; other test
+    # files leave server-side pg_sleep(60) backends behind for up to a minute, so the rebuilds may wait that long.
     BeforeAll {
         $script:table = New-ScratchTable 40000
         Invoke-Psql "CREATE INDEX ${table}_unused ON $table (val); CREATE UNIQUE INDEX ${table}_uq ON $table (note);"
@@ -82,7 +84,7 @@ Describe 'Weekly index maintenance: unused and bloated indexes' {
         { Get-PuoIndexUsage -Unused -ErrorAction Stop } | Should -Throw -ErrorId 'PuoOps.Postgres.StatisticsTooRecent*'
         $unused = Get-PuoIndexUsage -Table $table -Unused -Force
         $unused.Index | Should -Be "${table}_unused"
-        $rebuilt = $unused | Invoke-PuoReindex -Confirm:$false
+        $rebuilt = $unused | Invoke-PuoReindex -LockTimeout 00:02:00 -Confirm:$false
         $rebuilt.Index | Should -Be "${table}_unused"
         $rebuilt.Concurrently | Should -BeTrue
         Get-PuoIndexUsage -Invalid -Table $table | Should -BeNullOrEmpty
@@ -93,7 +95,7 @@ Describe 'Weekly index maintenance: unused and bloated indexes' {
         Invoke-Psql "VACUUM ANALYZE $table;"
         $bloat = Get-PuoIndexBloat -Table $table -Index "${table}_unused"
         $bloat.Status | Should -Be 'Critical'
-        $rebuilt = Get-PuoIndexBloat -Table $table | Where-Object Status -eq Critical | Where-Object Index -eq "${table}_unused" | Invoke-PuoReindex -Confirm:$false
+        $rebuilt = Get-PuoIndexBloat -Table $table | Where-Object Status -eq Critical | Where-Object Index -eq "${table}_unused" | Invoke-PuoReindex -LockTimeout 00:02:00 -Confirm:$false
         $rebuilt.SizeBytesAfter | Should -BeLessThan $rebuilt.SizeBytesBefore
     }
 }

@@ -75,7 +75,11 @@ public static partial class BackupService
             // Count rows in the dump's snapshot while pg_dump works: the counts are exactly what it dumps.
             var tables = new List<BackupTable>();
             foreach (var (table, _) in selected)
+            {
+                if (dump.IsCompleted && (!dump.IsCompletedSuccessfully || dump.Result.ExitCode != 0))
+                    break; // pg_dump failed: report that now rather than after counting everything
                 tables.Add(new BackupTable { Schema = table.Schema, Name = table.Name, Rows = await DatabaseAdmin.CountAsync(connection, table, ctx.Cancellation).ConfigureAwait(false) });
+            }
             var result = await dump.ConfigureAwait(false);
             if (result.ExitCode != 0)
                 throw DumpFailed(result, endpoint.DisplayName, finalPath);

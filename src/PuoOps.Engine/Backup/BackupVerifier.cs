@@ -85,16 +85,10 @@ public static class BackupVerifier
     /// <summary>Checksum against the manifest, then pg_restore --list. Touches no database.</summary>
     internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
     {
-        bool? checksumMatches = null;
-        string? actual = null;
-        if (backup.Sha256 is not null)
-        {
-            ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Computing the SHA-256 checksum"));
-            actual = await BackupStore.Sha256Async(backup.Path, ctx.Cancellation).ConfigureAwait(false);
-            checksumMatches = string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase);
-        }
-
-        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Reading the table of contents (pg_restore --list)"));
+        // The checksum and pg_restore --list read the same file: run them side by side.
+        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Computing the SHA-256 checksum and reading the table of contents (pg_restore --list)"));
+        var hashing = backup.Sha256 is null ? Task.FromResult<string?>(null)
+            : Task.Run<string?>(() => BackupStore.Sha256Async(backup.Path, ctx.Cancellation));
         var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
         var entries = 0;
         var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
@@ -103,6 +97,8 @@ public static class BackupVerifier
                 if (!isError && line.Length > 0 && line[0] != ';')
                     Interlocked.Increment(ref entries);
             }, ctx.Cancellation).ConfigureAwait(false);
+        var actual = await hashing.ConfigureAwait(false);
+        bool? checksumMatches = actual is null ? null : string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase);
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Done", 100, Completed: true));
 
         var check = new ArchiveCheck { ChecksumMatches = checksumMatches, Readable = result.ExitCode == 0, TocEntries = entries };

@@ -206,6 +206,14 @@ public sealed class PlanNode
         + (SelfMs is { } ms ? $" ({ms:0.###} ms)" : "");
 }
 
+/// <summary>How pg_prewarm loads blocks: into shared buffers, into the OS cache by reading, or by an asynchronous OS hint.</summary>
+public enum PrewarmMode
+{
+    Buffer,
+    Read,
+    Prefetch,
+}
+
 /// <summary>Invoke-PuoPrewarm: one relation loaded into shared buffers (or the OS cache).</summary>
 public sealed class PrewarmResult
 {

@@ -1,19 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
-namespace PuoOps
-{
-    /// <summary>How pg_prewarm loads blocks: into shared buffers, into the OS cache by reading, or by an asynchronous OS hint.</summary>
-    public enum PrewarmMode
-    {
-        Buffer,
-        Read,
-        Prefetch,
-    }
-}
-
-namespace PuoOps.Engine.Postgres
-{
+namespace PuoOps.Engine.Postgres;
 
 /// <summary>The runbook's "warm cache" step done by the server: pg_prewarm on a table, its TOAST table and its indexes.</summary>
 public static class PrewarmService
@@ -85,5 +73,4 @@ public static class PrewarmService
             ? oid
             : throw PostgresRelations.NotFound("table", table.Schema, table.Name, ctx, "Get-PuoTableSize");
     }
-}
 }

@@ -32,7 +32,7 @@ public abstract class PuoCmdlet : PSCmdlet
     protected CancellationToken Stopping => _stopping.Token;
 
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
-    protected PuoEnvironment CurrentEnvironment => Environment ?? Engine.Environments.EnvironmentRegistry.Resolve(null);
+    protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
 
     /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
     protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,

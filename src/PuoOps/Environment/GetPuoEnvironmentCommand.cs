@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using PuoOps.Engine.Environments;
 
 namespace PuoOps.Commands.Environment;
 
@@ -20,10 +19,10 @@ public sealed class GetPuoEnvironmentCommand : PuoCmdlet
     {
         if (Default || Environment is not null)
         {
-            WriteObject(Environment ?? EnvironmentRegistry.Resolve(null));
+            WriteObject(Environment ?? SessionEnvironments.Current.Resolve(null));
             return;
         }
-        var connected = EnvironmentRegistry.List();
+        var connected = SessionEnvironments.Current.List();
         foreach (var name in Name)
         {
             var pattern = WildcardPattern.Get(name, WildcardOptions.IgnoreCase);

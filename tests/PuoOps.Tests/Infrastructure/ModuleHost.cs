@@ -31,17 +31,10 @@ public sealed class ModuleHost : IDisposable
                     ["redis"] = Sandbox.Current.RedisConnectionString,
                     ["docker"] = Sandbox.Current.DockerHost ?? "unix:///nonexistent.sock",
                 }).ThrowIfFailed();
-            // The session default is process-wide and test classes run in parallel: another host connecting or
-            // disconnecting would swap or dispose it mid-test. So this runspace's cmdlets are pinned to its own.
-            Invoke("""
-                foreach ($c in Get-Command -Module PuoOps) {
-                    if ($c.Noun -ne 'PuoEnvironment') { $global:PSDefaultParameterValues["$($c.Name):Environment"] = $name }
-                }
-                """, new Dictionary<string, object?> { ["name"] = EnvironmentName }).ThrowIfFailed();
         }
     }
 
-    /// <summary>Unique per host: the module's environment registry is process-wide and tests run in parallel.</summary>
+    /// <summary>The sandbox environment, this runspace's default (each runspace has its own environments).</summary>
     public string EnvironmentName { get; } = "host-" + Guid.NewGuid().ToString("N")[..8];
 
     /// <summary>Runs a script; variables are set first. Errors are collected, not thrown.</summary>

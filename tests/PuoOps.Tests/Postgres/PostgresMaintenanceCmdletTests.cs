@@ -7,7 +7,19 @@ namespace PuoOps.Tests.Postgres;
 /// <summary>The maintenance cmdlets of the built module as an operator pipes them, on this test's own scratch tables.</summary>
 public sealed class PostgresMaintenanceCmdletTests : IDisposable
 {
-    private readonly ModuleHost _host = new();
+    private readonly ModuleHost _host = new(connectSandbox: false);
+
+    public PostgresMaintenanceCmdletTests()
+    {
+        // The environment registry and its default are process-wide, and other test classes connect and disconnect
+        // hosts in parallel: this host's environment is never made the default (so it moves nobody else's), and
+        // every PuoOps cmdlet here names it explicitly.
+        _host.Invoke("""
+            Connect-PuoEnvironment -Name $n -PostgresConnectionString $pg -SkipCheck -NoDefault
+            $PSDefaultParameterValues['*-Puo*:Environment'] = $n
+            """, new Dictionary<string, object?> { ["n"] = _host.EnvironmentName, ["pg"] = Sandbox.Current.PostgresConnectionString })
+            .ThrowIfFailed();
+    }
 
     public void Dispose() => _host.Dispose();
 
