@@ -66,6 +66,16 @@ check_others() {
 
 now() { date +%s.%N; }
 
+# Server CPU of what ran since the last reset (INFO commandstats usec, in seconds): the part of the work done
+# by Redis itself, much less noisy than wall time on a shared machine. A script's SCAN and UNLINK calls are
+# counted both in its EVAL and on their own, so when EVAL ran only EVAL counts.
+reset_stats() { cli CONFIG RESETSTAT >/dev/null; }
+server_seconds() {
+    cli INFO commandstats | awk -F'usec=' '/^cmdstat_/ && !/cmdstat_(info|config|dbsize)/ {
+        split($2, a, ","); all += a[1]; if ($1 ~ /^cmdstat_eval:/) eval += a[1] }
+        END { printf "%.3f", (eval > 0 ? eval : all) / 1e6 }'
+}
+
 cat > "$work/clear.ps1" <<PS
 \$ErrorActionPreference = 'Stop'
 Import-Module '$module'
@@ -77,32 +87,40 @@ Connect-PuoEnvironment -Name bench -RedisConnectionString \$env:BENCH_REDIS -Ski
 "{0} {1} {2} {3}" -f \$watch.Elapsed.TotalSeconds, \$r.Deleted, \$r.StoppedEarly, [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64
 PS
 
-declare -a t_runbook t_cmdlet t_cmdlet_process t_flush rss_kb peak_ws
+declare -a t_runbook t_cmdlet t_cmdlet_process t_flush rss_kb peak_ws c_runbook c_cmdlet c_flush
 for ((run = 1; run <= runs; run++)); do
     echo "Round $run of $runs"
     seed
+    reset_stats
     start=$(now)
     cli --scan --pattern 'puo:*' | xargs redis-cli -h 127.0.0.1 -p "$port" -n "$db" --no-auth-warning DEL >/dev/null
     t_runbook+=($(echo "$(now) - $start" | bc))
+    c_runbook+=($(server_seconds))
     check_others "the runbook pipeline"
 
     seed
+    reset_stats
     start=$(now)
     out=$(BENCH_REDIS="$connection" /usr/bin/time -v -o "$work/time.txt" dotnet "$pwsh_dll" -NoProfile -NonInteractive -File "$work/clear.ps1")
     t_cmdlet_process+=($(echo "$(now) - $start" | bc))
     read -r seconds deleted stopped ws <<<"$(echo "$out" | tail -1)"
     [[ "$deleted" == "$pattern_keys" && "$stopped" == "False" ]] || { echo "FAILED: Clear-PuoCache said: $out" >&2; exit 1; }
     t_cmdlet+=("$seconds")
+    c_cmdlet+=($(server_seconds))
     rss_kb+=($(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt"))
     peak_ws+=("$ws")
     check_others "Clear-PuoCache"
 
     seed
+    reset_stats
     start=$(now)
     cli FLUSHDB >/dev/null
     t_flush+=($(echo "$(now) - $start" | bc))
+    c_flush+=($(server_seconds))
     printf '  runbook %.3f s | Clear-PuoCache %.3f s (pwsh process %.3f s, %s MB peak RSS) | FLUSHDB %.3f s\n' \
         "${t_runbook[-1]}" "${t_cmdlet[-1]}" "${t_cmdlet_process[-1]}" "$((rss_kb[-1] / 1024))" "${t_flush[-1]}"
+    printf '  server CPU: runbook %.3f s | Clear-PuoCache %.3f s | FLUSHDB %.3f s | load average %s\n' \
+        "${c_runbook[-1]}" "${c_cmdlet[-1]}" "${c_flush[-1]}" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -118,3 +136,6 @@ printf '  speed-up over the runbook: %.1fx (target >= 8x); whole process: %.1fx\
 printf '  vs FLUSHDB: %.2fx (target <= 3x)\n' "$(echo "$cmdlet / $flush" | bc -l)"
 printf '  pwsh peak memory: %d MB max RSS (/usr/bin/time -v), %d MB PeakWorkingSet64 (target < 200 MB)\n' "$((rss / 1024))" "$(echo "$ws / 1048576" | bc)"
 echo "  other:* keys intact after every run: yes ($other_keys)"
+cr=$(median "${c_runbook[@]}"); cc=$(median "${c_cmdlet[@]}"); cf=$(median "${c_flush[@]}")
+printf '  Redis server CPU (INFO commandstats): runbook %.3f s, Clear-PuoCache %.3f s, FLUSHDB %.3f s: %.2fx the runbook'"'"'s, %.2fx FLUSHDB'"'"'s\n' \
+    "$cr" "$cc" "$cf" "$(echo "$cc / $cr" | bc -l)" "$(echo "$cc / $cf" | bc -l)"
