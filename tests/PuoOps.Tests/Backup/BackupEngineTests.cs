@@ -333,7 +333,7 @@ public sealed class BackupEngineTests
         var run = MigrationService.Start(ctx);
         await MigrationService.BackupAsync(ctx, run, db.Directory);
         Assert.NotNull(run.BackupPath);
-        const string command = "psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
+        const string command = "echo \"url=$DATABASE_URL\" && psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
         await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null);
         Assert.Equal("c0ffee000001", run.ReportedVersion);
         Assert.Equal("c0ffee000001", run.VersionAfter);
@@ -341,6 +341,9 @@ public sealed class BackupEngineTests
         Assert.Equal(new[] { "Backup", "VerifyBackup", "Migrate", "CheckVersion" }, run.Steps.Select(s => s.Name));
         Assert.All(run.Steps, s => Assert.Equal(Status.OK, s.Status));
         Assert.Contains(log, l => l.Contains("Running upgrade", StringComparison.Ordinal));
+        // The command gets the environment's DATABASE_URL; its output never shows the password.
+        Assert.Contains(log, l => l.StartsWith($"url=postgresql://puo:***@127.0.0.1:{Sandbox.Current.PostgresPort}/{db.Name}", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, l => l.Contains(Sandbox.Current.PostgresPassword, StringComparison.Ordinal));
 
         // A command that reports one revision but leaves another fails the check.
         var second = MigrationService.Start(ctx);
