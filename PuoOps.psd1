@@ -25,10 +25,35 @@
         'Get-PuoConnectionStat'
 
         # Postgres maintenance
+        'Get-PuoQueryPlan'
+        'Invoke-PuoAnalyze'
+        'Invoke-PuoVacuum'
+        'Get-PuoMaintenanceStatus'
+        'Get-PuoTableSize'
+        'Get-PuoIndexUsage'
+        'Get-PuoIndexBloat'
+        'Invoke-PuoReindex'
+        'Get-PuoBlockingQuery'
+        'Invoke-PuoPrewarm'
 
         # Redis
+        'Test-PuoRedis'
+        'Get-PuoRedisInfo'
+        'Get-PuoRedisConfig'
+        'Get-PuoCacheKey'
+        'Get-PuoBigKey'
+        'Clear-PuoCache'
+        'Get-PuoRedisSlowLog'
 
         # Docker
+        'Get-PuoContainer'
+        'Get-PuoContainerStats'
+        'Restart-PuoService'
+        'Stop-PuoService'
+        'Start-PuoService'
+        'Set-PuoServiceScale'
+        'Get-PuoServiceLog'
+        'Get-PuoImage'
 
         # Backup
         'Backup-PuoDatabase'

@@ -108,6 +108,8 @@ function Invoke-XUnit {
 function Invoke-PesterSuite {
     $resultFile = Join-Path $root 'out/test-results/pester.json'
     $null = New-Item -ItemType Directory -Path (Split-Path $resultFile) -Force
+    # A result left by an earlier run must not stand in for this one if Pester dies before writing.
+    Remove-Item $resultFile -ErrorAction SilentlyContinue
     $path = if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }
     $script = @"
 `$ErrorActionPreference = 'Stop'

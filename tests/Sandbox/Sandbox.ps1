@@ -666,7 +666,7 @@ function Start-SandboxDockerDaemon([System.Collections.IDictionary] $State, [str
         Error = $null; StorageDriver = $null; LogFile = "$dir/dockerd.log"; ExecRoot = "$dir/exec"
         # Swarm's default 0.0.0.0:2377 collides between parallel sandboxes; tests should use
         # `docker swarm init --advertise-addr <this> --listen-addr <this>`.
-        SwarmListenAddr = "127.0.0.1:$(Get-FreePort)" }
+        SwarmListenAddr = "127.0.0.1:$(Get-FreePort)"; ComposeProject = $null }
     $State.Docker = $docker
     Save-State $State $StatePath
     if (-not $script:IsRoot) { $docker.Error = 'dockerd needs root; run the sandbox as root for Docker.'; return }
@@ -715,6 +715,17 @@ function Complete-SandboxDocker([System.Collections.IDictionary] $State, [string
         Remove-Item -LiteralPath $rootfs, "$dir/rootfs.tar" -Recurse -Force
         $r = Invoke-Docker $docker.Host @('run', '--rm', '--network', 'none', $docker.Image, 'echo', 'ok')
         if ($r.StdOut.Trim() -ne 'ok') { throw "test container printed '$($r.StdOut.Trim())' instead of 'ok'." }
+        # A stand-in for the stack's compose project (COMPOSE_PROJECT_NAME default "puo-memo"): services api and mcp,
+        # labelled as docker compose labels them, with a healthcheck and a log on stdout and stderr, so the help
+        # examples (Get-PuoContainer, Restart-PuoService api) have a stack to act on. Tests make their own projects.
+        foreach ($service in 'api', 'mcp') {
+            $script = 'trap "exit 0" TERM; i=0; while true; do echo "{0} request $i ok"; if [ $((i % 10)) -eq 0 ]; then echo "{0} warning: slow request $i" >&2; fi; i=$((i+1)); sleep 1 & wait $!; done' -f $service
+            $null = Invoke-Docker $docker.Host @('run', '-d', '--name', "puo-memo-$service-1", '--network', 'none', '--stop-timeout', '2',
+                '--label', 'com.docker.compose.project=puo-memo', '--label', "com.docker.compose.service=$service",
+                '--label', 'com.docker.compose.container-number=1', '--label', 'com.docker.compose.oneoff=False',
+                '--health-cmd', 'true', '--health-interval', '2s', $docker.Image, 'sh', '-c', $script)
+        }
+        $docker.ComposeProject = 'puo-memo'
         $docker.Available = $true
         $docker.Error = $null
         Save-State $State $StatePath

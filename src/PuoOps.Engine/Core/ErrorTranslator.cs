@@ -35,7 +35,7 @@ public static class ErrorTranslator
             case RedisServerException server:
                 return FromRedisServer(server, environment?.RedisEndpoint?.DisplayName ?? "Redis");
             case DockerApiException docker:
-                return FromDocker(docker, environment?.DockerHost ?? "Docker");
+                return FromDocker(docker, environment?.DockerHost ?? "Docker", null);
             case HttpRequestException or SocketException or IOException when IsDocker(exception):
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version");
             case UnauthorizedAccessException:
@@ -47,6 +47,32 @@ public static class ErrorTranslator
                 return new PuoException(ErrorKind.InvalidArgument, "PuoOps.InvalidArgument", argument.Message, argument.ParamName, exception);
             default:
                 return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Unexpected", exception.Message, null, exception);
+        }
+    }
+
+    /// <summary>
+    /// A failed Docker call: the daemon's HTTP answer or the socket's failure, naming the host and the
+    /// container or service (<paramref name="target"/>) the call was about.
+    /// </summary>
+    public static PuoException TranslateDocker(Exception exception, string host, string? target)
+    {
+        switch (exception)
+        {
+            case PuoException puo:
+                return puo;
+            case AggregateException { InnerExceptions.Count: 1 } aggregate:
+                return TranslateDocker(aggregate.InnerException!, host, target);
+            case DockerApiException docker:
+                return FromDocker(docker, host, target);
+            case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
+                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)");
+            // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
+            case not null when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
+                return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
+                    $"Docker at {host}{(target is null ? "" : ", " + target)}: {exception.Message.TrimEnd('.')}. Swarm services need a swarm manager (docker swarm init).",
+                    target ?? host, exception);
+            default:
+                return Translate(exception, null);
         }
     }
 
@@ -118,20 +144,41 @@ public static class ErrorTranslator
         return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Redis.ServerError", $"Redis at {target}: {message}", target, e);
     }
 
-    private static PuoException FromDocker(DockerApiException e, string host)
+    private static PuoException FromDocker(DockerApiException e, string host, string? target)
     {
-        var detail = string.IsNullOrWhiteSpace(e.ResponseBody) ? e.Message : e.ResponseBody.Trim();
+        var detail = string.IsNullOrWhiteSpace(e.ResponseBody) ? e.Message : DockerMessage(e.ResponseBody);
+        var what = target is null ? $"Docker at {host}" : $"Docker at {host}, {target}";
         return e.StatusCode switch
         {
-            HttpStatusCode.NotFound => new PuoException(ErrorKind.NotFound, "PuoOps.Docker.NotFound", $"Docker at {host}: {detail}", host, e),
+            HttpStatusCode.NotFound => new PuoException(ErrorKind.NotFound, "PuoOps.Docker.NotFound",
+                $"{what}: {detail}. List what exists with Get-PuoContainer or docker service ls.", target ?? host, e),
             HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden =>
-                new PuoException(ErrorKind.PermissionDenied, "PuoOps.Docker.PermissionDenied", $"Docker at {host} refused the request: {detail}", host, e),
+                new PuoException(ErrorKind.PermissionDenied, "PuoOps.Docker.PermissionDenied", $"{what}: the daemon refused the request: {detail}", target ?? host, e),
             HttpStatusCode.Conflict or HttpStatusCode.NotModified =>
-                new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.Conflict", $"Docker at {host}: {detail}", host, e),
+                new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.Conflict", $"{what}: {detail}", target ?? host, e),
+            HttpStatusCode.ServiceUnavailable when detail.Contains("swarm", StringComparison.OrdinalIgnoreCase) =>
+                new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
+                    $"{what}: {detail}. Swarm services need a swarm manager (docker swarm init).", target ?? host, e),
             HttpStatusCode.ServiceUnavailable =>
-                new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"Docker at {host} is unavailable: {detail}", host, e),
-            _ => new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiError", $"Docker at {host}: {detail}", host, e),
+                new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"{what}: the daemon is unavailable: {detail}", target ?? host, e),
+            _ => new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiError", $"{what}: {detail}", target ?? host, e),
         };
+    }
+
+    /// <summary>The daemon answers errors as {"message":"..."}; show just the message.</summary>
+    private static string DockerMessage(string body)
+    {
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            if (json.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && json.RootElement.TryGetProperty("message", out var message) && message.GetString() is { Length: > 0 } text)
+                return text.TrimEnd('.');
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+        return body.Trim().TrimEnd('.');
     }
 
     private static T? FindInner<T>(Exception? e) where T : Exception

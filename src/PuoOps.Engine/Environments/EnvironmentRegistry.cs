@@ -1,26 +1,26 @@
-using System.Collections.Concurrent;
-
 namespace PuoOps.Engine.Environments;
 
 /// <summary>
-/// The environments connected in this process, by name (case-insensitive), and which one is the default.
-/// Process-wide on purpose: pooled connections outlive a single runspace, and Disconnect releases them.
+/// The environments connected in one PowerShell session (runspace), by name (case-insensitive), and which
+/// one is the default. One per session, not per process: Azure Automation and ForEach-Object -Parallel run
+/// several sessions in one process, and one job's Connect-PuoEnvironment must not swap or dispose another's.
 /// When nothing was connected, the default is built from the process environment variables.
 /// </summary>
-public static class EnvironmentRegistry
+public sealed class EnvironmentRegistry : IDisposable
 {
-    private static readonly ConcurrentDictionary<string, PuoEnvironment> Environments = new(StringComparer.OrdinalIgnoreCase);
-    private static readonly object Gate = new();
-    private static string? _defaultName;
+    private readonly Dictionary<string, PuoEnvironment> _environments = new(StringComparer.OrdinalIgnoreCase);
+    private readonly object _gate = new();
+    private string? _defaultName;
 
     /// <summary>Adds or replaces an environment; the replaced one is disposed.</summary>
-    public static PuoEnvironment Register(PuoEnvironment environment, bool makeDefault)
+    public PuoEnvironment Register(PuoEnvironment environment, bool makeDefault)
     {
-        lock (Gate)
+        lock (_gate)
         {
-            if (Environments.TryGetValue(environment.Name, out var previous) && !ReferenceEquals(previous, environment))
+            if (_environments.TryGetValue(environment.Name, out var previous) && !ReferenceEquals(previous, environment))
                 previous.Dispose();
-            Environments[environment.Name] = environment;
+            _environments[environment.Name] = environment;
+            environment.Registry = this;
             if (makeDefault || _defaultName is null)
                 _defaultName = environment.Name;
             return environment;
@@ -28,47 +28,59 @@ public static class EnvironmentRegistry
     }
 
     /// <summary>The named environment, or the default one when <paramref name="name"/> is null or empty.</summary>
-    public static PuoEnvironment Resolve(string? name)
+    public PuoEnvironment Resolve(string? name)
     {
-        lock (Gate)
+        lock (_gate)
         {
             if (string.IsNullOrEmpty(name))
             {
-                if (_defaultName is not null && Environments.TryGetValue(_defaultName, out var current))
+                if (_defaultName is not null && _environments.TryGetValue(_defaultName, out var current))
                     return current;
                 return Register(PuoEnvironment.Create(new EnvironmentSettings()), makeDefault: true);
             }
-            if (Environments.TryGetValue(name, out var named))
+            if (_environments.TryGetValue(name, out var named))
                 return named;
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Environment.NotFound",
                 $"No environment named '{name}' is connected. Run Connect-PuoEnvironment -Name {name} first, or Get-PuoEnvironment to list them.", name);
         }
     }
 
-    public static IReadOnlyList<PuoEnvironment> List()
+    public IReadOnlyList<PuoEnvironment> List()
     {
-        lock (Gate)
-            return Environments.Values.OrderBy(e => e.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        lock (_gate)
+            return _environments.Values.OrderBy(e => e.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }
 
-    public static bool IsDefault(PuoEnvironment environment)
+    public bool IsDefault(PuoEnvironment environment)
     {
-        lock (Gate)
+        lock (_gate)
             return string.Equals(_defaultName, environment.Name, StringComparison.OrdinalIgnoreCase)
-                   && Environments.TryGetValue(environment.Name, out var e) && ReferenceEquals(e, environment);
+                   && _environments.TryGetValue(environment.Name, out var e) && ReferenceEquals(e, environment);
     }
 
     /// <summary>Removes and disposes an environment; false when no such name is connected.</summary>
-    public static bool Remove(string name)
+    public bool Remove(string name)
     {
-        lock (Gate)
+        lock (_gate)
         {
-            if (!Environments.TryRemove(name, out var removed))
+            if (!_environments.Remove(name, out var removed))
                 return false;
             if (string.Equals(_defaultName, name, StringComparison.OrdinalIgnoreCase))
-                _defaultName = Environments.Keys.OrderBy(k => k, StringComparer.OrdinalIgnoreCase).FirstOrDefault();
+                _defaultName = _environments.Keys.OrderBy(k => k, StringComparer.OrdinalIgnoreCase).FirstOrDefault();
             removed.Dispose();
             return true;
+        }
+    }
+
+    /// <summary>Disposes every environment: the session ended.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var environment in _environments.Values)
+                environment.Dispose();
+            _environments.Clear();
+            _defaultName = null;
         }
     }
 }

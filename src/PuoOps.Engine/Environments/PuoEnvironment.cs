@@ -44,7 +44,10 @@ public sealed class PuoEnvironment : IDisposable
     public DateTimeOffset Created { get; }
 
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>
-    public bool IsDefault => EnvironmentRegistry.IsDefault(this);
+    public bool IsDefault => Registry?.IsDefault(this) == true;
+
+    /// <summary>The session registry it was connected in.</summary>
+    internal EnvironmentRegistry? Registry { get; set; }
 
     /// <summary>What the environment was made from, so Connect-PuoEnvironment can derive one from it.</summary>
     internal EnvironmentSettings Settings { get; }

@@ -19,7 +19,10 @@ internal static class RedisConnections
             // Fail fast with a clear error instead of retrying in the background while a cmdlet waits.
             options.AbortOnConnectFail = true;
             options.ConnectRetry = 1;
-            options.ConnectTimeout = options.SyncTimeout = options.AsyncTimeout = (int)ctx.Timeout.TotalMilliseconds;
+            options.SyncTimeout = options.AsyncTimeout = (int)ctx.Timeout.TotalMilliseconds;
+            // The client reports a refused or failed connect only when its own connect timeout ends, so keep that
+            // inside ours: a closed port is then a connection error, and only a hung server a timeout.
+            options.ConnectTimeout = (int)(ctx.Timeout.TotalMilliseconds * 0.8);
             options.AllowAdmin = true; // INFO, CONFIG GET, SLOWLOG, FLUSHDB are admin commands
             options.ClientName ??= "PuoOps";
             ctx.Log($"Connecting to Redis at {endpoint.DisplayName}.");
@@ -31,4 +34,56 @@ internal static class RedisConnections
     /// <summary>The environment's database (the db number of its connection string).</summary>
     public static async Task<IDatabase> DatabaseAsync(OperationContext ctx) =>
         (await ConnectAsync(ctx).ConfigureAwait(false)).GetDatabase(Endpoint(ctx).Database);
+
+    /// <summary>
+    /// Every connected primary: one for a single server, each master of a Redis Cluster (SCAN, FLUSHDB and
+    /// the slow log are per server, so a cluster-wide operation must visit them all).
+    /// </summary>
+    public static async Task<IReadOnlyList<RedisPrimary>> PrimariesAsync(OperationContext ctx)
+    {
+        var multiplexer = await ConnectAsync(ctx).ConfigureAwait(false);
+        var endpoint = Endpoint(ctx);
+        var servers = multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica).ToList();
+        if (servers.Count == 0)
+            throw new PuoException(ErrorKind.Connection, "PuoOps.Redis.NoPrimary",
+                $"Redis at {endpoint.DisplayName} has no connected primary (only replicas, or the connection dropped). Check it with Test-PuoRedis.",
+                endpoint.DisplayName);
+        var cluster = servers.Any(s => s.ServerType == ServerType.Cluster);
+        var database = multiplexer.GetDatabase(endpoint.Database);
+        return servers.Select(s => new RedisPrimary(s, database, endpoint.Database, cluster)).ToList();
+    }
+
+    /// <summary>
+    /// Awaits one Redis call bounded by the context's timeout and Ctrl+C, whatever timeout the shared
+    /// multiplexer was created with; expiry becomes a Timeout error naming the server.
+    /// </summary>
+    public static Task<T> RunAsync<T>(OperationContext ctx, string what, Func<Task<T>> operation) =>
+        ctx.WithTimeoutAsync("PuoOps.Redis.Timeout", what, Endpoint(ctx).DisplayName, token => operation().WaitAsync(token));
+
+    /// <summary>True when the server refused a command (renamed away, disabled, or not permitted by ACL).</summary>
+    public static bool IsRefused(Exception exception, OperationContext ctx, out string message)
+    {
+        var error = ErrorTranslator.Translate(exception, ctx.Environment);
+        message = error.Message;
+        return error.ErrorId == "PuoOps.Redis.CommandDisabled";
+    }
+}
+
+/// <summary>One primary server and the way to run a raw command against the environment's database on it.</summary>
+internal sealed class RedisPrimary(IServer server, IDatabase database, int databaseNumber, bool isCluster)
+{
+    public IServer Server => server;
+    public IDatabase Database => database;
+    public int DatabaseNumber => databaseNumber;
+    public bool IsCluster => isCluster;
+    public string Name => RedisEndpoint.FormatEndPoint(server.EndPoint);
+
+    /// <summary>
+    /// A cluster node has only db 0, so the command goes straight to it; a single server is reached through
+    /// IDatabase, which SELECTs the environment's db first (IServer.Execute would run in whatever db the
+    /// connection last used, which is no place for a delete).
+    /// </summary>
+    public Task<RedisResult> ExecuteAsync(string command, params object[] args) =>
+        isCluster ? server.ExecuteAsync(command, args, CommandFlags.DemandMaster)
+                  : database.ExecuteAsync(command, args, CommandFlags.DemandMaster);
 }

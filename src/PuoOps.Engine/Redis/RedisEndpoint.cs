@@ -63,7 +63,7 @@ internal sealed class RedisEndpoint
         return options;
     }
 
-    private static string FormatEndPoint(System.Net.EndPoint endPoint) => endPoint switch
+    internal static string FormatEndPoint(System.Net.EndPoint endPoint) => endPoint switch
     {
         System.Net.DnsEndPoint dns => $"{dns.Host}:{dns.Port}",
         System.Net.IPEndPoint ip => ip.ToString(),

@@ -1,7 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using PuoOps.Engine.Environments;
 
 namespace PuoOps.Commands;
 
@@ -17,7 +16,7 @@ public sealed class EnvironmentTransformationAttribute : ArgumentTransformationA
             {
                 null => null,
                 PuoEnvironment environment => environment,
-                string name => EnvironmentRegistry.Resolve(name),
+                string name => SessionEnvironments.Current.Resolve(name),
                 _ => throw new ArgumentTransformationMetadataException(
                     $"-Environment takes an environment name or an object from Get-PuoEnvironment, not a {value.GetType().Name}."),
             };
@@ -36,7 +35,7 @@ public sealed class EnvironmentNameCompleter : IArgumentCompleter
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
         var pattern = WildcardPattern.Get(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
-        return EnvironmentRegistry.List()
+        return SessionEnvironments.Current.List()
             .Where(e => pattern.IsMatch(e.Name))
             .Select(e => new CompletionResult(e.Name, e.Name, CompletionResultType.ParameterValue, e.Postgres ?? e.Name));
     }

@@ -32,7 +32,7 @@ public abstract class PuoCmdlet : PSCmdlet
     protected CancellationToken Stopping => _stopping.Token;
 
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
-    protected PuoEnvironment CurrentEnvironment => Environment ?? Engine.Environments.EnvironmentRegistry.Resolve(null);
+    protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
 
     /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
     protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,
@@ -81,6 +81,25 @@ public abstract class PuoCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> for each item; a failure of one item becomes a non-terminating error
+    /// naming it, and the rest go on. Ctrl+C and PowerShell's own stop signals still end the loop.
+    /// </summary>
+    protected void ForEachItem<T>(IEnumerable<T> items, Action<T> body)
+    {
+        foreach (var item in items)
+        {
+            try
+            {
+                body(item);
+            }
+            catch (Exception ex) when (IsItemFailure(ex))
+            {
+                WriteItemError(ex, item);
+            }
+        }
+    }
+
     /// <summary>A non-terminating error for one item: the pipeline goes on with the next.</summary>
     protected void WriteItemError(Exception exception, object? target = null) =>
         WriteError(ErrorRecords.From(ErrorTranslator.Translate(exception, SafeEnvironment()), target));
@@ -126,9 +145,7 @@ public abstract class PuoCmdlet : PSCmdlet
         {
             throw new PipelineStoppedException();
         }
-        catch (Exception ex) when (ex is not PipelineStoppedException and not PSInvalidOperationException
-                                       and not ActionPreferenceStopException and not PipelineClosedException
-                                       and not HaltCommandException and not ParameterBindingException)
+        catch (Exception ex) when (IsItemFailure(ex))
         {
             WriteItemError(ex);
         }
@@ -137,6 +154,12 @@ public abstract class PuoCmdlet : PSCmdlet
             Drain();
         }
     }
+
+    /// <summary>A failure of the work itself, as opposed to Ctrl+C or PowerShell's own flow-control exceptions.</summary>
+    private bool IsItemFailure(Exception ex) =>
+        !Stopping.IsCancellationRequested
+        && ex is not PipelineStoppedException and not PSInvalidOperationException and not ActionPreferenceStopException
+            and not PipelineClosedException and not HaltCommandException and not ParameterBindingException;
 
     private PuoEnvironment? SafeEnvironment()
     {

@@ -76,7 +76,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ThrowTerminatingError(ErrorRecords.From(ex, Name));
             return;
         }
-        var environment = EnvironmentRegistry.Register(created, makeDefault: !NoDefault);
+        var environment = SessionEnvironments.Current.Register(created, makeDefault: !NoDefault);
         WriteVerbose($"Environment '{environment.Name}': PostgreSQL {environment.Postgres ?? "(none)"}, Redis {environment.Redis ?? "(none)"}, Docker {environment.DockerHost}.");
         if (!SkipCheck)
         {

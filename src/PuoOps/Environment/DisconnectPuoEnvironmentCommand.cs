@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using PuoOps.Engine.Environments;
 
 namespace PuoOps.Commands.Environment;
 
@@ -16,14 +15,14 @@ public sealed class DisconnectPuoEnvironmentCommand : PuoCmdlet
         var names = Name ?? [CurrentEnvironment.Name];
         foreach (var name in names)
         {
-            if (!EnvironmentRegistry.List().Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)))
+            if (!SessionEnvironments.Current.List().Any(e => string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase)))
             {
                 WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Environment.NotFound",
                     $"No environment named '{name}' is connected; Get-PuoEnvironment lists them.", name));
                 continue;
             }
             if (ShouldProcess(name, "Disconnect the environment and close its pooled connections"))
-                EnvironmentRegistry.Remove(name);
+                SessionEnvironments.Current.Remove(name);
         }
     }
 }

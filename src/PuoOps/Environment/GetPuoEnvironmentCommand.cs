@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using PuoOps.Engine.Environments;
 
 namespace PuoOps.Commands.Environment;
 
@@ -12,18 +11,18 @@ public sealed class GetPuoEnvironmentCommand : PuoCmdlet
     [ArgumentCompleter(typeof(EnvironmentNameCompleter))]
     public string[] Name { get; set; } = ["*"];
 
-    /// <summary>Only the environment cmdlets use when -Environment is not given.</summary>
+    /// <summary>Only the environment cmdlets use when -Environment is not given (-Environment itself returns that one).</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
 
     protected override void Process()
     {
-        if (Default)
+        if (Default || Environment is not null)
         {
-            WriteObject(EnvironmentRegistry.Resolve(null));
+            WriteObject(Environment ?? SessionEnvironments.Current.Resolve(null));
             return;
         }
-        var connected = EnvironmentRegistry.List();
+        var connected = SessionEnvironments.Current.List();
         foreach (var name in Name)
         {
             var pattern = WildcardPattern.Get(name, WildcardOptions.IgnoreCase);

@@ -30,29 +30,22 @@ public sealed class StopPuoQueryCommand : PuoCmdlet
     protected override void Process()
     {
         var action = Terminate ? "Terminate" : "Cancel";
-        foreach (var pid in Pid)
+        ForEachItem(Pid, pid =>
         {
-            try
+            var context = Context;
+            var backend = Await(PostgresActivityService.GetBackendAsync(context, pid, Force));
+            var what = $"pid {pid} ({backend.User}@{backend.Database}, {backend.State}): {Shorten(backend.Query)}";
+            if (!ShouldProcess(what, Terminate ? "Terminate the backend (pg_terminate_backend)" : "Cancel the running query (pg_cancel_backend)"))
+                return;
+            // Only the pipeline's own query is guarded; a pid typed by hand means "whatever it runs now".
+            var signalled = Await(PostgresActivityService.SignalAsync(context, pid, Terminate, QueryStart));
+            WriteObject(new QueryStopResult
             {
-                var context = Context;
-                var backend = Await(PostgresActivityService.GetBackendAsync(context, pid, Force));
-                var what = $"pid {pid} ({backend.User}@{backend.Database}, {backend.State}): {Shorten(backend.Query)}";
-                if (!ShouldProcess(what, Terminate ? "Terminate the backend (pg_terminate_backend)" : "Cancel the running query (pg_cancel_backend)"))
-                    continue;
-                // Only the pipeline's own query is guarded; a pid typed by hand means "whatever it runs now".
-                var signalled = Await(PostgresActivityService.SignalAsync(context, pid, Terminate, QueryStart));
-                WriteObject(new QueryStopResult
-                {
-                    Environment = context.Environment.Name, Pid = pid, Action = action, Signalled = signalled,
-                    User = backend.User, Database = backend.Database, Query = backend.Query,
-                    Message = signalled ? $"{action} signal sent." : "Not signalled: the query had already finished or the backend had moved on to another one.",
-                });
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, pid);
-            }
-        }
+                Environment = context.Environment.Name, Pid = pid, Action = action, Signalled = signalled,
+                User = backend.User, Database = backend.Database, Query = backend.Query,
+                Message = signalled ? $"{action} signal sent." : "Not signalled: the query had already finished or the backend had moved on to another one.",
+            });
+        });
     }
 
     private static string Shorten(string? query)

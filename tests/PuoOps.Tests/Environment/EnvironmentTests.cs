@@ -47,10 +47,12 @@ public sealed class EnvironmentTests
     public void Registry_resolves_by_name_case_insensitively_and_disconnect_disposes()
     {
         var env = TestEnvironments.Sandbox("Registry-" + Guid.NewGuid().ToString("N")[..6]);
-        EnvironmentRegistry.Register(env, makeDefault: false);
-        Assert.Same(env, EnvironmentRegistry.Resolve(env.Name.ToUpperInvariant()));
-        Assert.True(EnvironmentRegistry.Remove(env.Name));
-        var missing = Assert.Throws<PuoException>(() => EnvironmentRegistry.Resolve(env.Name));
+        using var registry = new EnvironmentRegistry();
+        registry.Register(env, makeDefault: false);
+        Assert.Same(env, registry.Resolve(env.Name.ToUpperInvariant()));
+        Assert.True(env.IsDefault); // the first one connected becomes the default
+        Assert.True(registry.Remove(env.Name));
+        var missing = Assert.Throws<PuoException>(() => registry.Resolve(env.Name));
         Assert.Equal(ErrorKind.NotFound, missing.Kind);
     }
 

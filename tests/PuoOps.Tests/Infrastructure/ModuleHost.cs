@@ -34,7 +34,7 @@ public sealed class ModuleHost : IDisposable
         }
     }
 
-    /// <summary>Unique per host: the module's environment registry is process-wide and tests run in parallel.</summary>
+    /// <summary>The sandbox environment, this runspace's default (each runspace has its own environments).</summary>
     public string EnvironmentName { get; } = "host-" + Guid.NewGuid().ToString("N")[..8];
 
     /// <summary>Runs a script; variables are set first. Errors are collected, not thrown.</summary>

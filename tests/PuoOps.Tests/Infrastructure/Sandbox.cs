@@ -20,7 +20,7 @@ public sealed class Sandbox
     public int PostgresPort => State.GetProperty("Postgres").GetProperty("Port").GetInt32();
     public string RedisConnectionString => State.GetProperty("Redis").GetProperty("ConnectionString").GetString()!;
     public string RedisPassword => State.GetProperty("Redis").GetProperty("Password").GetString()!;
-    // A sandbox started with -Services Postgres,Redis writes "Docker": null.
+    // Docker is null in the state of a sandbox started with -Services Postgres,Redis.
     public bool DockerAvailable => State.TryGetProperty("Docker", out var d) && d.ValueKind == JsonValueKind.Object && d.GetProperty("Available").GetBoolean();
     public string? DockerHost => State.TryGetProperty("Docker", out var d) && d.ValueKind == JsonValueKind.Object ? d.GetProperty("Host").GetString() : null;
 

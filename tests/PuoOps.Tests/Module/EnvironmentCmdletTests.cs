@@ -34,7 +34,7 @@ public sealed class EnvironmentCmdletTests : IDisposable
     [Fact]
     public void Connect_checks_each_service_and_names_the_one_that_failed()
     {
-        var result = _host.Invoke("Connect-PuoEnvironment -Name badredis -DatabaseUrl $url -RedisConnectionString $redis -NoDefault -TimeoutSec 5",
+        var result = _host.Invoke("Connect-PuoEnvironment -Name badredis -DatabaseUrl $url -RedisConnectionString $redis -NoDefault",
             new Dictionary<string, object?>
             {
                 ["url"] = Sandbox.Current.PostgresUrl,

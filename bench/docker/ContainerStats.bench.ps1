@@ -1,0 +1,72 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Get-PuoContainerStats vs `docker stats --no-stream` on the same 15 running containers.
+.DESCRIPTION
+    Issue target: at most 0.5x the time of docker stats --no-stream. Creates 15 idle compose-labelled containers on
+    the sandbox's Docker engine, warms both sides up, then alternates the two (module call in this warm session, the
+    docker CLI as the process an operator runs) for -Rounds rounds and prints medians and the median ratio.
+    Uses the sandbox named by -StateFile (default: starts a Docker-only sandbox of its own and stops it afterwards).
+    Run after `dotnet pwsh ./build.ps1 -Task Build`.
+.EXAMPLE
+    dotnet pwsh -NoProfile -File bench/docker/ContainerStats.bench.ps1 -StateFile out/sandbox/state.json
+#>
+param(
+    [string] $StateFile,
+    [int] $Containers = 15,
+    [int] $Rounds = 7,
+    [switch] $BackToBack
+)
+$ErrorActionPreference = 'Stop'
+$root = Resolve-Path "$PSScriptRoot/../.."
+$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+$ownSandbox = -not $StateFile
+if ($ownSandbox) {
+    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-stats-$PID.json"
+    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Docker | Out-Null
+    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
+}
+$docker = (Get-Content $StateFile -Raw | ConvertFrom-Json).Docker
+if (-not $docker.Available) { throw "The sandbox has no Docker engine: $($docker.Error)" }
+$project = "bench-stats-$PID"
+$names = foreach ($i in 1..$Containers) { "$project-api-$i" }
+try {
+    foreach ($i in 1..$Containers) {
+        $null = & docker -H $docker.Host run -d --name "$project-api-$i" --network none --stop-timeout 1 `
+            --label "com.docker.compose.project=$project" --label com.docker.compose.service=api --label "com.docker.compose.container-number=$i" `
+            $docker.Image sh -c 'trap "exit 0" TERM; while true; do sleep 1 & wait $!; done'
+        if ($LASTEXITCODE) { throw "docker run failed." }
+    }
+    Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    Connect-PuoEnvironment -Name bench -DockerHost $docker.Host -SkipCheck | Out-Null
+
+    # The daemon's stats collector samples every container it is asked about, then sleeps 1 s; a call arriving
+    # during that sleep waits for it to end. A pause before each timed call lets both sides start, as an operator's
+    # command does, with the collector idle, so neither pays for the other's leftover sleep.
+    function Settle { if (-not $BackToBack) { Start-Sleep -Milliseconds 1500 } }
+    function TimeModule { Settle; (Measure-Command { $script:last = @(Get-PuoContainerStats -Project $project) }).TotalMilliseconds }
+    function TimeDocker {
+        Settle
+        (Measure-Command { $script:cli = & docker -H $docker.Host stats --no-stream @names; if ($LASTEXITCODE) { throw 'docker stats failed.' } }).TotalMilliseconds
+    }
+    $null = TimeModule; $null = TimeDocker   # warm-up: JIT, daemon stats collector, file cache
+    if ($last.Count -ne $Containers) { throw "Get-PuoContainerStats returned $($last.Count) rows, expected $Containers." }
+
+    $module = @(); $cliTimes = @()
+    foreach ($round in 1..$Rounds) { $module += TimeModule; $cliTimes += TimeDocker }
+    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+    $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $cliTimes[$i] }
+    [pscustomobject]@{
+        Benchmark                           = "$Containers running containers, $Rounds rounds, $(if ($BackToBack) { 'back to back' } else { 'collector idle before each call' })"
+        'Get-PuoContainerStats ms (median)' = [math]::Round((Median $module), 1)
+        'docker stats --no-stream ms (median)' = [math]::Round((Median $cliTimes), 1)
+        'Ratio (median of pairs)'           = [math]::Round((Median $ratios), 3)
+        'Ratio min..max'                    = '{0:N3}..{1:N3}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
+        Target                              = '<= 0.5x'
+    } | Format-List
+}
+finally {
+    $ids = @(& docker -H $docker.Host ps -aq --filter "label=com.docker.compose.project=$project")
+    if ($ids) { $null = & docker -H $docker.Host rm -f $ids }
+    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+}

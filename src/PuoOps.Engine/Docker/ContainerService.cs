@@ -1,0 +1,109 @@
+using System.Globalization;
+using Docker.DotNet.Models;
+
+namespace PuoOps.Engine.Docker;
+
+/// <summary>Get-PuoContainer: the containers of a compose project (or all), like docker compose ps -a.</summary>
+public static class ContainerService
+{
+    internal const string ProjectLabel = "com.docker.compose.project";
+    internal const string ServiceLabel = "com.docker.compose.service";
+    internal const string NumberLabel = "com.docker.compose.container-number";
+    internal const string SwarmServiceLabel = "com.docker.swarm.service.name";
+    private const int InspectConcurrency = 16;
+
+    /// <summary>
+    /// Containers of <paramref name="project"/> (every container when null), running or not, limited to
+    /// <paramref name="services"/> when given; each inspected (concurrently) for health and restart count.
+    /// Sorted by service and replica number.
+    /// </summary>
+    public static async Task<IReadOnlyList<Container>> ListAsync(OperationContext ctx, string? project, IReadOnlyCollection<string>? services)
+    {
+        var listed = await ListRawAsync(ctx, project, services).ConfigureAwait(false);
+        var containers = new Container?[listed.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, listed.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = InspectConcurrency, CancellationToken = ctx.Cancellation },
+            async (i, _) => containers[i] = await InspectOrNullAsync(ctx, listed[i]).ConfigureAwait(false)).ConfigureAwait(false);
+        return containers.OfType<Container>()
+            .OrderBy(c => c.Project, StringComparer.Ordinal).ThenBy(c => c.Service, StringComparer.Ordinal)
+            .ThenBy(c => c.Number ?? 0).ThenBy(c => c.Name, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>The daemon's list, filtered by project label and by service (compose or Swarm service name).</summary>
+    internal static async Task<IReadOnlyList<ContainerListResponse>> ListRawAsync(OperationContext ctx, string? project, IReadOnlyCollection<string>? services)
+    {
+        var parameters = new ContainersListParameters { All = true };
+        if (project is not null)
+            parameters.Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ProjectLabel}={project}"] = true } };
+        var listed = await DockerConnections.CallAsync(ctx, "Listing containers", null,
+            (client, token) => client.Containers.ListContainersAsync(parameters, token)).ConfigureAwait(false);
+        return services is null || services.Count == 0
+            ? listed.ToList()
+            : listed.Where(c => services.Contains(ServiceOf(c.Labels) ?? "", StringComparer.OrdinalIgnoreCase)).ToList();
+    }
+
+    /// <summary>Inspects one container into a <see cref="Container"/>; null when it vanished since it was listed.</summary>
+    internal static async Task<Container?> InspectOrNullAsync(OperationContext ctx, ContainerListResponse listed)
+    {
+        try
+        {
+            var inspected = await InspectAsync(ctx, listed.ID).ConfigureAwait(false);
+            return ToContainer(ctx, inspected, listed.Ports, listed.Status);
+        }
+        catch (PuoException ex) when (ex.Kind == ErrorKind.NotFound)
+        {
+            return null;
+        }
+    }
+
+    internal static Task<ContainerInspectResponse> InspectAsync(OperationContext ctx, string idOrName) =>
+        DockerConnections.CallAsync(ctx, "Inspecting the container", idOrName,
+            (client, token) => client.Containers.InspectContainerAsync(idOrName, token));
+
+    internal static Container ToContainer(OperationContext ctx, ContainerInspectResponse c, IList<Port>? ports, string? status)
+    {
+        var labels = c.Config?.Labels ?? new Dictionary<string, string>();
+        var state = c.State;
+        return new Container
+        {
+            Environment = ctx.Environment.Name,
+            Id = c.ID,
+            Name = c.Name.TrimStart('/'),
+            Project = labels.TryGetValue(ProjectLabel, out var project) ? project : null,
+            Service = ServiceOf(labels),
+            Number = NumberOf(labels),
+            State = state?.Status ?? "",
+            Status = status ?? state?.Status ?? "",
+            Health = state is { Running: true } && state.Health?.Status is { Length: > 0 } health && health != "none" ? health : null,
+            Image = c.Config?.Image ?? c.Image,
+            Created = c.Created,
+            StartedAt = ParseDockerTime(state?.StartedAt),
+            RestartCount = c.RestartCount,
+            ExitCode = state is { Running: false } && ParseDockerTime(state.FinishedAt) is not null ? (int)state.ExitCode : null,
+            Ports = FormatPorts(ports),
+            Labels = new Dictionary<string, string>(labels),
+        };
+    }
+
+    internal static string? ServiceOf(IDictionary<string, string>? labels) =>
+        labels is null ? null
+        : labels.TryGetValue(ServiceLabel, out var compose) ? compose
+        : labels.TryGetValue(SwarmServiceLabel, out var swarm) ? swarm
+        : null;
+
+    internal static int? NumberOf(IDictionary<string, string>? labels) =>
+        labels is not null && labels.TryGetValue(NumberLabel, out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+
+    /// <summary>Docker reports "0001-01-01T00:00:00Z" for never; that is null here.</summary>
+    internal static DateTime? ParseDockerTime(string? text) =>
+        DateTime.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var time) && time.Year > 1
+            ? time
+            : null;
+
+    private static string[] FormatPorts(IList<Port>? ports) =>
+        ports is null ? []
+        : ports.OrderBy(p => p.PrivatePort).ThenBy(p => p.IP, StringComparer.Ordinal)
+            .Select(p => p.PublicPort > 0 ? $"{p.IP}:{p.PublicPort}->{p.PrivatePort}/{p.Type}" : $"{p.PrivatePort}/{p.Type}")
+            .Distinct().ToArray();
+}

@@ -1,0 +1,98 @@
+using Docker.DotNet;
+
+namespace PuoOps.Engine.Docker;
+
+/// <summary>
+/// The environment's one DockerClient, created on first use and disposed with the environment. The API
+/// version is negotiated: an unversioned GET /version tells the daemon's version, and the client then
+/// speaks the lower of that and the newest version Docker.DotNet models. Hard-coding a version is what
+/// broke Microsoft's Docker PowerShell module when daemons moved on.
+/// </summary>
+internal static class DockerConnections
+{
+    /// <summary>The newest Engine API whose models Docker.DotNet 3.125 was generated from (Docker 20.10).</summary>
+    public static readonly Version ClientMaxApiVersion = new(1, 41);
+
+    public static Task<DockerClient> ClientAsync(OperationContext ctx)
+    {
+        var host = ctx.Environment.DockerHost;
+        return ctx.Environment.GetClientAsync("docker", async () =>
+        {
+            var endpoint = ParseHost(host);
+            ctx.Log($"Connecting to Docker at {host}.");
+            var configuration = new DockerClientConfiguration(endpoint, defaultTimeout: Timeout.InfiniteTimeSpan);
+            try
+            {
+                var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
+                {
+                    using var unversioned = configuration.CreateClient();
+                    return await unversioned.System.GetVersionAsync(token).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+                var negotiated = Negotiate(version.APIVersion, version.MinAPIVersion, host);
+                ctx.Log($"Docker {version.Version} at {host} speaks API {version.APIVersion}; using {negotiated}.");
+                return configuration.CreateClient(negotiated);
+            }
+            catch
+            {
+                configuration.Dispose();
+                throw;
+            }
+        });
+    }
+
+    /// <summary>min(daemon, client); refuses a daemon whose oldest supported API is newer than what the client models.</summary>
+    internal static Version Negotiate(string? daemonApiVersion, string? daemonMinApiVersion, string host)
+    {
+        if (!Version.TryParse(daemonApiVersion, out var daemon))
+            return ClientMaxApiVersion; // an ancient or odd daemon that does not say: try ours and let it answer
+        if (Version.TryParse(daemonMinApiVersion, out var minimum) && minimum > ClientMaxApiVersion)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiVersion",
+                $"Docker at {host} needs API {minimum} or newer; PuoOps speaks up to {ClientMaxApiVersion}. Update PuoOps.", host);
+        return daemon < ClientMaxApiVersion ? daemon : ClientMaxApiVersion;
+    }
+
+    /// <summary>unix:///path, tcp://host:port (http), or a bare socket path; anything else is InvalidArgument.</summary>
+    internal static Uri ParseHost(string host)
+    {
+        if (host.StartsWith('/'))
+            host = "unix://" + host;
+        if (Uri.TryCreate(host, UriKind.Absolute, out var uri))
+        {
+            switch (uri.Scheme)
+            {
+                case "unix" when uri.AbsolutePath.Length > 1:
+                case "npipe":
+                    return uri;
+                case "tcp" or "http" when !string.IsNullOrEmpty(uri.Host):
+                    return new UriBuilder("http", uri.Host, uri.IsDefaultPort ? 2375 : uri.Port).Uri;
+            }
+        }
+        throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.Host",
+            $"Docker host '{host}' is not a unix:///path/docker.sock or tcp://host:port address. Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
+    }
+
+    /// <summary>
+    /// One Docker call bounded by the context's timeout, with the daemon's and the socket's failures
+    /// translated to errors naming the host and <paramref name="target"/>.
+    /// </summary>
+    public static async Task<T> CallAsync<T>(OperationContext ctx, string what, string? target, Func<DockerClient, CancellationToken, Task<T>> call)
+    {
+        try
+        {
+            var client = await ClientAsync(ctx).ConfigureAwait(false);
+            return await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", what, target ?? ctx.Environment.DockerHost,
+                token => call(client, token)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not PuoException && !ctx.Cancellation.IsCancellationRequested)
+        {
+            throw ErrorTranslator.TranslateDocker(ex, ctx.Environment.DockerHost, target);
+        }
+    }
+
+    public static Task CallAsync(OperationContext ctx, string what, string? target, Func<DockerClient, CancellationToken, Task> call) =>
+        CallAsync(ctx, what, target, async (client, token) =>
+        {
+            await call(client, token).ConfigureAwait(false);
+            return true;
+        });
+}

@@ -1,0 +1,52 @@
+using System.Runtime.CompilerServices;
+
+namespace PuoOps.Engine.Postgres;
+
+/// <summary>The runbook's "check table sizes" query, split into heap, index and TOAST bytes.</summary>
+public static class TableSizeService
+{
+    // Each size function stats the relation's files, so every size is computed once: the total is
+    // table + indexes rather than a second pg_total_relation_size call.
+    private const string Sql = $"""
+        SELECT schema, name, table_bytes - toast_bytes, index_bytes, toast_bytes, table_bytes + index_bytes,
+               pg_size_pretty(table_bytes + index_bytes), reltuples
+        FROM (SELECT n.nspname AS schema, c.relname AS name, c.reltuples::int8 AS reltuples,
+                     pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
+                     CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'm', 'p') AND {PostgresRelations.SystemSchemaFilter}
+                AND n.nspname LIKE @schema AND c.relname LIKE @table) s
+        ORDER BY 6 DESC, 1, 2
+        LIMIT @top
+        """;
+
+    public static async IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, string? schema, string? table, int? top,
+        [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        await using var command = connection.Command(Sql, ctx);
+        command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
+        command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
+        command.Parameters.AddWithValue("top", (object?)top ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint;
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        var any = false;
+        while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
+        {
+            any = true;
+            yield return new TableSize
+            {
+                Environment = ctx.Environment.Name,
+                Schema = reader.GetString(0),
+                Table = reader.GetString(1),
+                TableBytes = reader.GetInt64(2),
+                IndexBytes = reader.GetInt64(3),
+                ToastBytes = reader.GetInt64(4),
+                TotalBytes = reader.GetInt64(5),
+                Size = reader.GetString(6),
+                EstimatedRows = reader.GetInt64(7),
+            };
+        }
+        if (!any && !string.IsNullOrEmpty(table) && !PostgresRelations.HasWildcard(table) && !PostgresRelations.HasWildcard(schema))
+            throw PostgresRelations.NotFound("table", schema, table, ctx, "Get-PuoTableSize");
+    }
+}

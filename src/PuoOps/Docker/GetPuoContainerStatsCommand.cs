@@ -1,0 +1,90 @@
+using System.Management.Automation;
+using PuoOps.Engine.Docker;
+
+namespace PuoOps.Commands.Docker;
+
+/// <summary>
+/// One sample of CPU, memory, network, block I/O and PIDs per container, like docker stats --no-stream,
+/// with a Status against thresholds. Piped containers are collected and sampled together in End, concurrently.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "PuoContainerStats", DefaultParameterSetName = ProjectSet)]
+[OutputType(typeof(ContainerStats))]
+public sealed class GetPuoContainerStatsCommand : PuoCmdlet
+{
+    private const string ContainerSet = "Container";
+    private const string ProjectSet = "Project";
+    private const string AllSet = "All";
+    private readonly List<string> _containers = [];
+
+    /// <summary>Container names or ids; binds the Id of objects from Get-PuoContainer.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ContainerSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("Id", "ContainerId")]
+    [ValidateNotNullOrEmpty]
+    public string[] Container { get; set; } = [];
+
+    [Parameter(ParameterSetName = ProjectSet)]
+    [Parameter(ParameterSetName = AllSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Service { get; set; }
+
+    [Parameter(ParameterSetName = ProjectSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Project { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = AllSet)]
+    public SwitchParameter All { get; set; }
+
+    /// <summary>Milliseconds between the two readings CPU % is computed from.</summary>
+    [Parameter]
+    [ValidateRange(100, 10000)]
+    public int SampleMilliseconds { get; set; } = 500;
+
+    [Parameter]
+    [ValidateRange(1, 10000)]
+    public double CpuWarningPercent { get; set; } = 70;
+
+    [Parameter]
+    [ValidateRange(1, 10000)]
+    public double CpuCriticalPercent { get; set; } = 80;
+
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public double MemoryWarningPercent { get; set; } = 80;
+
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public double MemoryCriticalPercent { get; set; } = 90;
+
+    protected override void Begin()
+    {
+        try
+        {
+            PuoOps.Thresholds.Validate(CpuWarningPercent, CpuCriticalPercent);
+            PuoOps.Thresholds.Validate(MemoryWarningPercent, MemoryCriticalPercent);
+        }
+        catch (PuoException ex)
+        {
+            ThrowTerminatingError(ErrorRecords.From(ex));
+        }
+    }
+
+    protected override void Process() => _containers.AddRange(Container);
+
+    protected override void End()
+    {
+        if (ParameterSetName == ContainerSet && _containers.Count == 0)
+            return;
+        var context = Context;
+        var project = ParameterSetName == ProjectSet ? Project ?? context.Environment.ComposeProject : null;
+        var thresholds = new ContainerStatsService.Thresholds(CpuWarningPercent, CpuCriticalPercent, MemoryWarningPercent, MemoryCriticalPercent);
+        var samples = Await(ContainerStatsService.SampleAsync(context, _containers, project, Service,
+            TimeSpan.FromMilliseconds(SampleMilliseconds), thresholds));
+        foreach (var sample in samples)
+        {
+            if (sample.Error is not null)
+                WriteItemError(sample.Error, sample.Target);
+            else
+                WriteObject(sample.Stats);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using System.Management.Automation;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Commands.Postgres;
+
+/// <summary>Who blocks whom: root blockers, each followed by the backends waiting on it. Pipe to Stop-PuoQuery.</summary>
+[Cmdlet(VerbsCommon.Get, "PuoBlockingQuery")]
+[OutputType(typeof(BlockingQuery))]
+public sealed class GetPuoBlockingQueryCommand : PuoCmdlet
+{
+    /// <summary>Only the root blockers: the sessions to stop to release everything behind them.</summary>
+    [Parameter]
+    public SwitchParameter RootOnly { get; set; }
+
+    protected override void Process()
+    {
+        foreach (var row in Await(BlockingQueryService.GetAsync(Context)))
+            if (!RootOnly || row.IsRootBlocker)
+                WriteObject(row);
+    }
+}

@@ -1,0 +1,57 @@
+using System.Management.Automation;
+using PuoOps.Engine.Postgres;
+
+namespace PuoOps.Commands.Postgres;
+
+/// <summary>
+/// The runbook's REINDEX INDEX CONCURRENTLY for the indexes named or piped in (from Get-PuoIndexUsage,
+/// Get-PuoIndexBloat), with size before and after; a failed concurrent rebuild leaves no invalid index behind.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "PuoReindex", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(ReindexResult))]
+public sealed class InvokePuoReindexCommand : PuoCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    [Alias("IndexName")]
+    public string[] Index { get; set; } = [];
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
+    public string? Schema { get; set; }
+
+    /// <summary>REINDEX CONCURRENTLY (the default) keeps the table writable; -Concurrently:$false locks writes for the rebuild.</summary>
+    [Parameter]
+    public SwitchParameter Concurrently { get; set; } = true;
+
+    [Parameter]
+    public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    protected override void Begin()
+    {
+        try
+        {
+            PostgresRelations.ValidateLockTimeout(LockTimeout);
+        }
+        catch (PuoException ex)
+        {
+            ThrowFatal(ex);
+        }
+    }
+
+    protected override void Process()
+    {
+        var ctx = Context;
+        var action = Concurrently ? "REINDEX INDEX CONCURRENTLY" : "REINDEX INDEX (blocks writes to the table while it runs)";
+        ForEachItem(Index, name => ForEachItem(Await(PostgresRelations.ResolveIndexesAsync(ctx, Schema, name)), target =>
+        {
+            if (ShouldProcess($"index {target} on {target.Schema}.{target.Table} ({IndexSize(target)})", action))
+                WriteObject(Await(ReindexService.ReindexAsync(ctx, target, Concurrently, LockTimeout)));
+        }));
+    }
+
+    protected override void End() =>
+        WriteProgress(new ProgressRecord(1, "REINDEX", "Done") { RecordType = ProgressRecordType.Completed });
+
+    private static string IndexSize(IndexTarget target) => $"{target.SizeBytes / 1024.0 / 1024.0:0.##} MB";
+}

@@ -1,0 +1,16 @@
+using System.Management.Automation;
+using PuoOps.Engine.Redis;
+
+namespace PuoOps.Commands.Redis;
+
+[Cmdlet(VerbsCommon.Get, "PuoRedisConfig")]
+[OutputType(typeof(RedisConfigSetting))]
+public sealed class GetPuoRedisConfigCommand : PuoCmdlet
+{
+    /// <summary>CONFIG GET patterns (glob): maxmemory, maxmemory-*, *.</summary>
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Name { get; set; } = ["*"];
+
+    protected override void Process() => WriteEach(RedisConfigService.GetAsync(Context, Name));
+}
