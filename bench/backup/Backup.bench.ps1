@@ -32,21 +32,25 @@ try {
     $pgDump = Join-Path $pg.BinDir 'pg_dump'; $pgRestore = Join-Path $pg.BinDir 'pg_restore'
     $null = New-Item -ItemType Directory -Path $dir -Force
 
+    $puo = {
+        $test = Backup-PuoDatabase -Path $dir | Test-PuoBackup
+        if ($test.Status -ne 'OK') { throw "Test-PuoBackup: $($test.Message)" }
+    }
+    $runbook = {
+        $env:PGPASSWORD = $pg.Password
+        & $pgDump -Fc -h $pg.Host -p $pg.Port -U $pg.User -d $db -f "$dir/raw.dump"
+        if ($LASTEXITCODE) { throw 'pg_dump failed' }
+        & $pgRestore --list "$dir/raw.dump" > $null
+        if ($LASTEXITCODE) { throw 'pg_restore --list failed' }
+    }
     $module = @(); $raw = @()
     foreach ($round in 1..$Rounds) {
-        $module += (Measure-Command {
-            $test = Backup-PuoDatabase -Path $dir | Test-PuoBackup
-            if ($test.Status -ne 'OK') { throw "Test-PuoBackup: $($test.Message)" }
-        }).TotalSeconds
-        Get-ChildItem $dir | Remove-Item -Recurse -Force
-        $raw += (Measure-Command {
-            $env:PGPASSWORD = $pg.Password
-            & $pgDump -Fc -h $pg.Host -p $pg.Port -U $pg.User -d $db -f "$dir/raw.dump"
-            if ($LASTEXITCODE) { throw 'pg_dump failed' }
-            & $pgRestore --list "$dir/raw.dump" > $null
-            if ($LASTEXITCODE) { throw 'pg_restore --list failed' }
-        }).TotalSeconds
-        Get-ChildItem $dir | Remove-Item -Recurse -Force
+        # Alternate which side goes first, so neither always meets the colder cache.
+        foreach ($side in $(if ($round % 2) { 'puo', 'raw' } else { 'raw', 'puo' })) {
+            $seconds = (Measure-Command $(if ($side -eq 'puo') { $puo } else { $runbook })).TotalSeconds
+            if ($side -eq 'puo') { $module += $seconds } else { $raw += $seconds }
+            Get-ChildItem $dir | Remove-Item -Recurse -Force
+        }
         Write-Host ("round {0}: PuoOps {1:N1} s, raw {2:N1} s" -f $round, $module[-1], $raw[-1])
     }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $raw[$i] }

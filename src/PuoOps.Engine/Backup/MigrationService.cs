@@ -70,7 +70,7 @@ public static partial class MigrationService
             var result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
             {
                 // The command sees the password (it must connect); its output never shows it.
-                var safe = string.IsNullOrEmpty(password) ? line : line.Replace(password, "***", StringComparison.Ordinal);
+                var safe = Scrub(line, password);
                 ctx.Log(safe);
                 if (RunningUpgrade().Match(safe) is { Success: true } match)
                     reported = match.Groups[1].Value;
@@ -159,8 +159,11 @@ public static partial class MigrationService
         }
     }
 
+    /// <summary>Hides the password, as typed and as it appears inside DATABASE_URL.</summary>
     private static string Scrub(string text, string? secret) =>
-        string.IsNullOrEmpty(secret) ? text : text.Replace(secret, "***", StringComparison.Ordinal);
+        string.IsNullOrEmpty(secret)
+            ? text
+            : text.Replace(secret, "***", StringComparison.Ordinal).Replace(Uri.EscapeDataString(secret), "***", StringComparison.Ordinal);
 
     /// <summary>Alembic logs "Running upgrade a1b2 -> c3d4, message" for each revision it applies.</summary>
     [GeneratedRegex(@"Running upgrade \S* -> ([0-9A-Za-z_]+)")]

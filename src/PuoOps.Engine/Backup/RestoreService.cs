@@ -59,7 +59,8 @@ public static class RestoreService
 
         var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
         var scratch = DatabaseAdmin.ScratchName(target, "restore");
-        var previous = $"{(target.Length > 40 ? target[..40] : target)}_before_restore_{stamp}";
+        // Within PostgreSQL's 63 bytes, with room for a "_n" counter.
+        var previous = $"{(target.Length > 28 ? target[..28] : target)}_before_restore_{stamp}";
         var swapped = false;
         try
         {
@@ -69,7 +70,7 @@ public static class RestoreService
                     $"The restored copy of {backup.Path} does not match its manifest, so {target} was left as it was: {string.Join(" ", check.Mismatches)}", backup.Path);
 
             var swapWatch = Stopwatch.StartNew();
-            var existed = await SwapAsync(ctx, target, scratch, previous, stageHook).ConfigureAwait(false);
+            (var existed, previous) = await SwapAsync(ctx, target, scratch, previous, stageHook).ConfigureAwait(false);
             swapped = true;
             var swapDuration = swapWatch.Elapsed;
             await ClearPoolAsync(ctx, target).ConfigureAwait(false);
@@ -102,13 +103,17 @@ public static class RestoreService
     /// <summary>
     /// Renames target → previous and scratch → target in one transaction, after terminating the
     /// target's connections (a rename needs the database idle). A client that reconnects in between
-    /// makes the rename fail; then it is retried a few times. Returns whether target existed.
+    /// makes the rename fail; then it is retried a few times. Returns whether target existed, and the
+    /// name the previous database got (a counter is added when two restores share a second).
     /// </summary>
-    private static async Task<bool> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
+    private static async Task<(bool Existed, string Previous)> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
         Func<string, CancellationToken, Task>? stageHook)
     {
         await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
         var existed = await DatabaseAdmin.DatabaseExistsAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
+        var stem = previous;
+        for (var n = 2; await DatabaseAdmin.DatabaseExistsAsync(admin, previous, ctx.Cancellation).ConfigureAwait(false); n++)
+            previous = $"{stem}_{n}";
         for (var attempt = 1; ; attempt++)
         {
             if (existed)
@@ -131,7 +136,7 @@ public static class RestoreService
                 ctx.Cancellation.ThrowIfCancellationRequested();
                 await swap.CommitAsync(CancellationToken.None).ConfigureAwait(false);
                 ctx.Log(existed ? $"Swapped: {target} is the restored database, the old one is {previous}." : $"Renamed {scratch} to {target}.");
-                return existed;
+                return (existed, previous);
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ObjectInUse && attempt < SwapAttempts)
             {

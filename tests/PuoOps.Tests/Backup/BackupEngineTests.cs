@@ -159,7 +159,7 @@ public sealed class BackupEngineTests
         Assert.Equal(db.Name, result.Database);
         Assert.Equal(atBackup, await db.FingerprintAsync());
         Assert.Equal(ScratchDatabase.Alembic, result.AlembicVersion);
-        Assert.Matches($@"^{db.Name}_before_restore_\d{{8}}T\d{{6}}$", result.PreviousDatabase);
+        Assert.Matches($@"^{db.Name}_before_restore_\d{{8}}T\d{{6}}(_\d+)?$", result.PreviousDatabase);
         Assert.Equal(changed, await db.FingerprintAsync(result.PreviousDatabase));
         Assert.Equal(new[] { result.PreviousDatabase! }, await db.DerivedDatabasesAsync());
 
@@ -228,6 +228,26 @@ public sealed class BackupEngineTests
             if (mounted)
                 await RunAsync("umount", mount);
         }
+    }
+
+    [Fact]
+    public async Task Cancelling_a_backup_kills_pg_dump_and_leaves_no_file()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        using var env = db.Environment();
+        using var interrupt = new CancellationTokenSource();
+        var backup = BackupService.BackupAsync(Context(env, interrupt.Token), new BackupOptions { Directory = db.Directory });
+        for (var i = 0; i < 200 && !backup.IsCompleted; i++)
+        {
+            var running = await db.ScalarAsync($"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_dump' AND datname = '{db.Name}'", "postgres");
+            if (running is long and > 0)
+                break;
+            await Task.Delay(25);
+        }
+        interrupt.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backup);
+        Assert.Empty(Directory.GetFileSystemEntries(db.Directory));
+        Assert.Empty(Process.GetProcessesByName("pg_dump").Where(p => IsOurs(p, db.Name)));
     }
 
     [Fact]
@@ -313,7 +333,7 @@ public sealed class BackupEngineTests
         var run = MigrationService.Start(ctx);
         await MigrationService.BackupAsync(ctx, run, db.Directory);
         Assert.NotNull(run.BackupPath);
-        const string command = "psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
+        const string command = "echo \"url=$DATABASE_URL\" && psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
         await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null);
         Assert.Equal("c0ffee000001", run.ReportedVersion);
         Assert.Equal("c0ffee000001", run.VersionAfter);
@@ -321,6 +341,9 @@ public sealed class BackupEngineTests
         Assert.Equal(new[] { "Backup", "VerifyBackup", "Migrate", "CheckVersion" }, run.Steps.Select(s => s.Name));
         Assert.All(run.Steps, s => Assert.Equal(Status.OK, s.Status));
         Assert.Contains(log, l => l.Contains("Running upgrade", StringComparison.Ordinal));
+        // The command gets the environment's DATABASE_URL; its output never shows the password.
+        Assert.Contains(log, l => l.StartsWith($"url=postgresql://puo:***@127.0.0.1:{Sandbox.Current.PostgresPort}/{db.Name}", StringComparison.Ordinal));
+        Assert.DoesNotContain(log, l => l.Contains(Sandbox.Current.PostgresPassword, StringComparison.Ordinal));
 
         // A command that reports one revision but leaves another fails the check.
         var second = MigrationService.Start(ctx);
