@@ -42,7 +42,8 @@ public abstract class PuoCmdlet : PSCmdlet
     protected virtual void Process() { }
     protected virtual void End() { }
 
-    protected sealed override void BeginProcessing() => Guard(Begin);
+    // A failure in Begin (typically parameter validation) is terminating: no record could succeed after it.
+    protected sealed override void BeginProcessing() => Guard(Begin, terminating: true);
     protected sealed override void ProcessRecord() => Guard(Process);
     protected sealed override void EndProcessing() => Guard(End);
     protected sealed override void StopProcessing() => _stopping.Cancel();
@@ -135,7 +136,7 @@ public abstract class PuoCmdlet : PSCmdlet
             write();
     }
 
-    private void Guard(Action step)
+    private void Guard(Action step, bool terminating = false)
     {
         try
         {
@@ -147,6 +148,8 @@ public abstract class PuoCmdlet : PSCmdlet
         }
         catch (Exception ex) when (IsItemFailure(ex))
         {
+            if (terminating)
+                ThrowFatal(ex);
             WriteItemError(ex);
         }
         finally

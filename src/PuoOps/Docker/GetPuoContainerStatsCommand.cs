@@ -57,15 +57,8 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
 
     protected override void Begin()
     {
-        try
-        {
-            PuoOps.Thresholds.Validate(CpuWarningPercent, CpuCriticalPercent);
-            PuoOps.Thresholds.Validate(MemoryWarningPercent, MemoryCriticalPercent);
-        }
-        catch (PuoException ex)
-        {
-            ThrowTerminatingError(ErrorRecords.From(ex));
-        }
+        PuoOps.Thresholds.Validate(CpuWarningPercent, CpuCriticalPercent);
+        PuoOps.Thresholds.Validate(MemoryWarningPercent, MemoryCriticalPercent);
     }
 
     protected override void Process() => _containers.AddRange(Container);

@@ -22,17 +22,7 @@ public sealed class InvokePuoAnalyzeCommand : PuoCmdlet
     [Parameter]
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    protected override void Begin()
-    {
-        try
-        {
-            PostgresRelations.ValidateLockTimeout(LockTimeout);
-        }
-        catch (PuoException ex)
-        {
-            ThrowFatal(ex);
-        }
-    }
+    protected override void Begin() => PostgresRelations.ValidateLockTimeout(LockTimeout);
 
     protected override void Process()
     {

@@ -46,14 +46,7 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
     protected override void Begin()
     {
         _options = new VacuumOptions(Full, Analyze, SkipLocked, Parallel, LockTimeout);
-        try
-        {
-            _options.Validate();
-        }
-        catch (PuoException ex)
-        {
-            ThrowFatal(ex);
-        }
+        _options.Validate();
     }
 
     protected override void Process()
