@@ -69,9 +69,13 @@ public static partial class BackupService
         ctx.Log($"Dumping {endpoint.DisplayName} with {pgDump} to {finalPath}.");
         var progress = new DumpProgress(ctx, endpoint.Database, selected);
         var completed = false;
+        // pg_dump gets its own cancellation, so that whatever ends this method early (Ctrl+C, a failed row
+        // count) also ends pg_dump before the partial file is removed and the method returns.
+        using var stopDump = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+        Task<ChildResult>? dump = null;
         try
         {
-            var dump = PgTools.RunAsync(pgDump, arguments, PgTools.Environment(endpoint, ctx, "PuoOps pg_dump"), null, progress.OnLine, ctx.Cancellation);
+            dump = PgTools.RunAsync(pgDump, arguments, PgTools.Environment(endpoint, ctx, "PuoOps pg_dump"), null, progress.OnLine, stopDump.Token);
             // Count rows in the dump's snapshot while pg_dump works: the counts are exactly what it dumps.
             var tables = new List<BackupTable>();
             foreach (var (table, _) in selected)
@@ -108,6 +112,11 @@ public static partial class BackupService
         }
         finally
         {
+            if (dump is { IsCompleted: false })
+            {
+                stopDump.Cancel();
+                await dump.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false); // RunAsync kills and reaps it
+            }
             if (!completed)
             {
                 // Ctrl+C, a failed dump or a full disk: leave nothing that looks like a backup.
