@@ -161,6 +161,47 @@ public static class BackupStore
             ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
             : new FileInfo(path).Length;
 
+    /// <summary>Large blocks for the file system and the hash: fewer system calls and hash calls.</summary>
+    private const int CopyBufferSize = 1 << 20;
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (pg_dump's stdout) into a new file at <paramref name="path"/>,
+    /// computing its SHA-256 on the way, so the manifest's checksum costs no second read of the file.
+    /// Returns the checksum as lowercase hex. The caller makes the file durable (<see cref="FlushToDisk"/>).
+    /// </summary>
+    internal static string CopyWithSha256(Stream source, string path)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        var buffer = new byte[CopyBufferSize];
+        var ended = false;
+        while (!ended)
+        {
+            // A pipe returns a few KiB per read: fill the buffer first, so the hash and the file get 1 MiB blocks.
+            var filled = 0;
+            while (filled < buffer.Length)
+            {
+                var read = source.Read(buffer, filled, buffer.Length - filled);
+                if (read == 0)
+                {
+                    ended = true;
+                    break;
+                }
+                filled += read;
+            }
+            hash.AppendData(buffer, 0, filled);
+            file.Write(buffer, 0, filled);
+        }
+        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
+    }
+
+    /// <summary>fsync, as pg_dump does with its own output file: the backup survives a crash once renamed.</summary>
+    internal static void FlushToDisk(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+        file.Flush(flushToDisk: true);
+    }
+
     /// <summary>
     /// SHA-256 of a custom-format file, or of a directory-format folder: its files in ordinal name order,
     /// each as name, NUL, content.
@@ -171,7 +212,7 @@ public static class BackupStore
         var files = Directory.Exists(path)
             ? Directory.GetFiles(path).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList()
             : [path];
-        var buffer = new byte[1 << 20];
+        var buffer = new byte[CopyBufferSize];
         foreach (var file in files)
         {
             if (Directory.Exists(path))

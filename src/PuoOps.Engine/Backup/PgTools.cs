@@ -68,10 +68,13 @@ internal static class PgTools
 
     /// <summary>
     /// Runs a program to its end, handing each output line to <paramref name="onLine"/> (true = stderr).
-    /// Cancellation kills the process tree and waits for it, so no child outlives the call.
+    /// With <paramref name="readOutput"/>, stdout is binary data instead: that callback reads it to its
+    /// end on a thread of its own (stderr still goes to <paramref name="onLine"/>); if it throws, the
+    /// process is killed and its exception is rethrown. Cancellation kills the process tree and waits
+    /// for it (and for <paramref name="readOutput"/>), so nothing outlives the call.
     /// </summary>
     public static async Task<ChildResult> RunAsync(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment,
-        string? workingDirectory, Action<string, bool>? onLine, CancellationToken cancellation)
+        string? workingDirectory, Action<string, bool>? onLine, CancellationToken cancellation, Action<Stream>? readOutput = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -114,15 +117,33 @@ internal static class PgTools
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotStarted", $"Could not start {file}: {ex.Message}", file, ex);
         }
         process.StandardInput.Close();
-        process.BeginOutputReadLine();
+        Task? reading = null;
+        if (readOutput is null)
+            process.BeginOutputReadLine();
+        else
+            reading = Task.Factory.StartNew(() => readOutput(process.StandardOutput.BaseStream), CancellationToken.None,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default);
         process.BeginErrorReadLine();
         try
         {
-            await process.WaitForExitAsync(cancellation).ConfigureAwait(false);
+            var exited = process.WaitForExitAsync(cancellation);
+            if (reading is not null)
+            {
+                await Task.WhenAny(exited, reading).ConfigureAwait(false);
+                if (reading.IsFaulted)
+                    Kill(process); // e.g. a full disk: the child would block on a pipe nobody reads
+                else if (!exited.IsCompletedSuccessfully)
+                    await exited.ConfigureAwait(false); // the output ended first: wait for the exit (or Ctrl+C)
+                // Once the child has exited or was killed, the pipe reaches its end and the reader returns.
+                await reading.ConfigureAwait(false);
+            }
+            await exited.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             Kill(process);
+            if (reading is not null)
+                await reading.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             throw;
         }
         // WaitForExitAsync also waits for the output streams to reach their end.

@@ -251,6 +251,50 @@ public sealed class BackupEngineTests
     }
 
     [Fact]
+    public async Task A_failing_output_reader_kills_the_child_and_its_error_comes_back()
+    {
+        // `yes` writes forever: without the kill, the child would block on the pipe and the call would hang.
+        var pid = new TaskCompletionSource<int>();
+        var read = 0L;
+        var run = PgTools.RunAsync("/bin/sh", ["-c", "echo $$ >&2; exec yes backup"], new Dictionary<string, string?>(), null,
+            (line, isError) => { if (isError) pid.TrySetResult(int.Parse(line, System.Globalization.CultureInfo.InvariantCulture)); },
+            CancellationToken.None,
+            output =>
+            {
+                var buffer = new byte[64 * 1024];
+                while ((read += output.Read(buffer)) < 4 << 20)
+                {
+                }
+                throw new IOException("No space left on device (simulated)");
+            });
+        var error = await Assert.ThrowsAsync<IOException>(() => run);
+        Assert.Contains("No space left", error.Message);
+        Assert.True(read >= 4 << 20);
+        Assert.False(Directory.Exists($"/proc/{await pid.Task}"));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_child_whose_output_is_read_as_data_kills_it_and_waits_for_the_reader()
+    {
+        var pid = new TaskCompletionSource<int>();
+        var readerEnded = false;
+        using var cancel = new CancellationTokenSource();
+        var run = PgTools.RunAsync("/bin/sh", ["-c", "echo $$ >&2; exec yes backup"], new Dictionary<string, string?>(), null,
+            (line, isError) => { if (isError) pid.TrySetResult(int.Parse(line, System.Globalization.CultureInfo.InvariantCulture)); },
+            cancel.Token,
+            output =>
+            {
+                output.CopyTo(Stream.Null);
+                readerEnded = true;
+            });
+        var child = await pid.Task;
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.True(readerEnded);
+        Assert.False(Directory.Exists($"/proc/{child}"));
+    }
+
+    [Fact]
     public void Tools_of_the_servers_major_version_are_preferred_and_a_missing_one_is_named()
     {
         var root = Path.Combine(Path.GetTempPath(), "puo-pgroot-" + Guid.NewGuid().ToString("N")[..8]);
