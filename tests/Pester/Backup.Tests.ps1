@@ -68,3 +68,64 @@ Describe 'Database Migration: backup, upgrade, verify' {
         Test-Path $run.BackupPath | Should -BeTrue
     }
 }
+
+Describe 'Disaster Recovery: a restore whose shell is killed (kill -9)' {
+    BeforeAll {
+        # A database of its own, big enough that pg_restore runs for seconds; named after $db, so AfterAll drops it.
+        $script:killDb = "${db}_kill"
+        Invoke-Psql "CREATE DATABASE $killDb"
+        Invoke-Psql @"
+CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO alembic_version VALUES ('a1b2c3d4e5f6');
+CREATE TABLE memories (id bigserial PRIMARY KEY, content text); INSERT INTO memories (content) SELECT repeat(md5(g::text), 3) FROM generate_series(1, 400000) g;
+CREATE INDEX memories_content ON memories (content);
+"@ $killDb
+        $script:killCs = "Host=$($pg.Host);Port=$($pg.Port);Database=$killDb;Username=$($pg.User);Password=$($pg.Password)"
+        $script:killEnv = Connect-PuoEnvironment -Name $killDb -PostgresConnectionString $killCs -SkipCheck -NoDefault -PassThru
+        $script:killBackup = Backup-PuoDatabase -Path (Join-Path $dir kill) -Environment $killEnv
+        function Get-Fingerprint { Invoke-Psql "SELECT count(*) || ':' || md5(string_agg(m::text, ',' ORDER BY id)) FROM memories m" $killDb }
+        function Get-Scratch { @(Invoke-Psql "SELECT datname FROM pg_database WHERE datname ~ '^${killDb}_(restore|verify)_[0-9a-f]{8}$'") }
+    }
+    AfterAll { $killEnv | Disconnect-PuoEnvironment -Confirm:$false }
+
+    It 'leaves the original untouched, and the next restore test drops the scratch database the dead run left' {
+        Invoke-Psql "INSERT INTO memories (content) VALUES ('after the backup')" $killDb
+        $before = Get-Fingerprint
+        # A child pwsh runs the restore; the password reaches it only through its environment.
+        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
+        foreach ($a in '-NoProfile', '-NonInteractive', '-Command',
+            'Import-Module (Join-Path $env:PUO_MODULE_PATH PuoOps.psd1); $null = Connect-PuoEnvironment -Name child -PostgresConnectionString $env:PUO_KILL_CS -SkipCheck; Restore-PuoBackup -Path $env:PUO_KILL_BACKUP -Confirm:$false') {
+            $start.ArgumentList.Add($a)
+        }
+        $start.Environment['PUO_KILL_CS'] = $killCs
+        $start.Environment['PUO_KILL_BACKUP'] = $killBackup.Path
+        $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
+        $child = [Diagnostics.Process]::Start($start)
+        try {
+            $restoring = $false
+            for ($i = 0; $i -lt 600 -and -not $restoring -and -not $child.HasExited; $i++) {
+                $restoring = [int](Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname ~ '^${killDb}_restore_'") -gt 0
+                if (-not $restoring) { Start-Sleep -Milliseconds 100 }
+            }
+            $restoring | Should -BeTrue -Because "the child must be killed while pg_restore runs $(if ($child.HasExited) { $child.StandardError.ReadToEnd() })"
+        }
+        finally {
+            # kill -9 of the child pwsh only (its pg_restore is orphaned and keeps running).
+            if (-not $child.HasExited) { $child.Kill() }
+            $child.WaitForExit()
+        }
+        $orphan = Get-Scratch
+        $orphan.Count | Should -Be 1 -Because 'a kill -9 leaves the scratch database behind'
+        Get-Fingerprint | Should -Be $before
+
+        # -WhatIf drops nothing.
+        Restore-PuoBackup -Path $killBackup.Path -Environment $killEnv -WhatIf
+        Get-Scratch | Should -Be $orphan
+
+        $verbose = $killBackup | Test-PuoBackup -Restore -Environment $killEnv -Verbose 4>&1
+        ($verbose | Where-Object { $_ -isnot [Management.Automation.VerboseRecord] }).Status | Should -Be 'OK'
+        ($verbose | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like "Dropping the scratch database $orphan*" }) | Should -Not -BeNullOrEmpty
+        Get-Scratch | Should -BeNullOrEmpty
+        Get-Fingerprint | Should -Be $before
+    }
+}

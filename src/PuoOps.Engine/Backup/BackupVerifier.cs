@@ -30,6 +30,8 @@ public static class BackupVerifier
     {
         var watch = Stopwatch.StartNew();
         var backup = BackupStore.Read(path, ctx.Environment.Name);
+        if (options.Restore)
+            await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
         var problems = new List<string>();
         var archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
         problems.AddRange(archive.Problems);
@@ -39,7 +41,9 @@ public static class BackupVerifier
         RestoreCheck? restore = null;
         if (options.Restore && archive.Problems.Count == 0)
         {
-            var scratch = DatabaseAdmin.ScratchName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+            var scratch = ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+            // Held until the scratch database is dropped: while it is, no other run takes it for an orphan.
+            await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
             try
             {
                 restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null).ConfigureAwait(false);
@@ -144,7 +148,7 @@ public static class BackupVerifier
         await using (var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
         {
             serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx.Cancellation).ConfigureAwait(false);
-            await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0", ctx.Cancellation).ConfigureAwait(false);
+            await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}").ConfigureAwait(false);
         }
         var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)));
         var arguments = new List<string> { "--dbname", database, "--exit-on-error", "--verbose" };
@@ -169,7 +173,8 @@ public static class BackupVerifier
         var result = await restoring.ConfigureAwait(false);
         if (result.ExitCode != 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed",
-                $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}", backup.Path);
+                $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}{(result.ExitCode > 128 ? $", killed by signal {result.ExitCode - 128}" : "")}): " +
+                BackupService.LastLines(result.ErrorTail), backup.Path);
         var restoreDuration = watch.Elapsed;
 
         ctx.Report(new ProgressInfo(activity, "Comparing row counts and the alembic revision with the manifest", 96));

@@ -124,12 +124,5 @@ internal static class DatabaseAdmin
         }
     }
 
-    /// <summary>A name for a database we create: &lt;base&gt;_&lt;purpose&gt;_&lt;random&gt;, within PostgreSQL's 63 bytes.</summary>
-    public static string ScratchName(string baseName, string purpose)
-    {
-        var stem = baseName.Length > 40 ? baseName[..40] : baseName;
-        return $"{stem}_{purpose}_{Guid.NewGuid().ToString("N")[..8]}";
-    }
-
     public static string Timestamp(DateTimeOffset time) => time.UtcDateTime.ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture);
 }

@@ -24,12 +24,17 @@ public static class RestoreService
 {
     private const int SwapAttempts = 5;
 
-    /// <summary>Describes the restore for -WhatIf and the confirmation prompt (reads only).</summary>
-    public static string Describe(DatabaseBackup backup, RestoreOptions options)
+    /// <summary>
+    /// Describes the restore for -WhatIf and the confirmation prompt, including the orphaned scratch
+    /// databases of dead runs it would drop first (reads only).
+    /// </summary>
+    public static async Task<string> DescribeAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options)
     {
         var target = options.Database ?? backup.Database;
+        var orphans = await ScratchDatabases.DropOrphansAsync(ctx, dryRun: true).ConfigureAwait(false);
         return $"database {target} from {backup.Path} (taken {backup.Time:u}, alembic {backup.AlembicVersion ?? "none"}); the current database is "
-               + (options.DropPrevious ? "dropped after the swap" : $"kept as {target}_before_restore_<timestamp>");
+               + (options.DropPrevious ? "dropped after the swap" : $"kept as {target}_before_restore_<timestamp>")
+               + (orphans.Count == 0 ? "" : $"; first drops {string.Join(", ", orphans)}, scratch database(s) left by a run whose process died");
     }
 
     public static Task<RestoreResult> RestoreAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options) =>
@@ -51,6 +56,7 @@ public static class RestoreService
         if (options.Jobs < 1)
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs", $"-Jobs must be at least 1 (got {options.Jobs}).", options.Jobs);
 
+        await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
         // Refuse a damaged archive before any database is touched.
         var archive = await BackupVerifier.CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
         if (archive.Problems.Count > 0)
@@ -58,7 +64,9 @@ public static class RestoreService
                 $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
 
         var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
-        var scratch = DatabaseAdmin.ScratchName(target, "restore");
+        var scratch = ScratchDatabases.NewName(target, "restore");
+        // Held until the scratch database is dropped or swapped in: while it is, no other run takes it for an orphan.
+        await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
         // Within PostgreSQL's 63 bytes, with room for a "_n" counter.
         var previous = $"{(target.Length > 28 ? target[..28] : target)}_before_restore_{stamp}";
         var swapped = false;
@@ -92,6 +100,11 @@ public static class RestoreService
                 RowCounts = check.RowCounts, AlembicVersion = check.AlembicVersion, RestoreDuration = check.RestoreDuration,
                 VerifyDuration = check.VerifyDuration, SwapDuration = swapDuration, Duration = total.Elapsed, Message = message,
             };
+        }
+        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
+        {
+            throw new PuoException(ex.Kind, ex.ErrorId, $"{ex.Message.TrimEnd()} {target} was left as it was and the half-restored copy is dropped; " +
+                "check the server's log and free space, then run the restore again.", ex.Target, ex);
         }
         finally
         {

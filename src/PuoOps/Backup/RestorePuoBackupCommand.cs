@@ -40,7 +40,7 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
         var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
         var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery };
         var context = Context;
-        if (!ShouldProcess($"{RestoreService.Describe(backup, options)} on {context.Environment.Name}", "Restore, verify and swap in"))
+        if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))
             return;
         WriteObject(Await(RestoreService.RestoreAsync(context, backup, options)));
     }

@@ -81,6 +81,34 @@ public sealed class BackupCmdletTests : IDisposable
     }
 
     [Fact]
+    public async Task Killing_pg_restore_mid_restore_gives_a_clear_error_the_original_untouched_and_no_scratch_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        var vars = Connect(db);
+        var path = (string)Assert.Single(_host.Invoke("(Backup-PuoDatabase -Path $dir -Environment $n).Path", vars).ThrowIfFailed().Output).BaseObject;
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
+        var before = await db.FingerprintAsync();
+
+        var (shell, pending) = _host.Start($"Restore-PuoBackup -Path '{path}' -Environment '{db.Name}' -Confirm:$false");
+        using (shell)
+        {
+            await BackupEngineTests.WaitForPgRestoreAsync(db);
+            // Only the pg_restore this test started: its command line names this test's own database.
+            var pgRestore = Assert.Single(System.Diagnostics.Process.GetProcessesByName("pg_restore"), p => BackupEngineTests.IsOurs(p, db.Name));
+            pgRestore.Kill();
+            shell.EndInvoke(pending);
+            var error = Assert.Single(shell.Streams.Error);
+            Assert.Equal(ErrorCategory.InvalidOperation, error.CategoryInfo.Category);
+            Assert.StartsWith("PuoOps.Backup.RestoreFailed", error.FullyQualifiedErrorId);
+            Assert.Contains("killed by signal 9", error.ToString());
+            Assert.Contains($"{db.Name} was left as it was", error.ToString());
+        }
+        Assert.Equal(before, await db.FingerprintAsync());
+        Assert.Empty(await db.WaitForNoScratchAsync());
+        Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    [Fact]
     public async Task A_corrupted_backup_is_Critical_and_Restore_refuses_it_with_an_InvalidOperation_error()
     {
         await using var db = await ScratchDatabase.CreateAsync(3_000);

@@ -206,6 +206,40 @@ public sealed class BackupEngineTests
     }
 
     [Fact]
+    public async Task Orphaned_scratch_databases_are_dropped_by_the_next_restore_test_but_one_a_live_run_holds_is_not()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(1_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var ctx = Context(env);
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
+        // Left by a run whose process died: marked, and nobody holds its lock.
+        var orphan = ScratchDatabases.NewName(db.Name, "restore");
+        await ScratchDatabases.CreateAsync(ctx, admin, orphan, "test orphan");
+        // A live run's: its lock is held (here by this test) for as long as the database exists.
+        var live = ScratchDatabases.NewName(db.Name, "verify");
+        await using var hold = await ScratchDatabases.HoldAsync(ctx, live);
+        await ScratchDatabases.CreateAsync(ctx, admin, live, "test live run");
+        // Named like one but not marked as ours (someone's own database): never touched.
+        var foreign = ScratchDatabases.NewName(db.Name, "verify");
+        await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {foreign}", CancellationToken.None);
+
+        var listed = await ScratchDatabases.DropOrphansAsync(ctx, dryRun: true);
+        Assert.DoesNotContain(live, listed);
+        Assert.DoesNotContain(foreign, listed);
+        // (A restore of a parallel test may already have dropped the orphan: that is the feature too.)
+        var afterDryRun = await db.DerivedDatabasesAsync();
+        Assert.True(listed.Contains(orphan) || !afterDryRun.Contains(orphan));
+        Assert.Contains(live, afterDryRun);
+
+        var log = new List<string>();
+        var test = await BackupVerifier.TestAsync(Context(env, log: log), backup.Path, new BackupTestOptions { Restore = true });
+        Assert.Equal(Status.OK, test.Status);
+        Assert.Equal(new[] { foreign, live }.Order(StringComparer.Ordinal), await db.DerivedDatabasesAsync());
+        Assert.Contains(log, l => l.Contains(live, StringComparison.Ordinal) && l.Contains("still in progress", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_full_disk_gives_a_clear_error_and_leaves_no_file_under_the_final_name()
     {
         await using var db = await ScratchDatabase.CreateAsync(60_000);
@@ -412,7 +446,7 @@ public sealed class BackupEngineTests
         }
     }
 
-    private static bool IsOurs(Process process, string database)
+    internal static bool IsOurs(Process process, string database)
     {
         try
         {

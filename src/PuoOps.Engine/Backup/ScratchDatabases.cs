@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Npgsql;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>
+/// The scratch databases Test-PuoBackup -Restore and Restore-PuoBackup restore into. A run that owns
+/// one holds a session-level advisory lock derived from its name for the scratch database's whole life;
+/// the server releases that lock when the run's process dies, however it dies (kill -9 included).
+/// So a scratch database (named by <see cref="NewName"/> and marked by its comment) whose lock can be
+/// taken is an orphan of a dead run, and the next run drops it; one whose lock is held is left alone.
+/// </summary>
+internal static partial class ScratchDatabases
+{
+    /// <summary>The comment every scratch database gets: with the name pattern, what marks it as ours.</summary>
+    private const string Marker = "PuoOps scratch database";
+
+    /// <summary>A name for a new scratch database: &lt;base&gt;_&lt;purpose&gt;_&lt;8 hex digits&gt;, within PostgreSQL's 63 bytes.</summary>
+    public static string NewName(string baseName, string purpose)
+    {
+        var stem = baseName.Length > 40 ? baseName[..40] : baseName;
+        return $"{stem}_{purpose}_{Guid.NewGuid().ToString("N")[..8]}";
+    }
+
+    /// <summary>
+    /// Takes the scratch database's lock on a connection of its own, kept open until the returned
+    /// object is disposed: dispose it only after the database is dropped or renamed away.
+    /// </summary>
+    public static async Task<IAsyncDisposable> HoldAsync(OperationContext ctx, string database)
+    {
+        var connection = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false);
+        try
+        {
+            await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
+            command.Parameters.AddWithValue("key", LockKey(database));
+            await command.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+            return connection; // closing the session releases the lock
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Creates the scratch database (the caller holds its lock) and marks it as ours.</summary>
+    public static async Task CreateAsync(OperationContext ctx, NpgsqlConnection admin, string database, string purpose)
+    {
+        await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0", ctx.Cancellation).ConfigureAwait(false);
+        await using var comment = new NpgsqlCommand(
+            $"COMMENT ON DATABASE {DatabaseAdmin.Quote(database)} IS '{Marker}: {purpose.Replace("'", "''", StringComparison.Ordinal)}'", admin);
+        await comment.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Drops the scratch databases left by runs that died (their lock is free) and returns their names;
+    /// with <paramref name="dryRun"/> only names them. A scratch database whose lock is held belongs to
+    /// a live run and is never touched.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> DropOrphansAsync(OperationContext ctx, bool dryRun)
+    {
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres").ConfigureAwait(false);
+        var candidates = new List<string>();
+        await using (var find = new NpgsqlCommand(
+            "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE @marker ORDER BY 1", admin))
+        {
+            find.Parameters.AddWithValue("marker", Marker + ":%");
+            await using var reader = await find.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+            while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
+                if (Named().IsMatch(reader.GetString(0)))
+                    candidates.Add(reader.GetString(0));
+        }
+        var orphans = new List<string>();
+        foreach (var name in candidates)
+        {
+            if (!await LockAsync(admin, "pg_try_advisory_lock", name, ctx.Cancellation).ConfigureAwait(false))
+            {
+                ctx.Log($"Scratch database {name} belongs to a run still in progress; left alone.");
+                continue;
+            }
+            try
+            {
+                orphans.Add(name);
+                if (dryRun)
+                    continue;
+                ctx.Log($"Dropping the scratch database {name}: the run that created it ended without dropping it (its process died).");
+                await DatabaseAdmin.ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {DatabaseAdmin.Quote(name)} WITH (FORCE)", ctx.Cancellation).ConfigureAwait(false);
+            }
+            catch (PostgresException ex)
+            {
+                // Not ours to drop after all (another owner, no privilege): the restore itself does not need it gone.
+                ctx.Log($"Could not drop the orphaned scratch database {name} ({ex.MessageText}); drop it by hand: DROP DATABASE {DatabaseAdmin.Quote(name)} WITH (FORCE);");
+            }
+            finally
+            {
+                await LockAsync(admin, "pg_advisory_unlock", name, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        return orphans;
+    }
+
+    private static async Task<bool> LockAsync(NpgsqlConnection admin, string function, string database, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand($"SELECT {function}(@key)", admin);
+        command.Parameters.AddWithValue("key", LockKey(database));
+        return (bool)(await command.ExecuteScalarAsync(cancellation).ConfigureAwait(false))!;
+    }
+
+    /// <summary>A stable 64-bit advisory lock key for a scratch database's name.</summary>
+    internal static long LockKey(string database) =>
+        BinaryPrimitives.ReadInt64BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("PuoOps.scratch:" + database)));
+
+    [GeneratedRegex("_(restore|verify)_[0-9a-f]{8}$")]
+    private static partial Regex Named();
+}
