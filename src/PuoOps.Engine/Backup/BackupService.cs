@@ -13,7 +13,10 @@ public sealed class BackupOptions
     public BackupFormat Format { get; init; } = BackupFormat.Custom;
     /// <summary>Parallel pg_dump workers; directory format only.</summary>
     public int Jobs { get; init; } = 1;
-    /// <summary>Only these tables (exact names, optionally schema-qualified), like the runbook's pg_dump -t audit_logs.</summary>
+    /// <summary>
+    /// Only the tables these names or PowerShell wildcard patterns match (see <see cref="BackupService"/>),
+    /// like the runbook's pg_dump -t audit_logs.
+    /// </summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
 }
 
@@ -74,8 +77,13 @@ public static partial class BackupService
         if (options.Jobs > 1)
             arguments.AddRange(["--jobs", options.Jobs.ToString(CultureInfo.InvariantCulture)]);
         if (options.Tables.Count > 0)
+        {
+            // Each resolved table as a quoted identifier: pg_dump reads everything between double quotes
+            // literally (a doubled quote is one quote), so no name can act as a pg_dump pattern or inject.
+            arguments.Add("--strict-names");
             foreach (var (table, _) in selected)
                 arguments.AddRange(["--table", DatabaseAdmin.Quote(table)]);
+        }
 
         var catalogTime = phase.Elapsed;
         ctx.Log($"Dumping {endpoint.DisplayName} with {pgDump} to {finalPath}.");
@@ -154,26 +162,75 @@ public static partial class BackupService
         }
     }
 
+    /// <summary>
+    /// Resolves -Table names and PowerShell wildcard patterns (* ? [a-z], ` escapes; case-insensitive) to
+    /// the exact tables they match in the catalog. A name is matched against the table names visible on
+    /// the search_path (like pg_dump -t audit_logs); one with a dot also against schema.table (public.audit_*).
+    /// A pattern that matches nothing is an error before pg_dump runs, like pg_dump --strict-names.
+    /// </summary>
     private static async Task<List<(BackupTable Table, long Bytes)>> SelectTablesAsync(NpgsqlConnection connection,
-        List<(BackupTable Table, long Bytes)> all, IReadOnlyList<string> names, string database, OperationContext ctx)
+        List<(BackupTable Table, long Bytes)> all, IReadOnlyList<string> patterns, string database, OperationContext ctx)
     {
-        var selected = new List<(BackupTable, long)>();
-        foreach (var name in names)
+        var visible = new HashSet<(string, string)>();
+        await using (var command = new NpgsqlCommand(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid)", connection))
+        await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
+            while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
+                visible.Add((reader.GetString(0), reader.GetString(1)));
+
+        var selected = new List<(BackupTable Table, long Bytes)>();
+        foreach (var pattern in patterns)
         {
-            await using var command = new NpgsqlCommand(
-                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(@name)", connection);
-            command.Parameters.AddWithValue("name", name);
-            await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
-            var match = await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false)
-                ? all.FirstOrDefault(t => t.Table.Schema == reader.GetString(0) && t.Table.Name == reader.GetString(1))
-                : default;
-            if (match.Table is null)
+            var regex = Wildcard(pattern);
+            var qualified = pattern.Contains('.', StringComparison.Ordinal);
+            var matches = all.Where(t => (visible.Contains((t.Table.Schema, t.Table.Name)) && regex.IsMatch(t.Table.Name))
+                                         || (qualified && regex.IsMatch($"{t.Table.Schema}.{t.Table.Name}"))).ToList();
+            if (matches.Count == 0)
                 throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.TableNotFound",
-                    $"Table '{name}' does not exist in database {database}. Check the name (schema-qualify it if it is not on the search_path).", name);
-            if (!selected.Contains(match))
-                selected.Add(match);
+                    $"No table in database {database} matches -Table '{pattern}'; nothing was dumped. Check the name: one without a schema is looked up " +
+                    "on the search_path (write schema.table otherwise); * ? [ ] are wildcards, escape them with ` to match them literally.", pattern);
+            selected.AddRange(matches.Where(m => !selected.Contains(m)));
         }
+        ctx.Log($"-Table {string.Join(", ", patterns)} selects {string.Join(", ", selected.Select(t => t.Table))}.");
         return selected;
+    }
+
+    /// <summary>
+    /// A PowerShell wildcard pattern as a regular expression: * ? [set] [a-z], ` escapes the next
+    /// character, case-insensitive like -like. Written here because the engine references no PowerShell
+    /// assembly (WildcardPattern lives there).
+    /// </summary>
+    internal static Regex Wildcard(string pattern)
+    {
+        var regex = new System.Text.StringBuilder("^");
+        for (var i = 0; i < pattern.Length; i++)
+        {
+            var c = pattern[i];
+            if (c == '`' && i + 1 < pattern.Length)
+                regex.Append(Regex.Escape(pattern[++i].ToString()));
+            else if (c == '*')
+                regex.Append(".*");
+            else if (c == '?')
+                regex.Append('.');
+            else if (c == '[')
+            {
+                regex.Append('[');
+                var setStart = regex.Length;
+                for (i++; i < pattern.Length && pattern[i] != ']'; i++)
+                {
+                    if (pattern[i] == '`' && i + 1 < pattern.Length)
+                        i++;
+                    regex.Append(pattern[i] is '\\' or '[' or '^' or ']' ? "\\" + pattern[i] : pattern[i].ToString());
+                }
+                if (i >= pattern.Length || regex.Length == setStart)
+                    throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.TablePattern",
+                        $"-Table '{pattern}' has a '[' without a set and its ']'. Escape a literal bracket with ` (`[).", pattern);
+                regex.Append(']');
+            }
+            else
+                regex.Append(Regex.Escape(c.ToString()));
+        }
+        return new Regex(regex.Append('$').ToString(), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);
     }
 
     /// <summary>Creates the directory and proves it is writable before pg_dump runs for minutes.</summary>

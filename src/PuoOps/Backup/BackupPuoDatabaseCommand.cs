@@ -24,8 +24,10 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [ValidateRange(1, 64)]
     public int Jobs { get; set; } = 1;
 
+    /// <summary>Names or wildcard patterns, resolved by the engine to the exact tables dumped.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [SupportsWildcards]
     public string[] Table { get; set; } = [];
 
     [Parameter]

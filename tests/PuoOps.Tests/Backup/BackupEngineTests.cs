@@ -54,6 +54,66 @@ public sealed class BackupEngineTests
     }
 
     [Fact]
+    public async Task Table_patterns_resolve_to_the_exact_tables_dumped_and_one_matching_nothing_fails_before_pg_dump()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(500);
+        using var env = db.Environment();
+        async Task<string[]> Dumped(params string[] tables)
+        {
+            var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = tables });
+            var list = await PgRestoreListAsync(backup.Path);
+            // The manifest lists exactly what pg_dump dumped.
+            Assert.All(backup.Tables, t => Assert.Contains($"TABLE DATA {t.Schema} {t.Name} ", list));
+            Assert.Equal(backup.Tables.Count, list.Split('\n').Count(l => l.Contains(" TABLE DATA ", StringComparison.Ordinal)));
+            return backup.Tables.Select(t => t.ToString()).Order(StringComparer.Ordinal).ToArray();
+        }
+
+        Assert.Equal(new[] { "public.audit_logs" }, await Dumped("audit*"));
+        Assert.Equal(new[] { "public.audit_logs" }, await Dumped("public.audit_logs"));
+        Assert.Equal(new[] { "public.alembic_version", "public.audit_logs" }, await Dumped("a*"));
+        Assert.Equal(new[] { "public.alembic_version", "public.audit_logs", "public.memories" }, await Dumped("public.*"));
+        Assert.Equal(new[] { "public.memories" }, await Dumped("*.MEM?RIES", "memories"));
+
+        var entries = Directory.GetFileSystemEntries(db.Directory).Length;
+        var missing = await Assert.ThrowsAsync<PuoException>(() =>
+            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs", "nomatch*"] }));
+        Assert.Equal(ErrorKind.NotFound, missing.Kind);
+        Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
+        Assert.Contains("'nomatch*'", missing.Message);
+        Assert.Equal(entries, Directory.GetFileSystemEntries(db.Directory).Length);
+        var unclosed = await Assert.ThrowsAsync<PuoException>(() =>
+            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit[_logs"] }));
+        Assert.Equal(ErrorKind.InvalidArgument, unclosed.Kind);
+    }
+
+    [Fact]
+    public async Task A_hostile_table_name_is_dumped_literally_never_read_as_a_pg_dump_pattern_or_as_SQL()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(500);
+        using var env = db.Environment();
+        // As a pg_dump pattern, ? would also match the decoy; unquoted, the rest would be SQL.
+        const string hostile = "a?c\"; DROP TABLE memories; --";
+        const string decoy = "abc\"; DROP TABLE memories; --";
+        await db.ExecuteAsync($"CREATE TABLE {DatabaseAdmin.Quote(hostile)} (id int); INSERT INTO {DatabaseAdmin.Quote(hostile)} VALUES (1), (2); " +
+                              $"CREATE TABLE {DatabaseAdmin.Quote(decoy)} (id int); INSERT INTO {DatabaseAdmin.Quote(decoy)} VALUES (1);");
+
+        var backup = await BackupService.BackupAsync(Context(env),
+            new BackupOptions { Directory = db.Directory, Tables = [System.Management.Automation.WildcardPattern.Escape(hostile)] });
+        var table = Assert.Single(backup.Tables);
+        Assert.Equal(hostile, table.Name);
+        Assert.Equal(2, table.Rows);
+        var list = await PgRestoreListAsync(backup.Path);
+        Assert.Contains(hostile, list);
+        Assert.DoesNotContain(decoy, list);
+        Assert.Equal(500L, await db.ScalarAsync("SELECT count(*) FROM memories"));
+        Assert.Equal(Status.OK, (await BackupVerifier.TestAsync(Context(env), backup.Path, new BackupTestOptions { Restore = true })).Status);
+
+        // Unescaped, ? is a PowerShell wildcard: both tables, each still passed to pg_dump literally.
+        var both = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = [hostile] });
+        Assert.Equal(new[] { decoy, hostile }.Order(StringComparer.Ordinal), both.Tables.Select(t => t.Name).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task Directory_format_with_jobs_dumps_in_parallel_and_verifies()
     {
         await using var db = await ScratchDatabase.CreateAsync(5_000);
