@@ -159,12 +159,14 @@ public sealed class DockerEngineTests : IDisposable
     [Fact]
     public void Permission_denied_on_the_socket_is_a_permission_error()
     {
-        // Tests run as root, which any socket lets in; so the translation is checked on the exception the socket raises.
+        // The translation of the exception the socket raises; Docker.Tests.ps1 also connects for real as an unprivileged user.
         var denied = new HttpRequestException("connect", new SocketException((int)SocketError.AccessDenied));
         var error = ErrorTranslator.TranslateDocker(denied, "unix:///var/run/docker.sock", null);
         Assert.Equal(ErrorKind.PermissionDenied, error.Kind);
         Assert.Equal("PuoOps.Docker.PermissionDenied", error.ErrorId);
         Assert.Contains("unix:///var/run/docker.sock", error.Message);
+        Assert.Contains("usermod -aG docker", error.Message);
+        Assert.Equal("unix:///var/run/docker.sock", error.Target);
     }
 
     private static async Task WaitForLogLinesAsync(string container, int count)
