@@ -102,6 +102,21 @@ VACUUM ANALYZE;
     }
     "$Rounds rounds of $PerRound calls per side (medians; ratios are medians of per-round ratios), $Tables tables / $(3 * $Tables) indexes. Targets: Cmdlet/exec <= 1.5, Cmdlet/one-shot < 1."
     $results | Format-Table -AutoSize | Out-String -Width 200
+
+    # Get-PuoIndexUsage returns each index's definition, which the runbook's four columns do not have. What the
+    # two ways of getting definitions cost on the server by themselves, against the 1.5x budget of the runbook SQL.
+    $definitionSql = [ordered]@{
+        'Column names of every indexed table (one hash join on pg_attribute)' =
+            "SELECT a.attrelid, a.attnum, quote_ident(a.attname) FROM pg_attribute a WHERE a.attnum > 0 AND a.attrelid IN (SELECT x.indrelid FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace = 'public'::regnamespace)"
+        'pg_get_indexdef() of every index' =
+            "SELECT pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid WHERE t.relnamespace = 'public'::regnamespace"
+    }
+    $budget = 1.5 * ($results | Where-Object Cmdlet -EQ 'Get-PuoIndexUsage').'SQL exec ms'
+    foreach ($name in $definitionSql.Keys) {
+        $explain = (1..($Rounds * $PerRound) | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($definitionSql[$name]);`n" }) -join '' |
+            & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
+        '{0}: {1:N2} ms server time (median), against a budget of {2:N2} ms for the whole Get-PuoIndexUsage' -f $name, (Median $explain), $budget
+    }
 }
 finally {
     & $psql @connect -d postgres -qc "DROP DATABASE IF EXISTS $database" 2>$null

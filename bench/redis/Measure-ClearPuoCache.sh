@@ -4,6 +4,8 @@
 # and against FLUSHDB of the same data (the floor), in the same run, on 1,000,000 puo:* keys among
 # 1,100,000 (the other 100,000 must survive). Re-seeds before every measurement; RUNS rounds (default 3);
 # prints medians and ratios, and the peak memory of the pwsh process (/usr/bin/time -v and PeakWorkingSet64).
+# Also times SCAN MATCH 'puo:*' over the same keys deleting nothing: the server CPU that any SCAN-based delete
+# pays before it deletes a key, to compare the targets with.
 #
 #   bench/redis/Measure-ClearPuoCache.sh [state-file]
 #
@@ -87,10 +89,13 @@ Connect-PuoEnvironment -Name bench -RedisConnectionString \$env:BENCH_REDIS -Ski
 "{0} {1} {2} {3}" -f \$watch.Elapsed.TotalSeconds, \$r.Deleted, \$r.StoppedEarly, [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64
 PS
 
-declare -a t_runbook t_cmdlet t_cmdlet_process t_flush rss_kb peak_ws c_runbook c_cmdlet c_flush
+declare -a t_runbook t_cmdlet t_cmdlet_process t_flush rss_kb peak_ws c_runbook c_cmdlet c_flush c_scan
 for ((run = 1; run <= runs; run++)); do
     echo "Round $run of $runs"
     seed
+    reset_stats
+    cli --scan --pattern 'puo:*' --count 1000 >/dev/null
+    c_scan+=($(server_seconds))
     reset_stats
     start=$(now)
     cli --scan --pattern 'puo:*' | xargs redis-cli -h 127.0.0.1 -p "$port" -n "$db" --no-auth-warning DEL >/dev/null
@@ -119,8 +124,8 @@ for ((run = 1; run <= runs; run++)); do
     c_flush+=($(server_seconds))
     printf '  runbook %.3f s | Clear-PuoCache %.3f s (pwsh process %.3f s, %s MB peak RSS) | FLUSHDB %.3f s\n' \
         "${t_runbook[-1]}" "${t_cmdlet[-1]}" "${t_cmdlet_process[-1]}" "$((rss_kb[-1] / 1024))" "${t_flush[-1]}"
-    printf '  server CPU: runbook %.3f s | Clear-PuoCache %.3f s | FLUSHDB %.3f s | load average %s\n' \
-        "${c_runbook[-1]}" "${c_cmdlet[-1]}" "${c_flush[-1]}" "$(cut -d' ' -f1 /proc/loadavg)"
+    printf '  server CPU: runbook %.3f s | Clear-PuoCache %.3f s | FLUSHDB %.3f s | SCAN alone %.3f s | load average %s\n' \
+        "${c_runbook[-1]}" "${c_cmdlet[-1]}" "${c_flush[-1]}" "${c_scan[-1]}" "$(cut -d' ' -f1 /proc/loadavg)"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -136,6 +141,8 @@ printf '  speed-up over the runbook: %.1fx (target >= 8x); whole process: %.1fx\
 printf '  vs FLUSHDB: %.2fx (target <= 3x)\n' "$(echo "$cmdlet / $flush" | bc -l)"
 printf '  pwsh peak memory: %d MB max RSS (/usr/bin/time -v), %d MB PeakWorkingSet64 (target < 200 MB)\n' "$((rss / 1024))" "$(echo "$ws / 1048576" | bc)"
 echo "  other:* keys intact after every run: yes ($other_keys)"
-cr=$(median "${c_runbook[@]}"); cc=$(median "${c_cmdlet[@]}"); cf=$(median "${c_flush[@]}")
+cr=$(median "${c_runbook[@]}"); cc=$(median "${c_cmdlet[@]}"); cf=$(median "${c_flush[@]}"); cs=$(median "${c_scan[@]}")
 printf '  Redis server CPU (INFO commandstats): runbook %.3f s, Clear-PuoCache %.3f s, FLUSHDB %.3f s: %.2fx the runbook'"'"'s, %.2fx FLUSHDB'"'"'s\n' \
     "$cr" "$cc" "$cf" "$(echo "$cc / $cr" | bc -l)" "$(echo "$cc / $cf" | bc -l)"
+printf '  SCAN MATCH "puo:*" alone, deleting nothing: %.3f s of server CPU = %.2fx FLUSHDB'"'"'s; the runbook'"'"'s wall time / 8 is %.3f s\n' \
+    "$cs" "$(echo "$cs / $cf" | bc -l)" "$(echo "$runbook / 8" | bc -l)"

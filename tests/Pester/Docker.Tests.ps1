@@ -154,3 +154,71 @@ Describe 'Reviewing a deployment: docker images | head -5' -Skip:$noDocker {
         $busybox.Containers | Should -Contain $api
     }
 }
+
+Describe 'A user the Docker socket keeps out' -Skip:$noDocker {
+    # The suite runs as root, which every file mode lets in; so a child pwsh runs as uid/gid 65534 (nobody) with no
+    # groups and meets the sandbox socket's real mode (660 root:docker). /root is mode 700, so the child runs copies
+    # of pwsh and of the built module from a world-readable temp directory, with a HOME of its own.
+    BeforeAll {
+        $socket = $docker.Host -replace '^unix://', ''
+        $asNobody = @('--reuid=65534', '--regid=65534', '--clear-groups')
+        $skipReason = if (-not $IsLinux) { 'it needs Linux file modes' }
+        elseif ((& id -u) -ne '0') { 'it needs root to start a process as another user' }
+        elseif (-not (Get-Command setpriv -ErrorAction Ignore)) { 'setpriv (util-linux) is not installed' }
+        elseif ($socket -eq $docker.Host) { "the sandbox's Docker host $($docker.Host) is not a unix socket" }
+        elseif ([IO.File]::GetUnixFileMode($socket) -band [IO.UnixFileMode]::OtherWrite) { "$socket is writable by everyone" }
+        if ($skipReason) { return }
+
+        $root = Join-Path ([IO.Path]::GetTempPath()) "puo-denied-$(Get-Random)"
+        $null = New-Item -ItemType Directory "$root/home"
+        Copy-Item -Recurse $PSHOME "$root/pwsh"
+        Copy-Item -Recurse $env:PUO_MODULE_PATH "$root/PuoOps"
+        Set-Content "$root/denied.ps1" -Value @'
+param([string] $ModulePath, [string] $DockerHost)
+Import-Module (Join-Path $ModulePath PuoOps.psd1)
+Connect-PuoEnvironment -Name denied -DockerHost $DockerHost -SkipCheck | Out-Null
+$failures = @()
+try { $output = @(Get-PuoContainer -All -TimeoutSec 10 -ErrorVariable failures -ErrorAction SilentlyContinue) }
+catch { $failures = @($_) }
+$e = $failures | Select-Object -First 1
+[pscustomobject]@{
+    Output = $output.Count; Errors = @($failures).Count; Category = "$($e.CategoryInfo.Category)"; ErrorId = $e.FullyQualifiedErrorId
+    Target = "$($e.TargetObject)"; Message = $e.Exception.Message; Shown = ($e | Out-String)
+} | ConvertTo-Json -Compress
+'@
+        & chmod -R a+rX $root
+        & chown 65534:65534 "$root/home"
+        $childEnv = @('env', "HOME=$root/home", "DOTNET_CLI_HOME=$root/home", 'DOTNET_CLI_TELEMETRY_OPTOUT=1', 'POWERSHELL_TELEMETRY_OPTOUT=1')
+        # pwsh runs either as a .NET tool (dotnet pwsh.dll, as build.ps1 starts it) or as its own apphost.
+        $hostPath = (Get-Process -Id $PID).Path
+        $pwsh = if ((Split-Path -Leaf $hostPath) -eq 'dotnet') { @($hostPath, "$root/pwsh/pwsh.dll") } else { @("$root/pwsh/$(Split-Path -Leaf $hostPath)") }
+        $probe = & setpriv @asNobody @childEnv @pwsh -NoProfile -NonInteractive -Command 'exit 0' 2>&1
+        if ($LASTEXITCODE) { $skipReason = "uid 65534 cannot run $($pwsh -join ' '): $probe" }
+    }
+    AfterAll { if ($root) { Remove-Item -Recurse -Force $root } }
+
+    It 'gets a PermissionDenied error naming the socket and what to do, not a timeout or a stack trace' {
+        if ($skipReason) { Set-ItResult -Skipped -Because $skipReason; return }
+        $arguments = @($asNobody) + $childEnv + $pwsh + @('-NoProfile', '-NonInteractive', '-File', "$root/denied.ps1", '-ModulePath', "$root/PuoOps", '-DockerHost', $docker.Host)
+        $child = [Diagnostics.Process]::new()
+        $child.StartInfo = [Diagnostics.ProcessStartInfo]::new('setpriv', [string[]] $arguments)
+        $child.StartInfo.RedirectStandardOutput = $true
+        $child.StartInfo.RedirectStandardError = $true
+        $null = $child.Start()
+        $stderr = $child.StandardError.ReadToEndAsync()
+        $stdout = $child.StandardOutput.ReadToEndAsync()
+        if (-not $child.WaitForExit(120000)) { $child.Kill($true); throw 'The unprivileged pwsh did not finish within 120 s.' }
+        $child.ExitCode | Should -Be 0 -Because $stderr.Result
+
+        $result = $stdout.Result | ConvertFrom-Json
+        $result.Output | Should -Be 0
+        $result.Errors | Should -Be 1
+        $result.Category | Should -Be 'PermissionDenied'   # not OperationTimeout: it failed at once, well within -TimeoutSec 10
+        $result.ErrorId | Should -BeLike 'PuoOps.Docker.PermissionDenied,*'
+        $result.Target | Should -Be $docker.Host
+        $result.Message | Should -BeLike "*$socket*"
+        $result.Message | Should -BeLike '*usermod -aG docker*'
+        $result.Shown | Should -Not -Match '(?m)^\s+at \S'
+        $result.Shown | Should -Not -BeLike '*Docker.DotNet*'
+    }
+}

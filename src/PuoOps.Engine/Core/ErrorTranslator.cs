@@ -25,7 +25,8 @@ public static class ErrorTranslator
             case PostgresException postgres:
                 return FromPostgres(postgres, environment?.PostgresEndpoint?.DisplayName ?? "PostgreSQL");
             case NpgsqlException npgsql:
-                return FromConnectionFailure(npgsql, "PuoOps.Postgres", "PostgreSQL", environment?.PostgresEndpoint?.DisplayName, "Test-PuoPostgres");
+                return FromConnectionFailure(npgsql, "PuoOps.Postgres", "PostgreSQL", environment?.PostgresEndpoint?.DisplayName, "Test-PuoPostgres",
+                    "Run as a user allowed to use it.");
             case RedisConnectionException redis:
                 return FromRedisConnection(redis, environment?.RedisEndpoint?.DisplayName ?? "Redis");
             case RedisTimeoutException:
@@ -37,7 +38,7 @@ public static class ErrorTranslator
             case DockerApiException docker:
                 return FromDocker(docker, environment?.DockerHost ?? "Docker", null);
             case HttpRequestException or SocketException or IOException when IsDocker(exception):
-                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version");
+                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version", DockerSocketDenied);
             case UnauthorizedAccessException:
                 return new PuoException(ErrorKind.PermissionDenied, "PuoOps.PermissionDenied", exception.Message, null, exception);
             case TimeoutException or OperationCanceledException:
@@ -65,7 +66,7 @@ public static class ErrorTranslator
             case DockerApiException docker:
                 return FromDocker(docker, host, target);
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
-                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)");
+                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
             // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
             case not null when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
                 return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
@@ -103,7 +104,11 @@ public static class ErrorTranslator
         return new PuoException(kind, "PuoOps.Postgres." + id, hint.Length == 0 ? message : message + " " + hint, target, e);
     }
 
-    private static PuoException FromConnectionFailure(Exception e, string idPrefix, string service, string? target, string checkCommand)
+    /// <summary>What to do when the Docker socket's file mode keeps the user out (EACCES on connect).</summary>
+    private const string DockerSocketDenied =
+        "The user may not open its socket: add the user to the group that owns it (usually docker: sudo usermod -aG docker $USER, then log in again), or run as root.";
+
+    private static PuoException FromConnectionFailure(Exception e, string idPrefix, string service, string? target, string checkCommand, string permissionHint)
     {
         var socket = FindInner<SocketException>(e);
         var where = target is null ? "" : $" at {target}";
@@ -112,7 +117,7 @@ public static class ErrorTranslator
                 $"{service}{where} did not answer in time. Check it with {checkCommand}, or raise -TimeoutSec.", target, e);
         if (FindInner<UnauthorizedAccessException>(e) is not null || socket?.SocketErrorCode == SocketError.AccessDenied)
             return new PuoException(ErrorKind.PermissionDenied, idPrefix + ".PermissionDenied",
-                $"Permission denied connecting to {service}{where}. Run as a user allowed to use it.", target, e);
+                $"{service}{where}: permission denied. {permissionHint}", target, e);
         var reason = socket?.SocketErrorCode switch
         {
             SocketError.ConnectionRefused => "refused the connection: is it running?",

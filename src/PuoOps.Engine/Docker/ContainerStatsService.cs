@@ -5,12 +5,15 @@ namespace PuoOps.Engine.Docker;
 
 /// <summary>
 /// Get-PuoContainerStats: CPU, memory, network, block I/O and PIDs of many containers at once.
-/// docker stats --no-stream asks the daemon for a streamed-then-closed sample per container, and the daemon
-/// waits for two of its 1-second collection ticks to compute CPU. Here every container is read twice with
-/// one-shot=true (a direct cgroup read), all containers concurrently, <c>interval</c> apart, and CPU % is
-/// the difference: the same formula as docker stats, in about the interval's time. Docker 20.10 answers a
-/// one-shot read at its stats collector's next pass (the collector samples, then sleeps 1 s), so there the
-/// readings are a collection apart whatever the interval, and the call takes one to two seconds, as docker stats does.
+/// Every container is read twice with one-shot=true, all containers concurrently, at least <c>interval</c> apart,
+/// and CPU % is the difference of the two readings: the same formula as docker stats, over the window between
+/// the two readings' timestamps (reported as SampleSeconds).
+/// The daemon does not read cgroups per request: a stats request subscribes to its stats collector, which, when
+/// idle, makes a pass over the containers subscribed at that instant, publishes, sleeps 1 s, and passes again while
+/// anyone is subscribed (daemon/stats/collector.go); one-shot only skips the priming frame (daemon/stats.go). So
+/// two readings are at least one collector pass, about 1 s, apart whatever the interval, and with many containers
+/// the first request's pass starts before the others have subscribed: they are read at the next pass, about 1 s
+/// later, and again at the one after. For 15 containers that is about 2 s, which raw HTTP measures too.
 /// </summary>
 public static class ContainerStatsService
 {
@@ -27,19 +30,23 @@ public static class ContainerStatsService
     public static async Task<IReadOnlyList<Sample>> SampleAsync(OperationContext ctx, IReadOnlyList<string> containers, string? project,
         IReadOnlyCollection<string>? services, TimeSpan interval, Thresholds thresholds)
     {
+        var clock = Stopwatch.StartNew();
         var listed = await ContainerService.ListRawAsync(ctx, containers.Count > 0 ? null : project, containers.Count > 0 ? null : services).ConfigureAwait(false);
         var selected = containers.Count > 0
             ? containers.Select(name => (Target: name, Match: Find(listed, name))).ToList()
             : listed.Where(c => c.State == "running").OrderBy(NameOf, StringComparer.Ordinal).Select(c => (Target: NameOf(c), Match: (ContainerListResponse?)c)).ToList();
 
         var running = selected.Where(s => s.Match is { State: "running" }).Select(s => s.Match!).DistinctBy(c => c.ID).ToList();
-        ctx.Log($"Sampling {running.Count} running container(s), {interval.TotalMilliseconds:0} ms apart.");
-        var clock = Stopwatch.StartNew();
+        ctx.Log($"Listed {listed.Count} container(s) in {clock.ElapsedMilliseconds} ms; sampling {running.Count} running, {interval.TotalMilliseconds:0} ms apart.");
+        clock.Restart();
         var first = await ReadAllAsync(ctx, running).ConfigureAwait(false);
+        ctx.Log($"First readings in {clock.ElapsedMilliseconds} ms.");
         var remaining = interval - clock.Elapsed;
         if (remaining > TimeSpan.Zero)
             await Task.Delay(remaining, ctx.Cancellation).ConfigureAwait(false);
+        clock.Restart();
         var second = await ReadAllAsync(ctx, running).ConfigureAwait(false);
+        ctx.Log($"Second readings in {clock.ElapsedMilliseconds} ms.");
 
         return selected.Select(s =>
         {
@@ -116,6 +123,7 @@ public static class ContainerStatsService
             BlockWrittenBytes = (long)blocks.Where(b => string.Equals(b.Op, "write", StringComparison.OrdinalIgnoreCase)).Aggregate(0UL, (sum, b) => sum + b.Value),
             Pids = (long)(after.PidsStats?.Current ?? 0),
             Read = after.Read,
+            SampleSeconds = Math.Round((after.Read - before.Read).TotalSeconds, 3),
             Message = status switch
             {
                 Status.OK => "",

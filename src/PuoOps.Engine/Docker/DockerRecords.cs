@@ -49,6 +49,8 @@ public sealed class ContainerStats
     public long BlockWrittenBytes { get; init; }
     public long Pids { get; init; }
     public DateTime Read { get; init; }
+    /// <summary>Seconds between the two daemon readings CPU % is computed over (at least one stats collection, about 1 s).</summary>
+    public double SampleSeconds { get; init; }
     public string Message { get; init; } = "";
 }
 

@@ -34,7 +34,10 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
     [Parameter(Mandatory = true, ParameterSetName = AllSet)]
     public SwitchParameter All { get; set; }
 
-    /// <summary>Milliseconds between the two readings CPU % is computed from.</summary>
+    /// <summary>
+    /// Least milliseconds between the two readings CPU % is computed from. The daemon's stats collector reads
+    /// containers about once a second, so the window is at least that; each result's SampleSeconds is the window measured.
+    /// </summary>
     [Parameter]
     [ValidateRange(100, 10000)]
     public int SampleMilliseconds { get; set; } = 500;

@@ -89,6 +89,8 @@ public sealed class DockerEngineTests : IDisposable
         Assert.NotEqual(Status.OK, busyStats.Status);
         Assert.True(idleStats.MemoryUsage > 0 && idleStats.MemoryLimit >= idleStats.MemoryUsage);
         Assert.True(idleStats.Pids >= 1);
+        // CPU % is a delta over two distinct daemon readings, never one reading: the window between them is reported.
+        Assert.All(new[] { busyStats, idleStats }, s => Assert.True(s.SampleSeconds > 0, $"{s.Name}: window {s.SampleSeconds} s"));
         Assert.Equal(ErrorKind.NotFound, samples[2].Error!.Kind);
         Assert.Contains("xunit-no-such-container", samples[2].Error!.Message);
     }
@@ -159,12 +161,14 @@ public sealed class DockerEngineTests : IDisposable
     [Fact]
     public void Permission_denied_on_the_socket_is_a_permission_error()
     {
-        // Tests run as root, which any socket lets in; so the translation is checked on the exception the socket raises.
+        // The translation of the exception the socket raises; Docker.Tests.ps1 also connects for real as an unprivileged user.
         var denied = new HttpRequestException("connect", new SocketException((int)SocketError.AccessDenied));
         var error = ErrorTranslator.TranslateDocker(denied, "unix:///var/run/docker.sock", null);
         Assert.Equal(ErrorKind.PermissionDenied, error.Kind);
         Assert.Equal("PuoOps.Docker.PermissionDenied", error.ErrorId);
         Assert.Contains("unix:///var/run/docker.sock", error.Message);
+        Assert.Contains("usermod -aG docker", error.Message);
+        Assert.Equal("unix:///var/run/docker.sock", error.Target);
     }
 
     private static async Task WaitForLogLinesAsync(string container, int count)
