@@ -4,9 +4,11 @@
     Backup-PuoDatabase + Test-PuoBackup vs the runbook's pg_dump -Fc + pg_restore --list, on a ~1 GB database.
 .DESCRIPTION
     Issue target: at most 1.05x the raw commands' time. Both sides run in the same session, alternating,
-    -Rounds times; medians and the ratio are printed. PuoOps also writes the manifest (row counts in the
-    dump's snapshot, SHA-256) and checks the checksum again. Uses the sandbox named by -StateFile, else
-    starts its own (Postgres only) and stops it. Run after `dotnet pwsh ./build.ps1 -Task Build`.
+    -Rounds times; medians and the ratio are printed, with each PuoOps round's per-phase timings (from
+    Verbose). PuoOps also writes the manifest (row counts in the dump's snapshot, counted beside pg_dump;
+    SHA-256 computed while the dump streams to disk) and Test-PuoBackup reads the file again to check it.
+    Uses the sandbox named by -StateFile, else starts its own (Postgres only) and stops it. Run after
+    `dotnet pwsh ./build.ps1 -Task Build`.
 .EXAMPLE
     dotnet pwsh -NoProfile -File bench/backup/Backup.bench.ps1 -SizeMB 1024 -Rounds 3
 #>
@@ -33,7 +35,10 @@ try {
     $null = New-Item -ItemType Directory -Path $dir -Force
 
     $puo = {
-        $test = Backup-PuoDatabase -Path $dir | Test-PuoBackup
+        # Verbose carries each cmdlet's per-phase timings (a few lines): kept to print with the figures.
+        $out = & { Backup-PuoDatabase -Path $dir -Verbose | Test-PuoBackup -Verbose } 4>&1
+        $script:phases = @($out | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like 'Timings:*' } | ForEach-Object Message)
+        $test = $out | Where-Object { $_ -isnot [Management.Automation.VerboseRecord] }
         if ($test.Status -ne 'OK') { throw "Test-PuoBackup: $($test.Message)" }
     }
     $runbook = {
@@ -51,7 +56,8 @@ try {
             if ($side -eq 'puo') { $module += $seconds } else { $raw += $seconds }
             Get-ChildItem $dir | Remove-Item -Recurse -Force
         }
-        Write-Host ("round {0}: PuoOps {1:N1} s, raw {2:N1} s" -f $round, $module[-1], $raw[-1])
+        Write-Host ("round {0}: PuoOps {1:N1} s, raw {2:N1} s, load {3}" -f $round, $module[-1], $raw[-1], ((Get-Content /proc/loadavg) -split ' ')[0])
+        $phases | ForEach-Object { Write-Host "  $_" }
     }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $raw[$i] }
     [pscustomobject]@{
