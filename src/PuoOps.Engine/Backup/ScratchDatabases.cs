@@ -18,6 +18,12 @@ internal static partial class ScratchDatabases
     /// <summary>The comment every scratch database gets: with the name pattern, what marks it as ours.</summary>
     private const string Marker = "PuoOps scratch database";
 
+    /// <summary>
+    /// Where the locks are taken and checked: advisory locks belong to one database, so the run holding a lock
+    /// and the run looking for orphans must both connect to the same one.
+    /// </summary>
+    private const string LockDatabase = "postgres";
+
     /// <summary>A name for a new scratch database: &lt;base&gt;_&lt;purpose&gt;_&lt;8 hex digits&gt;, within PostgreSQL's 63 bytes.</summary>
     public static string NewName(string baseName, string purpose)
     {
@@ -31,7 +37,7 @@ internal static partial class ScratchDatabases
     /// </summary>
     public static async Task<IAsyncDisposable> HoldAsync(OperationContext ctx, string database)
     {
-        var connection = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false);
+        var connection = await DatabaseAdmin.OpenAsync(ctx, LockDatabase).ConfigureAwait(false);
         try
         {
             await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
@@ -62,7 +68,7 @@ internal static partial class ScratchDatabases
     /// </summary>
     public static async Task<IReadOnlyList<string>> DropOrphansAsync(OperationContext ctx, bool dryRun)
     {
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres").ConfigureAwait(false);
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, LockDatabase).ConfigureAwait(false);
         var candidates = new List<string>();
         await using (var find = new NpgsqlCommand(
             "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE @marker ORDER BY 1", admin))
