@@ -62,15 +62,9 @@ public sealed class BackupCmdletTests : IDisposable
     public async Task Ctrl_C_during_pg_restore_leaves_the_original_untouched_and_no_scratch_database()
     {
         await using var db = await ScratchDatabase.CreateAsync(150_000);
-        var vars = Connect(db);
-        var path = (string)Assert.Single(_host.Invoke("(Backup-PuoDatabase -Path $dir -Environment $n).Path", vars).ThrowIfFailed().Output).BaseObject;
-        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
-        var before = await db.FingerprintAsync();
-
-        var (shell, pending) = _host.Start($"Restore-PuoBackup -Path '{path}' -Environment '{db.Name}' -Confirm:$false");
+        var (shell, pending, before) = await StartRestoreUntilPgRestoreRunsAsync(db);
         using (shell)
         {
-            await BackupEngineTests.WaitForPgRestoreAsync(db);
             Assert.False(pending.IsCompleted);
             shell.Stop();
             Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
@@ -84,15 +78,9 @@ public sealed class BackupCmdletTests : IDisposable
     public async Task Killing_pg_restore_mid_restore_gives_a_clear_error_the_original_untouched_and_no_scratch_database()
     {
         await using var db = await ScratchDatabase.CreateAsync(150_000);
-        var vars = Connect(db);
-        var path = (string)Assert.Single(_host.Invoke("(Backup-PuoDatabase -Path $dir -Environment $n).Path", vars).ThrowIfFailed().Output).BaseObject;
-        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
-        var before = await db.FingerprintAsync();
-
-        var (shell, pending) = _host.Start($"Restore-PuoBackup -Path '{path}' -Environment '{db.Name}' -Confirm:$false");
+        var (shell, pending, before) = await StartRestoreUntilPgRestoreRunsAsync(db);
         using (shell)
         {
-            await BackupEngineTests.WaitForPgRestoreAsync(db);
             // Only the pg_restore this test started: its command line names this test's own database.
             var pgRestore = Assert.Single(System.Diagnostics.Process.GetProcessesByName("pg_restore"), p => BackupEngineTests.IsOurs(p, db.Name));
             pgRestore.Kill();
@@ -106,6 +94,29 @@ public sealed class BackupCmdletTests : IDisposable
         Assert.Equal(before, await db.FingerprintAsync());
         Assert.Empty(await db.WaitForNoScratchAsync());
         Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    /// <summary>
+    /// Backs <paramref name="db"/> up, changes it (so a restore would be visible), starts Restore-PuoBackup of that
+    /// backup and returns once its pg_restore runs, with the database's fingerprint from before.
+    /// </summary>
+    private async Task<(PowerShell Shell, IAsyncResult Pending, string Before)> StartRestoreUntilPgRestoreRunsAsync(ScratchDatabase db)
+    {
+        var vars = Connect(db);
+        var path = (string)Assert.Single(_host.Invoke("(Backup-PuoDatabase -Path $dir -Environment $n).Path", vars).ThrowIfFailed().Output).BaseObject;
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
+        var before = await db.FingerprintAsync();
+        var (shell, pending) = _host.Start($"Restore-PuoBackup -Path '{path}' -Environment '{db.Name}' -Confirm:$false");
+        try
+        {
+            await BackupEngineTests.WaitForPgRestoreAsync(db);
+        }
+        catch
+        {
+            shell.Dispose();
+            throw;
+        }
+        return (shell, pending, before);
     }
 
     [Fact]
