@@ -19,18 +19,13 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
-$version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
 $sandbox = Start-BenchSandbox $root $StateFile
 $pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
 $db = "puo_bench_$(Get-Random)"
 $dir = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-backup-$PID"
 try {
-    $seed = Measure-Command { $size = New-BenchDatabase $pg $db $SizeMB }
-    Write-Host ("Seeded {0} ({1:N0} MB) in {2:N0} s" -f $db, ($size / 1MB), $seed.TotalSeconds)
-    Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
-    $cs = "Host=$($pg.Host);Port=$($pg.Port);Database=$db;Username=$($pg.User);Password=$($pg.Password)"
-    $null = Connect-PuoEnvironment -Name bench -PostgresConnectionString $cs -SkipCheck
+    $size = Initialize-BenchDatabase $root $pg $db $SizeMB
     $pgDump = Join-Path $pg.BinDir 'pg_dump'; $pgRestore = Join-Path $pg.BinDir 'pg_restore'
     $null = New-Item -ItemType Directory -Path $dir -Force
 

@@ -43,6 +43,18 @@ CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); INSERT INTO 
     [long](Invoke-BenchPsql $Pg "SELECT pg_database_size('$Name')")
 }
 
+# Seeds the database, then imports the built module and connects the environment "bench" to it, as both
+# benchmarks start. Returns the database's size in bytes.
+function Initialize-BenchDatabase([string] $Root, $Pg, [string] $Name, [int] $SizeMB) {
+    $seed = Measure-Command { $size = New-BenchDatabase $Pg $Name $SizeMB }
+    Write-Host ("Seeded {0} ({1:N0} MB) in {2:N0} s" -f $Name, ($size / 1MB), $seed.TotalSeconds)
+    $version = (Import-PowerShellDataFile "$Root/PuoOps.psd1").ModuleVersion
+    Import-Module "$Root/out/PuoOps/$version/PuoOps.psd1" -Global
+    $cs = "Host=$($Pg.Host);Port=$($Pg.Port);Database=$Name;Username=$($Pg.User);Password=$($Pg.Password)"
+    $null = Connect-PuoEnvironment -Name bench -PostgresConnectionString $cs -SkipCheck
+    $size
+}
+
 function Remove-BenchDatabase($Pg, [string] $Name) {
     Invoke-BenchPsql $Pg "DROP DATABASE IF EXISTS `"$Name`" WITH (FORCE)"
 }
@@ -52,4 +64,4 @@ function Get-Median([double[]] $Values) {
     if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
 }
 
-Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Remove-BenchDatabase, Get-Median
+Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Initialize-BenchDatabase, Remove-BenchDatabase, Get-Median
