@@ -42,6 +42,8 @@ public sealed class DatabaseBackup
     public TimeSpan Age => DateTimeOffset.Now - Time;
     public long SizeBytes { get; init; }
     public string? Sha256 { get; init; }
+    /// <summary>The manifest's chunk checksums, which Test-PuoBackup checks on every core at once.</summary>
+    internal IReadOnlyList<Engine.Backup.BackupChunk>? Chunks { get; init; }
     public string? ServerVersion { get; init; }
     public string? AlembicVersion { get; init; }
     public DateTimeOffset? StartTime { get; init; }

@@ -68,12 +68,12 @@ public static partial class BackupService
         };
         // A custom-format dump comes through stdout and is hashed on its way into the file (one pass
         // instead of a second read for the manifest); a directory-format dump writes its own files.
-        string? sha = null;
+        BackupDigest? digest = null;
         Action<Stream>? readOutput = null;
         if (options.Format == BackupFormat.Directory)
             arguments.AddRange(["--file", tempPath]);
         else
-            readOutput = output => sha = BackupStore.CopyWithSha256(output, tempPath);
+            readOutput = output => digest = BackupChecksums.CopyAndHash(output, tempPath);
         if (options.Jobs > 1)
             arguments.AddRange(["--jobs", options.Jobs.ToString(CultureInfo.InvariantCulture)]);
         if (options.Tables.Count > 0)
@@ -113,13 +113,13 @@ public static partial class BackupService
             await snapshot.CommitAsync(ctx.Cancellation).ConfigureAwait(false);
 
             phase.Restart();
-            if (sha is null)
+            if (digest is null)
             {
-                progress.Report("Computing the SHA-256 checksum", 99);
-                sha = await BackupStore.Sha256Async(tempPath, ctx.Cancellation).ConfigureAwait(false);
+                progress.Report("Computing the SHA-256 checksums", 99);
+                digest = await BackupChecksums.ComputeAsync(tempPath, ctx.Cancellation).ConfigureAwait(false);
             }
             else
-                BackupStore.FlushToDisk(tempPath);
+                BackupChecksums.FlushToDisk(tempPath);
             var checksumTime = phase.Elapsed;
             phase.Restart();
             var end = DateTimeOffset.Now;
@@ -127,14 +127,14 @@ public static partial class BackupService
             {
                 Database = endpoint.Database, Server = $"{endpoint.Host}:{endpoint.Port}", ServerVersion = serverVersion,
                 AlembicVersion = alembic, Format = options.Format, Partial = options.Tables.Count > 0,
-                DatabaseSizeBytes = databaseSize, SizeBytes = BackupStore.Size(tempPath), Sha256 = sha,
+                DatabaseSizeBytes = databaseSize, SizeBytes = BackupStore.Size(tempPath), Sha256 = digest.Sha256, Chunks = digest.Chunks,
                 StartTime = start, EndTime = end, PgDump = pgDump, Tables = tables,
             };
             BackupStore.WriteManifest(manifestPath, manifest);
             Move(tempPath, finalPath);
             completed = true;
             progress.Complete();
-            ctx.Log($"Backup complete: {finalPath} ({manifest.SizeBytes:N0} bytes, SHA-256 {sha}).");
+            ctx.Log($"Backup complete: {finalPath} ({manifest.SizeBytes:N0} bytes, SHA-256 {digest.Sha256}).");
             ctx.Log($"Timings: catalog {catalogTime.TotalSeconds:0.00} s, pg_dump {dumpTime.TotalSeconds:0.00} s (row counts {countTime.TotalSeconds:0.00} s of it, alongside), " +
                     (readOutput is null ? $"checksum {checksumTime.TotalSeconds:0.00} s" : $"checksum during the dump, fsync {checksumTime.TotalSeconds:0.00} s") +
                     $", manifest and rename {phase.Elapsed.TotalSeconds:0.00} s.");

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -9,7 +8,8 @@ namespace PuoOps.Engine.Backup;
 /// <summary>What the sidecar JSON next to each backup holds (&lt;backup&gt;.json).</summary>
 internal sealed class BackupManifest
 {
-    public int ManifestVersion { get; set; } = 1;
+    /// <summary>2 added <see cref="Chunks"/>; a version 1 manifest is checked by <see cref="Sha256"/> alone.</summary>
+    public int ManifestVersion { get; set; } = 2;
     public string Database { get; set; } = "";
     public string Server { get; set; } = "";
     public string ServerVersion { get; set; } = "";
@@ -19,6 +19,7 @@ internal sealed class BackupManifest
     public long DatabaseSizeBytes { get; set; }
     public long SizeBytes { get; set; }
     public string Sha256 { get; set; } = "";
+    public List<BackupChunk>? Chunks { get; set; }
     public DateTimeOffset StartTime { get; set; }
     public DateTimeOffset EndTime { get; set; }
     public string PgDump { get; set; } = "";
@@ -102,6 +103,7 @@ public static class BackupStore
             Time = manifest?.EndTime ?? (isDirectory ? Directory.GetLastWriteTimeUtc(path) : File.GetLastWriteTimeUtc(path)),
             SizeBytes = Size(path),
             Sha256 = manifest?.Sha256,
+            Chunks = manifest?.Chunks,
             ServerVersion = manifest?.ServerVersion,
             AlembicVersion = manifest?.AlembicVersion,
             StartTime = manifest?.StartTime,
@@ -160,70 +162,6 @@ public static class BackupStore
         Directory.Exists(path)
             ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
             : new FileInfo(path).Length;
-
-    /// <summary>Large blocks for the file system and the hash: fewer system calls and hash calls.</summary>
-    private const int CopyBufferSize = 1 << 20;
-
-    /// <summary>
-    /// Copies <paramref name="source"/> (pg_dump's stdout) into a new file at <paramref name="path"/>,
-    /// computing its SHA-256 on the way, so the manifest's checksum costs no second read of the file.
-    /// Returns the checksum as lowercase hex. The caller makes the file durable (<see cref="FlushToDisk"/>).
-    /// </summary>
-    internal static string CopyWithSha256(Stream source, string path)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
-        var buffer = new byte[CopyBufferSize];
-        var ended = false;
-        while (!ended)
-        {
-            // A pipe returns a few KiB per read: fill the buffer first, so the hash and the file get 1 MiB blocks.
-            var filled = 0;
-            while (filled < buffer.Length)
-            {
-                var read = source.Read(buffer, filled, buffer.Length - filled);
-                if (read == 0)
-                {
-                    ended = true;
-                    break;
-                }
-                filled += read;
-            }
-            hash.AppendData(buffer, 0, filled);
-            file.Write(buffer, 0, filled);
-        }
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
-    }
-
-    /// <summary>fsync, as pg_dump does with its own output file: the backup survives a crash once renamed.</summary>
-    internal static void FlushToDisk(string path)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
-        file.Flush(flushToDisk: true);
-    }
-
-    /// <summary>
-    /// SHA-256 of a custom-format file, or of a directory-format folder: its files in ordinal name order,
-    /// each as name, NUL, content.
-    /// </summary>
-    internal static async Task<string> Sha256Async(string path, CancellationToken cancellation)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var files = Directory.Exists(path)
-            ? Directory.GetFiles(path).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToList()
-            : [path];
-        var buffer = new byte[CopyBufferSize];
-        foreach (var file in files)
-        {
-            if (Directory.Exists(path))
-                hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(file) + "\0"));
-            await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
-                hash.AppendData(buffer, 0, read);
-        }
-        return Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant();
-    }
 
     /// <summary>Removes a backup and its manifest.</summary>
     public static void Remove(DatabaseBackup backup)

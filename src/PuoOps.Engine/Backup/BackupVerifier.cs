@@ -93,13 +93,12 @@ public static class BackupVerifier
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Computing the SHA-256 checksum and reading the table of contents (pg_restore --list)"));
         var watch = Stopwatch.StartNew();
         var hashTime = TimeSpan.Zero;
-        var hashing = backup.Sha256 is null ? Task.FromResult<string?>(null)
-            : Task.Run<string?>(async () =>
-            {
-                var sha = await BackupStore.Sha256Async(backup.Path, ctx.Cancellation).ConfigureAwait(false);
-                hashTime = watch.Elapsed;
-                return sha;
-            });
+        var hashing = Task.Run(async () =>
+        {
+            var verdict = await BackupChecksums.VerifyAsync(backup, ctx.Cancellation).ConfigureAwait(false);
+            hashTime = watch.Elapsed;
+            return verdict;
+        });
         var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
         var entries = 0;
         var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
@@ -109,14 +108,13 @@ public static class BackupVerifier
                     Interlocked.Increment(ref entries);
             }, ctx.Cancellation).ConfigureAwait(false);
         var listTime = watch.Elapsed;
-        var actual = await hashing.ConfigureAwait(false);
-        ctx.Log($"Timings: SHA-256 of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s, pg_restore --list {listTime.TotalSeconds:0.00} s, side by side.");
-        bool? checksumMatches = actual is null ? null : string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase);
+        var checksum = await hashing.ConfigureAwait(false);
+        ctx.Log($"Timings: SHA-256 of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores), " +
+                $"pg_restore --list {listTime.TotalSeconds:0.00} s, side by side.");
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Done", 100, Completed: true));
 
-        var check = new ArchiveCheck { ChecksumMatches = checksumMatches, Readable = result.ExitCode == 0, TocEntries = entries };
-        if (checksumMatches == false)
-            check.Problems.Add($"The SHA-256 checksum {actual} does not match the manifest's {backup.Sha256}: the backup was changed or truncated after it was written.");
+        var check = new ArchiveCheck { ChecksumMatches = checksum.Matches, Readable = result.ExitCode == 0, TocEntries = entries };
+        check.Problems.AddRange(checksum.Problems);
         if (result.ExitCode != 0)
             check.Problems.Add($"pg_restore --list cannot read the backup (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}");
         return check;

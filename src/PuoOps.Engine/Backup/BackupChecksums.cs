@@ -1,0 +1,244 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace PuoOps.Engine.Backup;
+
+/// <summary>
+/// The SHA-256 of a piece of a backup: one file of a directory-format backup (empty for a custom-format
+/// file), from <see cref="Offset"/> for <see cref="Length"/> bytes.
+/// </summary>
+internal sealed class BackupChunk
+{
+    public string File { get; set; } = "";
+    public long Offset { get; set; }
+    public long Length { get; set; }
+    public string Sha256 { get; set; } = "";
+}
+
+/// <summary>What a backup's content hashes to: the whole backup's SHA-256 and its chunks' SHA-256s.</summary>
+internal sealed record BackupDigest(string Sha256, List<BackupChunk> Chunks);
+
+/// <summary>The outcome of checking a backup's content against its manifest.</summary>
+internal sealed record ChecksumCheck(bool? Matches, IReadOnlyList<string> Problems);
+
+/// <summary>
+/// Checksums of backups. The manifest keeps the whole backup's SHA-256 (what sha256sum prints for a
+/// custom-format file) and the SHA-256 of every 32 MiB chunk. Verification hashes the chunks on every
+/// core at once: SHA-256 is one sequential stream per hash, and this CPU hashes about 250 MB/s a core,
+/// so a read-back of the whole file alone would take one core several seconds per GB. Every byte is
+/// still checked against a SHA-256 from the manifest, and a damaged backup is reported by chunk.
+/// </summary>
+internal static class BackupChecksums
+{
+    public const int ChunkSize = 32 << 20;
+
+    /// <summary>Large blocks for the file system and the hash: fewer system calls and hash calls.</summary>
+    private const int BufferSize = 1 << 20;
+
+    /// <summary>
+    /// Copies <paramref name="source"/> (pg_dump's stdout) into a new file at <paramref name="path"/>,
+    /// hashing it on the way, so the manifest's checksums cost no second read of the file. The caller
+    /// makes the file durable (<see cref="FlushToDisk"/>).
+    /// </summary>
+    public static BackupDigest CopyAndHash(Stream source, string path, int chunkSize = ChunkSize)
+    {
+        using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var chunk = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chunks = new List<BackupChunk>();
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        long offset = 0, chunkStart = 0;
+
+        void HashAndWrite(byte[] buffer, int filled)
+        {
+            whole.AppendData(buffer, 0, filled);
+            file.Write(buffer, 0, filled);
+            for (var at = 0; at < filled;)
+            {
+                var take = (int)Math.Min(filled - at, chunkStart + chunkSize - offset);
+                chunk.AppendData(buffer, at, take);
+                at += take;
+                offset += take;
+                if (offset - chunkStart == chunkSize)
+                {
+                    chunks.Add(Chunk("", chunkStart, offset - chunkStart, chunk));
+                    chunkStart = offset;
+                }
+            }
+        }
+
+        // Two buffers: while one block is hashed and written on another core, this thread keeps draining
+        // the pipe into the other, so pg_dump (the slow end) never waits on a full pipe for the hashes.
+        var buffers = new[] { new byte[BufferSize], new byte[BufferSize] };
+        var pending = Task.CompletedTask;
+        try
+        {
+            for (var next = 0; ; next ^= 1)
+            {
+                var buffer = buffers[next];
+                var filled = Fill(source, buffer);
+                pending.GetAwaiter().GetResult(); // the other buffer is free again; a write error surfaces here
+                if (filled == 0)
+                    break;
+                pending = Task.Run(() => HashAndWrite(buffer, filled));
+            }
+        }
+        catch when (!pending.IsCompleted)
+        {
+            // The pipe broke (pg_dump killed): let the block in hand finish before the file is closed.
+            pending.ContinueWith(_ => { }, TaskScheduler.Default).Wait();
+            throw;
+        }
+        if (offset > chunkStart || chunks.Count == 0)
+            chunks.Add(Chunk("", chunkStart, offset - chunkStart, chunk));
+        return new BackupDigest(Hex(whole.GetHashAndReset()), chunks);
+    }
+
+    /// <summary>Reads until the buffer is full or the stream ends: a pipe returns a few KiB per read.</summary>
+    private static int Fill(Stream source, byte[] buffer)
+    {
+        var filled = 0;
+        int read;
+        while (filled < buffer.Length && (read = source.Read(buffer, filled, buffer.Length - filled)) > 0)
+            filled += read;
+        return filled;
+    }
+
+    /// <summary>fsync, as pg_dump does with its own output file: the backup survives a crash once renamed.</summary>
+    public static void FlushToDisk(string path)
+    {
+        using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+        file.Flush(flushToDisk: true);
+    }
+
+    /// <summary>
+    /// Hashes a backup already on disk (a directory-format dump, which pg_dump writes itself): the whole
+    /// SHA-256 on one core while the chunks are hashed on the others.
+    /// </summary>
+    public static async Task<BackupDigest> ComputeAsync(string path, CancellationToken cancellation, int chunkSize = ChunkSize)
+    {
+        var pieces = Pieces(path, chunkSize);
+        var whole = Task.Run(() => WholeSha256Async(path, cancellation), cancellation);
+        await Parallel.ForEachAsync(pieces, Options(cancellation, Math.Max(1, Environment.ProcessorCount - 1)),
+            (chunk, token) => HashChunkAsync(path, chunk, token)).ConfigureAwait(false);
+        return new BackupDigest(await whole.ConfigureAwait(false), pieces);
+    }
+
+    /// <summary>
+    /// Checks a backup against its manifest: by chunks, all cores at once, when the manifest has them;
+    /// otherwise (a manifest from before chunks) by the whole SHA-256. Null Matches: nothing to check against.
+    /// </summary>
+    public static async Task<ChecksumCheck> VerifyAsync(DatabaseBackup backup, CancellationToken cancellation)
+    {
+        if (backup.Chunks is not { Count: > 0 } expected)
+        {
+            if (backup.Sha256 is null)
+                return new ChecksumCheck(null, []);
+            var actual = await WholeSha256Async(backup.Path, cancellation).ConfigureAwait(false);
+            return string.Equals(actual, backup.Sha256, StringComparison.OrdinalIgnoreCase)
+                ? new ChecksumCheck(true, [])
+                : new ChecksumCheck(false, [$"The SHA-256 checksum {actual} does not match the manifest's {backup.Sha256}: the backup was changed or truncated after it was written."]);
+        }
+
+        // Sizes and file names first: a truncated or extended backup is reported as such, without hashing.
+        var problems = new List<string>();
+        var expectedSizes = expected.GroupBy(c => c.File).ToDictionary(g => g.Key, g => g.Sum(c => c.Length));
+        var actualSizes = Files(backup.Path).ToDictionary(f => f.Name, f => new FileInfo(f.FullPath).Length);
+        foreach (var (file, size) in expectedSizes)
+        {
+            if (!actualSizes.TryGetValue(file, out var actual))
+                problems.Add($"The backup was changed after it was written: {Describe(file)} is missing.");
+            else if (actual != size)
+                problems.Add($"The backup was truncated or changed after it was written: {Describe(file)} is {actual:N0} bytes, the manifest says {size:N0}.");
+        }
+        foreach (var file in actualSizes.Keys.Where(f => !expectedSizes.ContainsKey(f)))
+            problems.Add($"The backup was changed after it was written: {Describe(file)} is not in the manifest.");
+        if (problems.Count > 0)
+            return new ChecksumCheck(false, problems);
+
+        var damaged = new System.Collections.Concurrent.ConcurrentBag<BackupChunk>();
+        await Parallel.ForEachAsync(expected, Options(cancellation, Environment.ProcessorCount), async (chunk, token) =>
+        {
+            var probe = new BackupChunk { File = chunk.File, Offset = chunk.Offset, Length = chunk.Length };
+            await HashChunkAsync(backup.Path, probe, token).ConfigureAwait(false);
+            if (!string.Equals(probe.Sha256, chunk.Sha256, StringComparison.OrdinalIgnoreCase))
+                damaged.Add(chunk);
+        }).ConfigureAwait(false);
+        if (damaged.IsEmpty)
+            return new ChecksumCheck(true, []);
+        var ranges = damaged.OrderBy(c => c.File, StringComparer.Ordinal).ThenBy(c => c.Offset)
+            .Select(c => $"{Describe(c.File)} bytes {c.Offset:N0}-{c.Offset + c.Length - 1:N0}");
+        return new ChecksumCheck(false, [$"The backup was changed after it was written: the SHA-256 of {string.Join(", ", ranges)} does not match the manifest."]);
+    }
+
+    /// <summary>
+    /// The whole backup's SHA-256: of a custom-format file, or of a directory-format folder's files in
+    /// ordinal name order, each as name, NUL, content.
+    /// </summary>
+    private static async Task<string> WholeSha256Async(string path, CancellationToken cancellation)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[BufferSize];
+        foreach (var (name, fullPath) in Files(path))
+        {
+            if (name.Length > 0)
+                hash.AppendData(Encoding.UTF8.GetBytes(name + "\0"));
+            await using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan | FileOptions.Asynchronous);
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellation).ConfigureAwait(false)) > 0)
+                hash.AppendData(buffer, 0, read);
+        }
+        return Hex(hash.GetHashAndReset());
+    }
+
+    /// <summary>Fills in <paramref name="chunk"/>'s SHA-256 from the file on disk.</summary>
+    private static async ValueTask HashChunkAsync(string backupPath, BackupChunk chunk, CancellationToken cancellation)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var handle = File.OpenHandle(FullPath(backupPath, chunk.File), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        var buffer = new byte[(int)Math.Min(BufferSize, Math.Max(1, chunk.Length))];
+        for (long done = 0; done < chunk.Length;)
+        {
+            var read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, chunk.Length - done)), chunk.Offset + done, cancellation).ConfigureAwait(false);
+            if (read == 0)
+                break; // shorter than the manifest says: the hash will not match
+            hash.AppendData(buffer, 0, read);
+            done += read;
+        }
+        chunk.Sha256 = Hex(hash.GetHashAndReset());
+    }
+
+    /// <summary>The chunks of every file of a backup on disk, not yet hashed; an empty file is one empty chunk.</summary>
+    private static List<BackupChunk> Pieces(string path, int chunkSize)
+    {
+        var pieces = new List<BackupChunk>();
+        foreach (var (file, fullPath) in Files(path))
+        {
+            var length = new FileInfo(fullPath).Length;
+            pieces.Add(new BackupChunk { File = file, Offset = 0, Length = Math.Min(length, chunkSize) });
+            for (long offset = chunkSize; offset < length; offset += chunkSize)
+                pieces.Add(new BackupChunk { File = file, Offset = offset, Length = Math.Min(length - offset, chunkSize) });
+        }
+        return pieces;
+    }
+
+    /// <summary>
+    /// A directory-format backup's files in ordinal name order, or a custom-format backup's one file
+    /// (named "" as in its chunks).
+    /// </summary>
+    private static IEnumerable<(string Name, string FullPath)> Files(string path) =>
+        Directory.Exists(path)
+            ? Directory.GetFiles(path).Select(f => (Path.GetFileName(f), f)).OrderBy(f => f.Item1, StringComparer.Ordinal)
+            : [("", path)];
+
+    private static string FullPath(string backupPath, string file) => file.Length == 0 ? backupPath : Path.Combine(backupPath, file);
+
+    private static string Describe(string file) => file.Length == 0 ? "the backup file" : $"file {file}";
+
+    private static BackupChunk Chunk(string file, long offset, long length, IncrementalHash hash) =>
+        new() { File = file, Offset = offset, Length = length, Sha256 = Hex(hash.GetHashAndReset()) };
+
+    private static ParallelOptions Options(CancellationToken cancellation, int workers) =>
+        new() { CancellationToken = cancellation, MaxDegreeOfParallelism = workers };
+
+    private static string Hex(byte[] hash) => Convert.ToHexString(hash).ToLowerInvariant();
+}
