@@ -84,38 +84,59 @@ CREATE INDEX memories_content ON memories (content);
         $script:killBackup = Backup-PuoDatabase -Path (Join-Path $dir kill) -Environment $killEnv
         function Get-Fingerprint { Invoke-Psql "SELECT count(*) || ':' || md5(string_agg(m::text, ',' ORDER BY id)) FROM memories m" $killDb }
         function Get-Scratch { @(Invoke-Psql "SELECT datname FROM pg_database WHERE datname ~ '^${killDb}_(restore|verify)_[0-9a-f]{8}$'") }
+
+        # Runs Restore-PuoBackup in a child pwsh and kills it with SIGKILL while its pg_restore runs: the child
+        # alone (its pg_restore and its scratch guard live on), or with -EntireTree everything it started.
+        function Invoke-KilledRestore([switch] $EntireTree) {
+            $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+            if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
+            foreach ($a in '-NoProfile', '-NonInteractive', '-Command',
+                'Import-Module (Join-Path $env:PUO_MODULE_PATH PuoOps.psd1); $null = Connect-PuoEnvironment -Name child -PostgresConnectionString $env:PUO_KILL_CS -SkipCheck; Restore-PuoBackup -Path $env:PUO_KILL_BACKUP -Confirm:$false') {
+                $start.ArgumentList.Add($a)
+            }
+            # The password reaches the child only through its environment.
+            $start.Environment['PUO_KILL_CS'] = $killCs
+            $start.Environment['PUO_KILL_BACKUP'] = $killBackup.Path
+            $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
+            $child = [Diagnostics.Process]::Start($start)
+            try {
+                $restoring = $false
+                for ($i = 0; $i -lt 600 -and -not $restoring -and -not $child.HasExited; $i++) {
+                    $restoring = [int](Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname ~ '^${killDb}_restore_'") -gt 0
+                    if (-not $restoring) { Start-Sleep -Milliseconds 100 }
+                }
+                $restoring | Should -BeTrue -Because "the child must be killed while pg_restore runs $(if ($child.HasExited) { $child.StandardError.ReadToEnd() })"
+            }
+            finally {
+                if (-not $child.HasExited) { $child.Kill($EntireTree.IsPresent) }
+                $child.WaitForExit()
+            }
+        }
+        function Wait-NoScratch {
+            for ($i = 0; $i -lt 100 -and (Get-Scratch).Count; $i++) { Start-Sleep -Milliseconds 100 }
+            Get-Scratch
+        }
+        Invoke-Psql "INSERT INTO memories (content) VALUES ('after the backup')" $killDb
+        $script:before = Get-Fingerprint
     }
     AfterAll { $killEnv | Disconnect-PuoEnvironment -Confirm:$false }
 
-    It 'leaves the original untouched, and the next restore test drops the scratch database the dead run left' {
-        Invoke-Psql "INSERT INTO memories (content) VALUES ('after the backup')" $killDb
-        $before = Get-Fingerprint
-        # A child pwsh runs the restore; the password reaches it only through its environment.
-        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-        if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
-        foreach ($a in '-NoProfile', '-NonInteractive', '-Command',
-            'Import-Module (Join-Path $env:PUO_MODULE_PATH PuoOps.psd1); $null = Connect-PuoEnvironment -Name child -PostgresConnectionString $env:PUO_KILL_CS -SkipCheck; Restore-PuoBackup -Path $env:PUO_KILL_BACKUP -Confirm:$false') {
-            $start.ArgumentList.Add($a)
+    It 'leaves the original untouched, and the guard drops the scratch database and ends the orphaned pg_restore' {
+        Invoke-KilledRestore
+        Wait-NoScratch | Should -BeNullOrEmpty -Because 'the scratch guard drops the database once the dead run releases its lock'
+        $left = 1
+        for ($i = 0; $i -lt 50 -and $left; $i++) {
+            $left = [int](Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('PuoOps pg_restore', 'PuoOps scratch guard')")
+            if ($left) { Start-Sleep -Milliseconds 100 }
         }
-        $start.Environment['PUO_KILL_CS'] = $killCs
-        $start.Environment['PUO_KILL_BACKUP'] = $killBackup.Path
-        $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
-        $child = [Diagnostics.Process]::Start($start)
-        try {
-            $restoring = $false
-            for ($i = 0; $i -lt 600 -and -not $restoring -and -not $child.HasExited; $i++) {
-                $restoring = [int](Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname ~ '^${killDb}_restore_'") -gt 0
-                if (-not $restoring) { Start-Sleep -Milliseconds 100 }
-            }
-            $restoring | Should -BeTrue -Because "the child must be killed while pg_restore runs $(if ($child.HasExited) { $child.StandardError.ReadToEnd() })"
-        }
-        finally {
-            # kill -9 of the child pwsh only (its pg_restore is orphaned and keeps running).
-            if (-not $child.HasExited) { $child.Kill() }
-            $child.WaitForExit()
-        }
+        $left | Should -Be 0 -Because 'the drop closes the orphaned pg_restore''s connections, and the guard ends'
+        Get-Fingerprint | Should -Be $before
+    }
+
+    It 'leaves the original untouched, and the next restore test drops what a run killed with its guard left' {
+        Invoke-KilledRestore -EntireTree
         $orphan = Get-Scratch
-        $orphan.Count | Should -Be 1 -Because 'a kill -9 leaves the scratch database behind'
+        $orphan.Count | Should -Be 1 -Because 'with the guard killed too, the scratch database stays until the next run'
         Get-Fingerprint | Should -Be $before
 
         # -WhatIf drops nothing.
@@ -125,7 +146,7 @@ CREATE INDEX memories_content ON memories (content);
         $verbose = $killBackup | Test-PuoBackup -Restore -Environment $killEnv -Verbose 4>&1
         ($verbose | Where-Object { $_ -isnot [Management.Automation.VerboseRecord] }).Status | Should -Be 'OK'
         ($verbose | Where-Object { $_ -is [Management.Automation.VerboseRecord] -and $_.Message -like "Dropping the scratch database $orphan*" }) | Should -Not -BeNullOrEmpty
-        Get-Scratch | Should -BeNullOrEmpty
+        Wait-NoScratch | Should -BeNullOrEmpty
         Get-Fingerprint | Should -Be $before
     }
 }

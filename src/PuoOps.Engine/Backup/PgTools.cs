@@ -76,20 +76,11 @@ internal static class PgTools
     public static async Task<ChildResult> RunAsync(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment,
         string? workingDirectory, Action<string, bool>? onLine, CancellationToken cancellation, Action<Stream>? readOutput = null)
     {
-        var start = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? "",
-        };
-        foreach (var argument in arguments)
-            start.ArgumentList.Add(argument);
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
-            start.Environment.Remove(key);
-        foreach (var (key, value) in environment)
-            start.Environment[key] = value;
+        var start = StartInfo(file, arguments, environment);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.RedirectStandardInput = true;
+        start.WorkingDirectory = workingDirectory ?? "";
 
         var errorTail = new Queue<string>();
         using var process = new Process { StartInfo = start };
@@ -149,6 +140,38 @@ internal static class PgTools
         // WaitForExitAsync also waits for the output streams to reach their end.
         lock (errorTail)
             return new ChildResult(process.ExitCode, string.Join(System.Environment.NewLine, errorTail));
+    }
+
+    /// <summary>
+    /// Starts a program that is meant to outlive this process if it dies, and is not waited for. Its
+    /// standard streams are /dev/null: nothing of it reaches the operator's console, and it does not die
+    /// of a broken pipe once this process is gone.
+    /// </summary>
+    public static void StartDetached(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
+    {
+        // sh only redirects the streams and then becomes the program ($0, with its arguments as "$@").
+        var start = StartInfo("/bin/sh", ["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1", file, .. arguments], environment);
+        try
+        {
+            using var process = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotStarted", $"Could not start {file}: {ex.Message}", file, ex);
+        }
+    }
+
+    /// <summary>The program and its arguments, with the given libpq environment instead of any inherited PG* variable.</summary>
+    private static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
+    {
+        var start = new ProcessStartInfo(file) { UseShellExecute = false };
+        foreach (var argument in arguments)
+            start.ArgumentList.Add(argument);
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(key);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        return start;
     }
 
     private static void Kill(Process process)

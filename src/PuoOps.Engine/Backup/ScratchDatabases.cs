@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Npgsql;
+using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Engine.Backup;
 
@@ -10,8 +12,12 @@ namespace PuoOps.Engine.Backup;
 /// The scratch databases Test-PuoBackup -Restore and Restore-PuoBackup restore into. A run that owns
 /// one holds a session-level advisory lock derived from its name for the scratch database's whole life;
 /// the server releases that lock when the run's process dies, however it dies (kill -9 included).
-/// So a scratch database (named by <see cref="NewName"/> and marked by its comment) whose lock can be
-/// taken is an orphan of a dead run, and the next run drops it; one whose lock is held is left alone.
+/// Two things act on that:
+/// - a guard process started with the lock (<see cref="HoldAsync"/>) waits for it and drops the
+///   database at once if it still exists, so a killed run leaves nothing behind;
+/// - if the guard died too (its whole process group killed), a scratch database (named by
+///   <see cref="NewName"/> and marked by its comment) whose lock can be taken is an orphan of a dead
+///   run, and the next run drops it; one whose lock is held is left alone.
 /// </summary>
 internal static partial class ScratchDatabases
 {
@@ -33,7 +39,8 @@ internal static partial class ScratchDatabases
 
     /// <summary>
     /// Takes the scratch database's lock on a connection of its own, kept open until the returned
-    /// object is disposed: dispose it only after the database is dropped or renamed away.
+    /// object is disposed (dispose it only after the database is dropped or renamed away), and starts
+    /// its guard before the database exists.
     /// </summary>
     public static async Task<IAsyncDisposable> HoldAsync(OperationContext ctx, string database)
     {
@@ -43,6 +50,15 @@ internal static partial class ScratchDatabases
             await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
             command.Parameters.AddWithValue("key", LockKey(database));
             await command.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+            try
+            {
+                StartGuard(ctx, await DatabaseAdmin.ServerMajorAsync(connection, ctx.Cancellation).ConfigureAwait(false), database);
+            }
+            catch (PuoException ex)
+            {
+                // No psql to guard with: the next run's DropOrphansAsync still drops what a killed run leaves.
+                ctx.Log($"No guard for the scratch database {database}: {ex.Message}");
+            }
             return connection; // closing the session releases the lock
         }
         catch
@@ -50,6 +66,26 @@ internal static partial class ScratchDatabases
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// The guard of a held scratch database: a psql that waits for the database's lock, then drops the
+    /// database if it still exists, and exits. The lock frees when this run's lock connection closes:
+    /// normally after the run dropped or renamed the database, so the guard finds nothing; if this
+    /// process was killed, at once, and the guard drops the database (closing the connections of a
+    /// pg_restore the dead run left running). Ctrl+C in a console reaches the guard too and cancels its
+    /// wait, so it ends without dropping anything (ON_ERROR_STOP) while the run cleans up itself.
+    /// </summary>
+    private static void StartGuard(OperationContext ctx, int serverMajor, string database)
+    {
+        var environment = PgTools.Environment(PostgresConnections.Endpoint(ctx), ctx, "PuoOps scratch guard");
+        environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c client_min_messages=warning";
+        PgTools.StartDetached(PgTools.Locate("psql", serverMajor),
+        [
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", LockDatabase,
+            "-c", $"SELECT pg_advisory_lock({LockKey(database).ToString(CultureInfo.InvariantCulture)})",
+            "-c", $"DROP DATABASE IF EXISTS {DatabaseAdmin.Quote(database)} WITH (FORCE)",
+        ], environment);
     }
 
     /// <summary>Creates the scratch database (the caller holds its lock) and marks it as ours.</summary>

@@ -30,6 +30,9 @@ public sealed class BackupEngineTests
         Assert.Equal(2_000, Assert.Single(backup.Tables, t => t.Name == "audit_logs").Rows);
         Assert.Equal(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(backup.Path))).ToLowerInvariant(), backup.Sha256);
         Assert.Equal(new FileInfo(backup.Path).Length, backup.SizeBytes);
+        var manifest = BackupStore.ReadManifest(backup.ManifestPath)!;
+        Assert.Equal(2, manifest.ManifestVersion);
+        Assert.Equal(backup.SizeBytes, manifest.Chunks!.Sum(c => c.Length));
         Assert.True(backup.EndTime >= backup.StartTime);
         Assert.DoesNotContain(Directory.GetFileSystemEntries(db.Directory), p => p.EndsWith(".partial", StringComparison.Ordinal));
         Assert.DoesNotContain(log, l => l.Contains(Sandbox.Current.PostgresPassword, StringComparison.Ordinal));
@@ -297,6 +300,26 @@ public sealed class BackupEngineTests
         Assert.Equal(Status.OK, test.Status);
         Assert.Equal(new[] { foreign, live }.Order(StringComparer.Ordinal), await db.DerivedDatabasesAsync());
         Assert.Contains(log, l => l.Contains(live, StringComparison.Ordinal) && l.Contains("still in progress", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_guard_drops_a_scratch_database_whose_holder_went_away_without_dropping_it()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(100);
+        using var env = db.Environment();
+        var ctx = Context(env);
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
+        var scratch = ScratchDatabases.NewName(db.Name, "restore");
+        var hold = await ScratchDatabases.HoldAsync(ctx, scratch);
+        await ScratchDatabases.CreateAsync(ctx, admin, scratch, "test of the guard");
+        // A connection to the scratch database, like the pg_restore a killed run leaves running.
+        await using var restoring = await DatabaseAdmin.OpenAsync(ctx, scratch);
+        Assert.Contains(scratch, await db.DerivedDatabasesAsync());
+
+        // The lock's session ends without the database being dropped, as when the run's process is killed.
+        await hold.DisposeAsync();
+        Assert.Empty(await db.WaitForNoScratchAsync());
+        await Assert.ThrowsAnyAsync<Npgsql.NpgsqlException>(() => DatabaseAdmin.ExecuteAsync(restoring, "SELECT 1", CancellationToken.None));
     }
 
     [Fact]
