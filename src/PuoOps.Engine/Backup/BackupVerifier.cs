@@ -23,6 +23,9 @@ public sealed class BackupTestOptions
 /// </summary>
 public static class BackupVerifier
 {
+    /// <summary>The maintenance_work_mem of each pg_restore session (memory for index builds, taken only as needed).</summary>
+    internal const string RestoreMaintenanceWorkMem = "256MB";
+
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
 
@@ -154,10 +157,17 @@ public static class BackupVerifier
             arguments.AddRange(["--jobs", jobs.ToString(CultureInfo.InvariantCulture)]);
         arguments.Add(backup.Path);
 
-        ctx.Log($"Restoring {backup.Path} into {database} on {endpoint.Host}:{endpoint.Port} with {pgRestore}" + (jobs > 1 ? $" ({jobs} jobs)." : "."));
+        // PostgreSQL's advice for restoring a dump ("Populating a Database"): more maintenance_work_mem, so
+        // index builds sort in memory. With several jobs, pg_restore already builds indexes side by side;
+        // parallel workers inside each build would only fight the other jobs for the cores. Both apply to
+        // pg_restore's own sessions only, and measured about 10 % faster on the bench's restore.
+        var environment = PgTools.Environment(endpoint, ctx, "PuoOps pg_restore");
+        environment["PGOPTIONS"] = $"-c maintenance_work_mem={RestoreMaintenanceWorkMem}" + (jobs > 1 ? " -c max_parallel_maintenance_workers=0" : "");
+        ctx.Log($"Restoring {backup.Path} into {database} on {endpoint.Host}:{endpoint.Port} with {pgRestore}" +
+                (jobs > 1 ? $" ({jobs} jobs, no parallel workers within a job)" : "") + $", maintenance_work_mem {RestoreMaintenanceWorkMem} per job.");
         var watch = Stopwatch.StartNew();
         var tablesDone = 0;
-        var restoring = PgTools.RunAsync(pgRestore, arguments, PgTools.Environment(endpoint, ctx, "PuoOps pg_restore"), null, (line, _) =>
+        var restoring = PgTools.RunAsync(pgRestore, arguments, environment, null, (line, _) =>
         {
             if (!line.Contains("processing data for table", StringComparison.Ordinal))
                 return;
