@@ -5,7 +5,8 @@
     same directory-format backup.
 .DESCRIPTION
     Issue target: at least 1.3x faster. PuoOps' side includes everything it does: checksum and
-    pg_restore --list, createdb, pg_restore --jobs 2, row counts and alembic check, sanity query, rename.
+    pg_restore --list, createdb, pg_restore --jobs 2 (its sessions tuned: maintenance_work_mem 256MB, no
+    parallel workers within a job), row counts and alembic check, sanity query, rename.
     The raw side is createdb + pg_restore (one job); a third, pg_restore --jobs 2 with nothing verified, shows
     the most any two-job restore can gain on this machine. All restore into a new database that is dropped
     afterwards (not timed). Uses the sandbox named by -StateFile, else starts its own and stops it.
