@@ -60,7 +60,7 @@ internal static class BackupChecksums
                 offset += take;
                 if (offset - chunkStart == chunkSize)
                 {
-                    chunks.Add(Chunk("", chunkStart, offset - chunkStart, chunk));
+                    chunks.Add(Chunk(chunkStart, offset - chunkStart, chunk));
                     chunkStart = offset;
                 }
             }
@@ -89,7 +89,7 @@ internal static class BackupChecksums
             throw;
         }
         if (offset > chunkStart || chunks.Count == 0)
-            chunks.Add(Chunk("", chunkStart, offset - chunkStart, chunk));
+            chunks.Add(Chunk(chunkStart, offset - chunkStart, chunk));
         return new BackupDigest(Hex(whole.GetHashAndReset()), chunks);
     }
 
@@ -119,7 +119,7 @@ internal static class BackupChecksums
         var pieces = Pieces(path, chunkSize);
         var whole = Task.Run(() => WholeSha256Async(path, cancellation), cancellation);
         await Parallel.ForEachAsync(pieces, Options(cancellation, Math.Max(1, Environment.ProcessorCount - 1)),
-            (chunk, token) => HashChunkAsync(path, chunk, token)).ConfigureAwait(false);
+            async (chunk, token) => chunk.Sha256 = await HashChunkAsync(path, chunk, token).ConfigureAwait(false)).ConfigureAwait(false);
         return new BackupDigest(await whole.ConfigureAwait(false), pieces);
     }
 
@@ -158,9 +158,7 @@ internal static class BackupChecksums
         var damaged = new System.Collections.Concurrent.ConcurrentBag<BackupChunk>();
         await Parallel.ForEachAsync(expected, Options(cancellation, Environment.ProcessorCount), async (chunk, token) =>
         {
-            var probe = new BackupChunk { File = chunk.File, Offset = chunk.Offset, Length = chunk.Length };
-            await HashChunkAsync(backup.Path, probe, token).ConfigureAwait(false);
-            if (!string.Equals(probe.Sha256, chunk.Sha256, StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(await HashChunkAsync(backup.Path, chunk, token).ConfigureAwait(false), chunk.Sha256, StringComparison.OrdinalIgnoreCase))
                 damaged.Add(chunk);
         }).ConfigureAwait(false);
         if (damaged.IsEmpty)
@@ -190,8 +188,8 @@ internal static class BackupChecksums
         return Hex(hash.GetHashAndReset());
     }
 
-    /// <summary>Fills in <paramref name="chunk"/>'s SHA-256 from the file on disk.</summary>
-    private static async ValueTask HashChunkAsync(string backupPath, BackupChunk chunk, CancellationToken cancellation)
+    /// <summary>The SHA-256 of the bytes <paramref name="chunk"/> covers, as they are on disk now.</summary>
+    private static async ValueTask<string> HashChunkAsync(string backupPath, BackupChunk chunk, CancellationToken cancellation)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var handle = File.OpenHandle(FullPath(backupPath, chunk.File), FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
@@ -204,7 +202,7 @@ internal static class BackupChecksums
             hash.AppendData(buffer, 0, read);
             done += read;
         }
-        chunk.Sha256 = Hex(hash.GetHashAndReset());
+        return Hex(hash.GetHashAndReset());
     }
 
     /// <summary>The chunks of every file of a backup on disk, not yet hashed; an empty file is one empty chunk.</summary>
@@ -214,9 +212,10 @@ internal static class BackupChecksums
         foreach (var (file, fullPath) in Files(path))
         {
             var length = new FileInfo(fullPath).Length;
-            pieces.Add(new BackupChunk { File = file, Offset = 0, Length = Math.Min(length, chunkSize) });
-            for (long offset = chunkSize; offset < length; offset += chunkSize)
+            long offset = 0;
+            do
                 pieces.Add(new BackupChunk { File = file, Offset = offset, Length = Math.Min(length - offset, chunkSize) });
+            while ((offset += chunkSize) < length);
         }
         return pieces;
     }
@@ -234,8 +233,9 @@ internal static class BackupChecksums
 
     private static string Describe(string file) => file.Length == 0 ? "the backup file" : $"file {file}";
 
-    private static BackupChunk Chunk(string file, long offset, long length, IncrementalHash hash) =>
-        new() { File = file, Offset = offset, Length = length, Sha256 = Hex(hash.GetHashAndReset()) };
+    /// <summary>A chunk of a custom-format file whose bytes <paramref name="hash"/> has taken in.</summary>
+    private static BackupChunk Chunk(long offset, long length, IncrementalHash hash) =>
+        new() { Offset = offset, Length = length, Sha256 = Hex(hash.GetHashAndReset()) };
 
     private static ParallelOptions Options(CancellationToken cancellation, int workers) =>
         new() { CancellationToken = cancellation, MaxDegreeOfParallelism = workers };

@@ -20,6 +20,8 @@ public sealed class BackupChecksumTests : IDisposable
         return bytes;
     }
 
+    private static Task<ChecksumCheck> VerifyAsync(DatabaseBackup backup) => BackupChecksums.VerifyAsync(backup, CancellationToken.None);
+
     private static string Sha(ReadOnlySpan<byte> bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
     [Fact]
@@ -74,16 +76,16 @@ public sealed class BackupChecksumTests : IDisposable
             Assert.Equal(Sha(files[chunk.File].AsSpan((int)chunk.Offset, (int)chunk.Length)), chunk.Sha256);
 
         var backup = new DatabaseBackup { Path = dir, Sha256 = digest.Sha256, Chunks = digest.Chunks };
-        Assert.True((await BackupChecksums.VerifyAsync(backup, CancellationToken.None)).Matches);
+        Assert.True((await VerifyAsync(backup)).Matches);
 
         // A file that was not there when the backup was written is damage too.
         await File.WriteAllTextAsync(Path.Combine(dir, "3003.dat.gz"), "x");
-        var extra = await BackupChecksums.VerifyAsync(backup, CancellationToken.None);
+        var extra = await VerifyAsync(backup);
         Assert.False(extra.Matches);
         Assert.Contains("file 3003.dat.gz is not in the manifest", Assert.Single(extra.Problems));
         File.Delete(Path.Combine(dir, "3003.dat.gz"));
         File.Delete(Path.Combine(dir, "toc.dat"));
-        Assert.Contains("file toc.dat is missing", Assert.Single((await BackupChecksums.VerifyAsync(backup, CancellationToken.None)).Problems));
+        Assert.Contains("file toc.dat is missing", Assert.Single((await VerifyAsync(backup)).Problems));
     }
 
     [Fact]
@@ -93,16 +95,16 @@ public sealed class BackupChecksumTests : IDisposable
         var path = Path.Combine(_directory, "db.dump");
         var digest = BackupChecksums.CopyAndHash(new MemoryStream(data), path, ChunkSize);
         var backup = new DatabaseBackup { Path = path, Sha256 = digest.Sha256, Chunks = digest.Chunks };
-        Assert.True((await BackupChecksums.VerifyAsync(backup, CancellationToken.None)).Matches);
+        Assert.True((await VerifyAsync(backup)).Matches);
 
         data[650_000] ^= 0x01;
         await File.WriteAllBytesAsync(path, data);
-        var flipped = await BackupChecksums.VerifyAsync(backup, CancellationToken.None);
+        var flipped = await VerifyAsync(backup);
         Assert.False(flipped.Matches);
         Assert.Contains("the backup file bytes 600,000-899,999 does not match", Assert.Single(flipped.Problems));
 
         await File.WriteAllBytesAsync(path, data[..500_000]);
-        var truncated = await BackupChecksums.VerifyAsync(backup, CancellationToken.None);
+        var truncated = await VerifyAsync(backup);
         Assert.False(truncated.Matches);
         Assert.Contains("is 500,000 bytes, the manifest says 1,000,000", Assert.Single(truncated.Problems));
     }
@@ -114,13 +116,13 @@ public sealed class BackupChecksumTests : IDisposable
         var path = Path.Combine(_directory, "old.dump");
         await File.WriteAllBytesAsync(path, data);
         var backup = new DatabaseBackup { Path = path, Sha256 = Sha(data) };
-        Assert.True((await BackupChecksums.VerifyAsync(backup, CancellationToken.None)).Matches);
+        Assert.True((await VerifyAsync(backup)).Matches);
 
         data[0] ^= 0x01;
         await File.WriteAllBytesAsync(path, data);
-        var changed = await BackupChecksums.VerifyAsync(backup, CancellationToken.None);
+        var changed = await VerifyAsync(backup);
         Assert.False(changed.Matches);
         Assert.Contains("does not match the manifest's", Assert.Single(changed.Problems));
-        Assert.Null((await BackupChecksums.VerifyAsync(new DatabaseBackup { Path = path }, CancellationToken.None)).Matches);
+        Assert.Null((await VerifyAsync(new DatabaseBackup { Path = path })).Matches);
     }
 }
