@@ -21,7 +21,7 @@ public sealed class BackupTable
 public sealed class BackupVerification
 {
     public DateTimeOffset Time { get; init; }
-    /// <summary>"Checksum" (SHA-256 and pg_restore --list) or "Restore" (also restored and compared).</summary>
+    /// <summary>"Checksum" (checksums and pg_restore --list) or "Restore" (also restored and compared).</summary>
     public string Level { get; init; } = "";
     public Status Status { get; init; }
     public string Message { get; init; } = "";

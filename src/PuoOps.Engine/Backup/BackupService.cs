@@ -115,7 +115,7 @@ public static partial class BackupService
             phase.Restart();
             if (digest is null)
             {
-                progress.Report("Computing the SHA-256 checksums", 99);
+                progress.Report("Computing the checksums", 99);
                 digest = await BackupChecksums.ComputeAsync(tempPath, ctx.Cancellation).ConfigureAwait(false);
             }
             else

@@ -8,8 +8,11 @@ namespace PuoOps.Engine.Backup;
 /// <summary>What the sidecar JSON next to each backup holds (&lt;backup&gt;.json).</summary>
 internal sealed class BackupManifest
 {
-    /// <summary>2 added <see cref="Chunks"/>; a version 1 manifest is checked by <see cref="Sha256"/> alone.</summary>
-    public int ManifestVersion { get; set; } = 2;
+    /// <summary>
+    /// 2 added <see cref="Chunks"/> (SHA-256 each); 3 hashes chunks with SHA-512 where that is faster
+    /// (<see cref="BackupChecksums.ChunkAlgorithm"/>). A version 1 manifest is checked by <see cref="Sha256"/> alone.
+    /// </summary>
+    public int ManifestVersion { get; set; } = 3;
     public string Database { get; set; } = "";
     public string Server { get; set; } = "";
     public string ServerVersion { get; set; } = "";

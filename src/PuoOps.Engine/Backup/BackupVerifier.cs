@@ -17,7 +17,7 @@ public sealed class BackupTestOptions
 }
 
 /// <summary>
-/// Proves a backup: its SHA-256 against the manifest, pg_restore --list (the runbook's integrity test)
+/// Proves a backup: its checksums against the manifest, pg_restore --list (the runbook's integrity test)
 /// and, on request, a real restore into a scratch database compared with the manifest's row counts and
 /// alembic revision, plus a sanity query. Restore-PuoBackup verifies through the same code.
 /// </summary>
@@ -93,7 +93,7 @@ public static class BackupVerifier
     internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
     {
         // The checksum and pg_restore --list read the same file: run them side by side.
-        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Computing the SHA-256 checksum and reading the table of contents (pg_restore --list)"));
+        ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Checking the checksums and reading the table of contents (pg_restore --list)"));
         var watch = Stopwatch.StartNew();
         var hashTime = TimeSpan.Zero;
         var hashing = Task.Run(async () =>
@@ -112,7 +112,7 @@ public static class BackupVerifier
             }, ctx.Cancellation).ConfigureAwait(false);
         var listTime = watch.Elapsed;
         var checksum = await hashing.ConfigureAwait(false);
-        ctx.Log($"Timings: SHA-256 of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores), " +
+        ctx.Log($"Timings: checksums of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores), " +
                 $"pg_restore --list {listTime.TotalSeconds:0.00} s, side by side.");
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Done", 100, Completed: true));
 

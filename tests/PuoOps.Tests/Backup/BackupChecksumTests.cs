@@ -24,6 +24,24 @@ public sealed class BackupChecksumTests : IDisposable
 
     private static string Sha(ReadOnlySpan<byte> bytes) => Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
 
+    /// <summary>What a new chunk of these bytes must hold: the digest of the algorithm this CPU hashes chunks with.</summary>
+    private static string ChunkDigest(ReadOnlySpan<byte> bytes) => Convert.ToHexString(
+        BackupChecksums.ChunkAlgorithm == HashAlgorithmName.SHA512 ? SHA512.HashData(bytes) : SHA256.HashData(bytes)).ToLowerInvariant();
+
+    [Fact]
+    public void Chunks_are_hashed_with_the_faster_sha2_for_this_cpu_and_name_it_in_the_manifest()
+    {
+        var sha256Instructions = System.Runtime.Intrinsics.Arm.Sha256.IsSupported
+                                 || File.ReadLines("/proc/cpuinfo").Any(l => l.StartsWith("flags", StringComparison.Ordinal) && l.Split(' ').Contains("sha_ni"));
+        Assert.Equal(sha256Instructions ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA512, BackupChecksums.ChunkAlgorithm);
+
+        var path = Path.Combine(_directory, "db.dump");
+        var chunk = Assert.Single(BackupChecksums.CopyAndHash(new MemoryStream(RandomBytes(1_000)), path, ChunkSize).Chunks);
+        var json = System.Text.Json.JsonSerializer.Serialize(chunk);
+        Assert.Contains(sha256Instructions ? "\"Sha256\":" : "\"Sha512\":", json);
+        Assert.DoesNotContain(sha256Instructions ? "Sha512" : "Sha256", json);
+    }
+
     [Fact]
     public async Task Copying_a_dump_hashes_the_whole_file_and_every_chunk_on_the_way()
     {
@@ -39,7 +57,7 @@ public sealed class BackupChecksumTests : IDisposable
         {
             Assert.Equal("", chunk.File);
             Assert.Equal(expectedOffset, chunk.Offset);
-            Assert.Equal(Sha(data.AsSpan((int)chunk.Offset, (int)chunk.Length)), chunk.Sha256);
+            Assert.Equal(ChunkDigest(data.AsSpan((int)chunk.Offset, (int)chunk.Length)), chunk.Digest);
             expectedOffset += chunk.Length;
         }
         Assert.Equal(data.Length, expectedOffset);
@@ -47,7 +65,7 @@ public sealed class BackupChecksumTests : IDisposable
         // Hashing the file on disk afterwards gives the same digest.
         var computed = await BackupChecksums.ComputeAsync(path, CancellationToken.None, ChunkSize);
         Assert.Equal(digest.Sha256, computed.Sha256);
-        Assert.Equal(digest.Chunks.Select(c => (c.Offset, c.Length, c.Sha256)), computed.Chunks.Select(c => (c.Offset, c.Length, c.Sha256)));
+        Assert.Equal(digest.Chunks.Select(c => (c.Offset, c.Length, c.Sha256, c.Sha512)), computed.Chunks.Select(c => (c.Offset, c.Length, c.Sha256, c.Sha512)));
     }
 
     [Fact]
@@ -73,7 +91,7 @@ public sealed class BackupChecksumTests : IDisposable
         Assert.Equal([0L, 300_000L, 600_000L, 0L, 0L], digest.Chunks.Select(c => c.Offset));
         Assert.Equal(0, digest.Chunks.Single(c => c.File == "3002.dat.gz").Length);
         foreach (var chunk in digest.Chunks)
-            Assert.Equal(Sha(files[chunk.File].AsSpan((int)chunk.Offset, (int)chunk.Length)), chunk.Sha256);
+            Assert.Equal(ChunkDigest(files[chunk.File].AsSpan((int)chunk.Offset, (int)chunk.Length)), chunk.Digest);
 
         var backup = new DatabaseBackup { Path = dir, Sha256 = digest.Sha256, Chunks = digest.Chunks };
         Assert.True((await VerifyAsync(backup)).Matches);
@@ -107,6 +125,25 @@ public sealed class BackupChecksumTests : IDisposable
         var truncated = await VerifyAsync(backup);
         Assert.False(truncated.Matches);
         Assert.Contains("is 500,000 bytes, the manifest says 1,000,000", Assert.Single(truncated.Problems));
+    }
+
+    [Fact]
+    public async Task A_version_2_manifest_with_sha256_chunks_is_still_verified_by_them()
+    {
+        var data = RandomBytes(700_000);
+        var path = Path.Combine(_directory, "v2.dump");
+        await File.WriteAllBytesAsync(path, data);
+        List<BackupChunk> chunks =
+        [
+            new() { Offset = 0, Length = 400_000, Sha256 = Sha(data.AsSpan(0, 400_000)) },
+            new() { Offset = 400_000, Length = 300_000, Sha256 = Sha(data.AsSpan(400_000)) },
+        ];
+        var backup = new DatabaseBackup { Path = path, Sha256 = Sha(data), Chunks = chunks };
+        Assert.True((await VerifyAsync(backup)).Matches);
+
+        data[500_000] ^= 0x01;
+        await File.WriteAllBytesAsync(path, data);
+        Assert.Contains("the backup file bytes 400,000-699,999 does not match", Assert.Single((await VerifyAsync(backup)).Problems));
     }
 
     [Fact]

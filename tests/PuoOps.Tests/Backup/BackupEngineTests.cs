@@ -31,7 +31,7 @@ public sealed class BackupEngineTests
         Assert.Equal(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(backup.Path))).ToLowerInvariant(), backup.Sha256);
         Assert.Equal(new FileInfo(backup.Path).Length, backup.SizeBytes);
         var manifest = BackupStore.ReadManifest(backup.ManifestPath)!;
-        Assert.Equal(2, manifest.ManifestVersion);
+        Assert.Equal(3, manifest.ManifestVersion);
         Assert.Equal(backup.SizeBytes, manifest.Chunks!.Sum(c => c.Length));
         Assert.True(backup.EndTime >= backup.StartTime);
         Assert.DoesNotContain(Directory.GetFileSystemEntries(db.Directory), p => p.EndsWith(".partial", StringComparison.Ordinal));
