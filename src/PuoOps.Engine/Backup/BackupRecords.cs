@@ -44,6 +44,8 @@ public sealed class DatabaseBackup
     public string? Sha256 { get; init; }
     /// <summary>The manifest's chunk checksums, which Test-PuoBackup checks on every core at once.</summary>
     internal IReadOnlyList<Engine.Backup.BackupChunk>? Chunks { get; init; }
+    /// <summary>The source database's owner, locale, privileges and settings (manifests from before these: null).</summary>
+    internal Engine.Backup.DatabaseProperties? Properties { get; init; }
     public string? ServerVersion { get; init; }
     public string? AlembicVersion { get; init; }
     public DateTimeOffset? StartTime { get; init; }

@@ -54,6 +54,7 @@ public static partial class BackupService
         var all = await DatabaseAdmin.TablesAsync(connection, ctx.Cancellation).ConfigureAwait(false);
         var selected = options.Tables.Count == 0 ? all : await SelectTablesAsync(connection, all, options.Tables, endpoint.Database, ctx).ConfigureAwait(false);
         var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx.Cancellation).ConfigureAwait(false);
+        var properties = await DatabaseProperties.ReadAsync(connection, endpoint.Database, ctx.Cancellation).ConfigureAwait(false);
         // The row counts run beside pg_dump: one backend, no parallel workers taking CPU from the dump.
         await DatabaseAdmin.ExecuteAsync(connection, "SET LOCAL max_parallel_workers_per_gather = 0", ctx.Cancellation).ConfigureAwait(false);
 
@@ -128,6 +129,7 @@ public static partial class BackupService
                 Database = endpoint.Database, Server = $"{endpoint.Host}:{endpoint.Port}", ServerVersion = serverVersion,
                 AlembicVersion = alembic, Format = options.Format, Partial = options.Tables.Count > 0,
                 DatabaseSizeBytes = databaseSize, SizeBytes = BackupStore.Size(tempPath), Sha256 = digest.Sha256, Chunks = digest.Chunks,
+                Properties = properties,
                 StartTime = start, EndTime = end, PgDump = pgDump, Tables = tables,
             };
             BackupStore.WriteManifest(manifestPath, manifest);

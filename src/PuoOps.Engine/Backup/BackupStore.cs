@@ -10,7 +10,8 @@ internal sealed class BackupManifest
 {
     /// <summary>
     /// 2 added <see cref="Chunks"/> (SHA-256 each); 3 hashes chunks with SHA-512 where that is faster
-    /// (<see cref="BackupChecksums.ChunkAlgorithm"/>). A version 1 manifest is checked by <see cref="Sha256"/> alone.
+    /// (<see cref="BackupChecksums.ChunkAlgorithm"/>) and adds <see cref="Properties"/>. A version 1
+    /// manifest is checked by <see cref="Sha256"/> alone.
     /// </summary>
     public int ManifestVersion { get; set; } = 3;
     public string Database { get; set; } = "";
@@ -23,6 +24,8 @@ internal sealed class BackupManifest
     public long SizeBytes { get; set; }
     public string Sha256 { get; set; } = "";
     public List<BackupChunk>? Chunks { get; set; }
+    /// <summary>What pg_dump leaves out (owner, locale, privileges, settings): a restore where the database is gone takes them from here.</summary>
+    public DatabaseProperties? Properties { get; set; }
     public DateTimeOffset StartTime { get; set; }
     public DateTimeOffset EndTime { get; set; }
     public string PgDump { get; set; } = "";
@@ -107,6 +110,7 @@ public static class BackupStore
             SizeBytes = Size(path),
             Sha256 = manifest?.Sha256,
             Chunks = manifest?.Chunks,
+            Properties = manifest?.Properties,
             ServerVersion = manifest?.ServerVersion,
             AlembicVersion = manifest?.AlembicVersion,
             StartTime = manifest?.StartTime,

@@ -49,7 +49,7 @@ public static class BackupVerifier
             await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
             try
             {
-                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null).ConfigureAwait(false);
+                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, null).ConfigureAwait(false);
                 problems.AddRange(restore.Mismatches);
             }
             catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
@@ -137,11 +137,12 @@ public static class BackupVerifier
     }
 
     /// <summary>
-    /// Creates <paramref name="database"/>, pg_restores the backup into it and compares it with the
-    /// manifest. The caller drops or swaps the database afterwards, whatever happens here.
+    /// Creates <paramref name="database"/> (like <paramref name="like"/> if given), pg_restores the backup
+    /// into it and compares it with the manifest. The caller drops or swaps the database afterwards,
+    /// whatever happens here.
     /// </summary>
     internal static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, int jobs,
-        string? sanityQuery, Func<string, CancellationToken, Task>? stageHook)
+        string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         var activity = $"Restoring {backup.Name} into {database}";
@@ -149,7 +150,7 @@ public static class BackupVerifier
         await using (var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
         {
             serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx.Cancellation).ConfigureAwait(false);
-            await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}").ConfigureAwait(false);
+            await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}", like).ConfigureAwait(false);
         }
         var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)));
         var arguments = new List<string> { "--dbname", database, "--exit-on-error", "--verbose" };

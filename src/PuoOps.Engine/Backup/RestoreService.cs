@@ -62,6 +62,7 @@ public static class RestoreService
         if (archive.Problems.Count > 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.Corrupt",
                 $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
+        var (like, likeSource) = await PropertiesAsync(ctx, backup, target).ConfigureAwait(false);
 
         var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
         var scratch = ScratchDatabases.NewName(target, "restore");
@@ -72,13 +73,13 @@ public static class RestoreService
         var swapped = false;
         try
         {
-            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, stageHook).ConfigureAwait(false);
+            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, stageHook).ConfigureAwait(false);
             if (check.Mismatches.Count > 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.VerifyFailed",
                     $"The restored copy of {backup.Path} does not match its manifest, so {target} was left as it was: {string.Join(" ", check.Mismatches)}", backup.Path);
 
             var swapWatch = Stopwatch.StartNew();
-            (var existed, previous) = await SwapAsync(ctx, target, scratch, previous, stageHook).ConfigureAwait(false);
+            (var existed, previous) = await SwapAsync(ctx, target, scratch, previous, like, stageHook).ConfigureAwait(false);
             swapped = true;
             var swapDuration = swapWatch.Elapsed;
             await ClearPoolAsync(ctx, target).ConfigureAwait(false);
@@ -89,9 +90,11 @@ public static class RestoreService
                 await DatabaseAdmin.DropQuietlyAsync(ctx, previous).ConfigureAwait(false);
                 dropped = true;
             }
-            var message = existed
+            var message = (existed
                 ? dropped ? $"Restored and verified; the previous {target} was dropped." : $"Restored and verified; the previous database is kept as {previous}."
-                : $"Restored and verified; {target} did not exist before.";
+                : $"Restored and verified; {target} did not exist before.")
+                + (like is null ? " It has the server's default owner, locale and privileges: the manifest predates recording them."
+                    : $" It has the owner, locale, privileges and settings of {likeSource}.");
             ctx.Log(message);
             return new RestoreResult
             {
@@ -114,13 +117,36 @@ public static class RestoreService
     }
 
     /// <summary>
+    /// What the restored database must have that pg_dump leaves out (owner, locale, privileges, settings):
+    /// those of the database it replaces or, when that is gone, of the backup's source as the manifest
+    /// recorded them (what pg_dump --create would recreate); null for a manifest from before that.
+    /// Every role they name must exist, checked before anything is touched.
+    /// </summary>
+    private static async Task<(DatabaseProperties? Like, string Source)> PropertiesAsync(OperationContext ctx, DatabaseBackup backup, string target)
+    {
+        await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
+        var current = await DatabaseProperties.ReadAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
+        var (like, source) = current is not null ? (current, "the database it replaced") : (backup.Properties, $"{backup.Database} when it was backed up");
+        if (like is null)
+            return (null, "");
+        var missing = await DatabaseProperties.MissingRolesAsync(admin, like.Roles(), ctx.Cancellation).ConfigureAwait(false);
+        if (missing.Count > 0)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MissingRoles",
+                $"The restored {target} needs the role(s) {string.Join(", ", missing)}, named by the owner, privileges or settings of {source}, and this server has none of that name; " +
+                "nothing was changed. Create the roles first (pg_dumpall --globals-only on the old server writes them).", target);
+        return (like, source);
+    }
+
+    /// <summary>
     /// Renames target → previous and scratch → target in one transaction, after terminating the
-    /// target's connections (a rename needs the database idle). A client that reconnects in between
+    /// target's connections (a rename needs the database idle). The same transaction gives the restored
+    /// database the connection limit, comment, privileges and settings of <paramref name="like"/> (or just
+    /// clears its scratch marker). A client that reconnects in between
     /// makes the rename fail; then it is retried a few times. Returns whether target existed, and the
     /// name the previous database got (a counter is added when two restores share a second).
     /// </summary>
     private static async Task<(bool Existed, string Previous)> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
-        Func<string, CancellationToken, Task>? stageHook)
+        DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
     {
         await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
         var existed = await DatabaseAdmin.DatabaseExistsAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
@@ -140,6 +166,8 @@ public static class RestoreService
             await using var swap = await admin.BeginTransactionAsync(ctx.Cancellation).ConfigureAwait(false);
             try
             {
+                foreach (var statement in like?.ApplyStatements(scratch) ?? [$"COMMENT ON DATABASE {DatabaseAdmin.Quote(scratch)} IS NULL"])
+                    await DatabaseAdmin.ExecuteAsync(admin, statement, ctx.Cancellation).ConfigureAwait(false);
                 if (existed)
                     await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {DatabaseAdmin.Quote(target)} RENAME TO {DatabaseAdmin.Quote(previous)}", ctx.Cancellation).ConfigureAwait(false);
                 if (stageHook is not null)

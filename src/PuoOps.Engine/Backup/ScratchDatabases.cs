@@ -88,10 +88,14 @@ internal static partial class ScratchDatabases
         ], environment);
     }
 
-    /// <summary>Creates the scratch database (the caller holds its lock) and marks it as ours.</summary>
-    public static async Task CreateAsync(OperationContext ctx, NpgsqlConnection admin, string database, string purpose)
+    /// <summary>
+    /// Creates the scratch database (the caller holds its lock), with the owner, encoding, locale and
+    /// tablespace of <paramref name="like"/> if given, and marks it as ours.
+    /// </summary>
+    public static async Task CreateAsync(OperationContext ctx, NpgsqlConnection admin, string database, string purpose, DatabaseProperties? like)
     {
-        await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0", ctx.Cancellation).ConfigureAwait(false);
+        var create = like?.CreateStatement(database) ?? $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0";
+        await DatabaseAdmin.ExecuteAsync(admin, create, ctx.Cancellation).ConfigureAwait(false);
         await using var comment = new NpgsqlCommand(
             $"COMMENT ON DATABASE {DatabaseAdmin.Quote(database)} IS '{Marker}: {purpose.Replace("'", "''", StringComparison.Ordinal)}'", admin);
         await comment.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);

@@ -235,6 +235,72 @@ public sealed class BackupEngineTests
         Assert.Equal(ScratchDatabase.Alembic, version.Version);
     }
 
+    /// <summary>What pg_dump leaves out, read straight from the catalogs: owner, encoding, locale, limit, privileges, comment, settings.</summary>
+    private static async Task<string> DatabasePropertiesAsync(ScratchDatabase db) =>
+        (string)(await db.ScalarAsync($"""
+            SELECT concat_ws(' | ', pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datconnlimit,
+                   (SELECT string_agg(a::text, ',' ORDER BY a::text) FROM unnest(d.datacl) a), shobj_description(d.oid, 'pg_database'),
+                   (SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '*') || ':' || array_to_string(s.setconfig, ';'), ' ' ORDER BY s.setrole)
+                    FROM pg_db_role_setting s WHERE s.setdatabase = d.oid))
+            FROM pg_database d WHERE d.datname = '{db.Name}'
+            """, "postgres"))!;
+
+    [Fact]
+    public async Task A_restored_database_keeps_the_owner_locale_privileges_and_settings_pg_dump_leaves_out()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var (owner, reader) = ($"puo_app_{suffix}", $"puo ro'le \"{suffix}\"");
+        string Quote(string role) => "\"" + role.Replace("\"", "\"\"") + "\"";
+        await ScratchDatabase.AdminAsync($"CREATE ROLE {Quote(owner)}; CREATE ROLE {Quote(reader)}");
+        try
+        {
+            await using (var db = await ScratchDatabase.CreateAsync(1_000, "TEMPLATE template0 LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'"))
+            {
+                using var env = db.Environment();
+                await ScratchDatabase.AdminAsync($"""
+                    ALTER DATABASE {db.Name} OWNER TO {Quote(owner)};
+                    REVOKE ALL ON DATABASE {db.Name} FROM PUBLIC;
+                    GRANT CONNECT ON DATABASE {db.Name} TO {Quote(reader)} WITH GRANT OPTION;
+                    ALTER DATABASE {db.Name} CONNECTION LIMIT 40;
+                    COMMENT ON DATABASE {db.Name} IS 'PUO memo store, don''t drop';
+                    ALTER DATABASE {db.Name} SET search_path TO "$user", public, "My Schema, too";
+                    ALTER DATABASE {db.Name} SET statement_timeout TO '30s';
+                    ALTER ROLE {Quote(reader)} IN DATABASE {db.Name} SET work_mem TO '8MB';
+                    """);
+                var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+                var atBackup = await DatabasePropertiesAsync(db);
+                Assert.Contains("C.utf8", atBackup);
+                Assert.Contains("My Schema, too", atBackup);
+
+                // Changed since the backup: the restored database keeps what the database it replaces has now.
+                await ScratchDatabase.AdminAsync($"ALTER DATABASE {db.Name} SET statement_timeout TO '45s'");
+                var now = await DatabasePropertiesAsync(db);
+                var replaced = await RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions { Jobs = 2 });
+                Assert.Equal(now, await DatabasePropertiesAsync(db));
+                Assert.Contains("privileges and settings of the database it replaced", replaced.Message);
+
+                // The database is gone (disaster recovery): the restored one gets them from the manifest.
+                foreach (var name in (await db.DerivedDatabasesAsync()).Append(db.Name))
+                    await ScratchDatabase.AdminAsync($"DROP DATABASE \"{name}\" WITH (FORCE)");
+                var recovered = await RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions());
+                Assert.Equal(atBackup, await DatabasePropertiesAsync(db));
+                Assert.Contains($"of {db.Name} when it was backed up", recovered.Message);
+
+                // A role they name is missing here: refused before any database is created.
+                await ScratchDatabase.AdminAsync($"DROP DATABASE {db.Name} WITH (FORCE); DROP ROLE {Quote(reader)}");
+                var refused = await Assert.ThrowsAsync<PuoException>(() => RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions()));
+                Assert.Equal("PuoOps.Backup.MissingRoles", refused.ErrorId);
+                Assert.Contains(reader, refused.Message);
+                Assert.Empty(await db.DerivedDatabasesAsync());
+                Assert.Equal(0L, await db.ScalarAsync($"SELECT count(*) FROM pg_database WHERE datname = '{db.Name}'", "postgres"));
+            }
+        }
+        finally
+        {
+            await ScratchDatabase.AdminAsync($"DROP ROLE IF EXISTS {Quote(owner)}; DROP ROLE IF EXISTS {Quote(reader)}");
+        }
+    }
+
     [Theory]
     [InlineData("restore")]
     [InlineData("verify")]
@@ -278,11 +344,11 @@ public sealed class BackupEngineTests
         await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
         // Left by a run whose process died: marked, and nobody holds its lock.
         var orphan = ScratchDatabases.NewName(db.Name, "restore");
-        await ScratchDatabases.CreateAsync(ctx, admin, orphan, "test orphan");
+        await ScratchDatabases.CreateAsync(ctx, admin, orphan, "test orphan", null);
         // A live run's: its lock is held (here by this test) for as long as the database exists.
         var live = ScratchDatabases.NewName(db.Name, "verify");
         await using var hold = await ScratchDatabases.HoldAsync(ctx, live);
-        await ScratchDatabases.CreateAsync(ctx, admin, live, "test live run");
+        await ScratchDatabases.CreateAsync(ctx, admin, live, "test live run", null);
         // Named like one but not marked as ours (someone's own database): never touched.
         var foreign = ScratchDatabases.NewName(db.Name, "verify");
         await DatabaseAdmin.ExecuteAsync(admin, $"CREATE DATABASE {foreign}", CancellationToken.None);
@@ -311,7 +377,7 @@ public sealed class BackupEngineTests
         await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
         var scratch = ScratchDatabases.NewName(db.Name, "restore");
         var hold = await ScratchDatabases.HoldAsync(ctx, scratch);
-        await ScratchDatabases.CreateAsync(ctx, admin, scratch, "test of the guard");
+        await ScratchDatabases.CreateAsync(ctx, admin, scratch, "test of the guard", null);
         // A connection to the scratch database, like the pg_restore a killed run leaves running.
         await using var restoring = await DatabaseAdmin.OpenAsync(ctx, scratch);
         Assert.Contains(scratch, await db.DerivedDatabasesAsync());

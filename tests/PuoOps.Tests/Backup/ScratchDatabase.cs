@@ -26,10 +26,11 @@ public sealed class ScratchDatabase : IAsyncDisposable
     /// <summary>A private backup directory, removed on dispose.</summary>
     public string Directory { get; }
 
-    public static async Task<ScratchDatabase> CreateAsync(int rows = 20_000)
+    /// <param name="createOptions">Appended to CREATE DATABASE (a locale, say).</param>
+    public static async Task<ScratchDatabase> CreateAsync(int rows = 20_000, string createOptions = "")
     {
         var db = new ScratchDatabase("puo_bk_" + Guid.NewGuid().ToString("N")[..8]);
-        await AdminAsync($"CREATE DATABASE {db.Name}");
+        await AdminAsync($"CREATE DATABASE {db.Name} {createOptions}");
         await db.ExecuteAsync($"""
             CREATE TABLE memories (id bigserial PRIMARY KEY, user_id text NOT NULL, content text, created_at timestamptz NOT NULL DEFAULT now());
             CREATE TABLE audit_logs (id bigserial PRIMARY KEY, action text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
