@@ -93,7 +93,7 @@ public static class RestoreService
             var message = (existed
                 ? dropped ? $"Restored and verified; the previous {target} was dropped." : $"Restored and verified; the previous database is kept as {previous}."
                 : $"Restored and verified; {target} did not exist before.")
-                + (like is null ? " It has the server's default owner, locale and privileges: the manifest predates recording them."
+                + (like is null ? " It belongs to the user who ran the restore and has the server's default locale and privileges: the manifest predates recording them."
                     : $" It has the owner, locale, privileges and settings of {likeSource}.");
             ctx.Log(message);
             return new RestoreResult
@@ -141,9 +141,9 @@ public static class RestoreService
     /// Renames target → previous and scratch → target in one transaction, after terminating the
     /// target's connections (a rename needs the database idle). The same transaction gives the restored
     /// database the connection limit, comment, privileges and settings of <paramref name="like"/> (or just
-    /// clears its scratch marker). A client that reconnects in between
-    /// makes the rename fail; then it is retried a few times. Returns whether target existed, and the
-    /// name the previous database got (a counter is added when two restores share a second).
+    /// clears its scratch marker). A client that reconnects in between makes the rename fail; then it is
+    /// retried a few times. Returns whether target existed, and the name the previous database got (a
+    /// counter is added when two restores share a second).
     /// </summary>
     private static async Task<(bool Existed, string Previous)> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
         DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
