@@ -145,7 +145,7 @@ internal sealed class DatabaseProperties
         ListSettings.Contains(setting.Name) ? string.Join(", ", SplitList(setting.Value).Select(Literal)) : Literal(setting.Value);
 
     /// <summary>Splits a stored list setting at commas; double-quoted elements keep commas and spaces, "" is a quote.</summary>
-    internal static List<string> SplitList(string value)
+    private static List<string> SplitList(string value)
     {
         var items = new List<string>();
         var i = 0;
