@@ -39,6 +39,9 @@ internal static class DatabaseAdmin
 
     public static string Quote(BackupTable table) => Quote(table.Schema) + "." + Quote(table.Name);
 
+    /// <summary>A string literal for statements that take no parameters (CREATE DATABASE, COMMENT, ALTER ... SET).</summary>
+    public static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+
     public static async Task<int> ServerMajorAsync(NpgsqlConnection connection, CancellationToken cancellation)
     {
         await using var command = new NpgsqlCommand("SELECT current_setting('server_version_num')::int", connection);

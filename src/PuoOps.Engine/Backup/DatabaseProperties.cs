@@ -99,11 +99,11 @@ internal sealed class DatabaseProperties
     /// <summary>CREATE DATABASE for <paramref name="database"/> with this owner, encoding, locale and tablespace.</summary>
     public string CreateStatement(string database)
     {
-        var sql = new StringBuilder($"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0 ENCODING {Literal(Encoding)} LC_COLLATE {Literal(Collate)} LC_CTYPE {Literal(Ctype)}");
+        var sql = new StringBuilder($"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0 ENCODING {DatabaseAdmin.Literal(Encoding)} LC_COLLATE {DatabaseAdmin.Literal(Collate)} LC_CTYPE {DatabaseAdmin.Literal(Ctype)}");
         if (LocaleProvider is not null)
             sql.Append(CultureInfo.InvariantCulture, $" LOCALE_PROVIDER {LocaleProvider}");
         if (Locale is not null && LocaleProvider is "icu" or "builtin")
-            sql.Append(CultureInfo.InvariantCulture, $" {(LocaleProvider == "icu" ? "ICU_LOCALE" : "BUILTIN_LOCALE")} {Literal(Locale)}");
+            sql.Append(CultureInfo.InvariantCulture, $" {(LocaleProvider == "icu" ? "ICU_LOCALE" : "BUILTIN_LOCALE")} {DatabaseAdmin.Literal(Locale)}");
         sql.Append(CultureInfo.InvariantCulture, $" OWNER {DatabaseAdmin.Quote(Owner)}");
         if (Tablespace is not null)
             sql.Append(CultureInfo.InvariantCulture, $" TABLESPACE {DatabaseAdmin.Quote(Tablespace)}");
@@ -120,7 +120,7 @@ internal sealed class DatabaseProperties
         var statements = new List<string>
         {
             $"ALTER DATABASE {name} CONNECTION LIMIT {ConnectionLimit.ToString(CultureInfo.InvariantCulture)}",
-            $"COMMENT ON DATABASE {name} IS {(Comment is null ? "NULL" : Literal(Comment))}",
+            $"COMMENT ON DATABASE {name} IS {(Comment is null ? "NULL" : DatabaseAdmin.Literal(Comment))}",
         };
         if (Grants is not null)
         {
@@ -142,7 +142,7 @@ internal sealed class DatabaseProperties
     /// element, since the server stores that list with each name quoted as needed ("$user", public).
     /// </summary>
     private static string Value(DatabaseSetting setting) =>
-        ListSettings.Contains(setting.Name) ? string.Join(", ", SplitList(setting.Value).Select(Literal)) : Literal(setting.Value);
+        ListSettings.Contains(setting.Name) ? string.Join(", ", SplitList(setting.Value).Select(DatabaseAdmin.Literal)) : DatabaseAdmin.Literal(setting.Value);
 
     /// <summary>Splits a stored list setting at commas; double-quoted elements keep commas and spaces, "" is a quote.</summary>
     private static List<string> SplitList(string value)
@@ -176,7 +176,4 @@ internal sealed class DatabaseProperties
                 return items;
             i++;
         }
-    }
-
-    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
-}
+    }}

@@ -96,9 +96,8 @@ internal static partial class ScratchDatabases
     {
         var create = like?.CreateStatement(database) ?? $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0";
         await DatabaseAdmin.ExecuteAsync(admin, create, ctx.Cancellation).ConfigureAwait(false);
-        await using var comment = new NpgsqlCommand(
-            $"COMMENT ON DATABASE {DatabaseAdmin.Quote(database)} IS '{Marker}: {purpose.Replace("'", "''", StringComparison.Ordinal)}'", admin);
-        await comment.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+        await DatabaseAdmin.ExecuteAsync(admin, $"COMMENT ON DATABASE {DatabaseAdmin.Quote(database)} IS {DatabaseAdmin.Literal($"{Marker}: {purpose}")}",
+            ctx.Cancellation).ConfigureAwait(false);
     }
 
     /// <summary>
