@@ -5,8 +5,8 @@
 .DESCRIPTION
     Issue target: at most 1.05x the raw commands' time. Both sides run in the same session, alternating,
     -Rounds times; medians and the ratio are printed, with each PuoOps round's per-phase timings (from
-    Verbose). PuoOps also writes the manifest (row counts in the dump's snapshot, counted after pg_dump
-    with parallel workers; the SHA-256 of the file and the SHA-512 of each 32 MiB chunk, computed while
+    Verbose). PuoOps also writes the manifest (row counts in the dump's snapshot, counted on one core
+    beside pg_dump's first seconds; the SHA-256 of the file and the SHA-512 of each 32 MiB chunk, computed while
     the dump streams to disk) and Test-PuoBackup reads the file again to check every chunk, on all cores
     at once.
     Uses the sandbox named by -StateFile, else starts its own (Postgres only) and stops it. Run after
