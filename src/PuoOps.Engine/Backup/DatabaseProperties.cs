@@ -176,4 +176,5 @@ internal sealed class DatabaseProperties
                 return items;
             i++;
         }
-    }}
+    }
+}

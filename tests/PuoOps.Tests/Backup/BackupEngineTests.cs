@@ -59,7 +59,8 @@ public sealed class BackupEngineTests
             }
             return inserted;
         });
-        var before = await WaitForRowsAsync(db, 200_010);
+        const long before = 200_010;
+        await WaitForRowsAsync(db, before);
         var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
         stop.Cancel();
         var inserted = await writes;
@@ -72,11 +73,11 @@ public sealed class BackupEngineTests
     }
 
     /// <summary>Waits until the writer has committed rows, so the backup starts while it writes.</summary>
-    private static async Task<long> WaitForRowsAsync(ScratchDatabase db, long rows)
+    private static async Task WaitForRowsAsync(ScratchDatabase db, long rows)
     {
         for (var deadline = Stopwatch.StartNew(); deadline.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(20))
             if ((long)(await db.ScalarAsync("SELECT count(*) FROM memories"))! >= rows)
-                return rows;
+                return;
         throw new TimeoutException($"The writer did not reach {rows} rows.");
     }
 
