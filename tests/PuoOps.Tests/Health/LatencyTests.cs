@@ -100,7 +100,7 @@ public sealed class LatencyTests
             Url = new Uri(api.BaseUrl, "/health"), Count = 10, Concurrency = 5, Sla = TimeSpan.FromMilliseconds(30),
         });
         Assert.Equal(Status.Critical, slow.Status);
-        Assert.True(slow.Min >= TimeSpan.FromMilliseconds(59), $"min {slow.Min}");
+        Assert.True(slow.Min >= TimeSpan.FromMilliseconds(50), $"min {slow.Min}"); // the stand-in's timer may end its 60 ms a little early
         Assert.Matches(@"^P99 \d+ ms is over the SLA of 30 ms\.$", slow.Detail);
     }
 
