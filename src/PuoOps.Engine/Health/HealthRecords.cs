@@ -102,9 +102,12 @@ public sealed class LatencyReport
     public Status Status { get; init; }
     public string Detail { get; init; } = "";
     /// <summary>The latencies in log-spaced buckets from Min to Max, to draw the distribution.</summary>
-    public IReadOnlyList<Engine.Health.LatencyBucket> Distribution { get; init; } = [];
+    public IReadOnlyList<LatencyBucket> Distribution { get; init; } = [];
     /// <summary>Failed requests by kind: "HTTP 500", "timeout", "ConnectionRefused", ...</summary>
     public IReadOnlyDictionary<string, long> ErrorsByKind { get; init; } = new Dictionary<string, long>();
 
     public override string ToString() => $"{Url} {Mode}: P99 {P99.TotalMilliseconds:0.###} ms, {Count} requests, {Errors} errors";
 }
+
+/// <summary>How many latencies of a run fell between From (exclusive) and To (inclusive).</summary>
+public sealed record LatencyBucket(TimeSpan From, TimeSpan To, long Count);

@@ -85,6 +85,3 @@ public sealed class LatencyHistogram
 
     private static TimeSpan FromMicroseconds(double microseconds) => TimeSpan.FromTicks((long)(microseconds * TimeSpan.TicksPerMicrosecond));
 }
-
-/// <summary>How many latencies fell between From (exclusive) and To (inclusive).</summary>
-public sealed record LatencyBucket(TimeSpan From, TimeSpan To, long Count);

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using PuoOps.Engine;
 using PuoOps.Engine.Health;
+using PuoOps.Engine.Http;
 
 namespace PuoOps.Commands.Health;
 
@@ -47,12 +48,5 @@ public sealed class GetPuoMetricCommand : PuoCmdlet
                 $"{page.Source} has no metric named '{literal.Literal}'. List the names with Get-PuoMetric | Sort-Object Name -Unique.", literal.Literal));
     }
 
-    private Uri ParseUrl()
-    {
-        if (Url is null)
-            return MetricService.DefaultUrl(CurrentEnvironment);
-        return Uri.TryCreate(Url, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)
-            ? url
-            : throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Metrics.Url", $"-Url '{Url}' is not an absolute http:// or https:// URL.", Url);
-    }
+    private Uri ParseUrl() => Url is null ? MetricService.DefaultUrl(CurrentEnvironment) : HttpUrl.Parse(Url, "PuoOps.Metrics.Url", "-Url");
 }

@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using PuoOps.Engine;
 using PuoOps.Engine.Health;
+using PuoOps.Engine.Http;
 
 namespace PuoOps.Commands.Health;
 
@@ -38,9 +38,7 @@ public sealed class MeasurePuoLatencyCommand : PuoCmdlet
 
     protected override void Process()
     {
-        var url = Url is null ? HealthCheckService.HealthUrl(CurrentEnvironment.ApiUrl)
-            : Uri.TryCreate(Url, UriKind.Absolute, out var parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps) ? parsed
-            : throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Latency.Url", $"-Url '{Url}' is not an absolute http:// or https:// URL.", Url);
+        var url = Url is null ? HealthCheckService.HealthUrl(CurrentEnvironment.ApiUrl) : HttpUrl.Parse(Url, "PuoOps.Latency.Url", "-Url");
         var options = new LatencyOptions
         {
             Url = url,

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PuoOps.Engine.Health;
+using PuoOps.Engine.Http;
 
 namespace PuoOps.Commands.Health;
 
@@ -57,7 +58,7 @@ public sealed class TestPuoHealthCommand : PuoCmdlet
         var urls = new List<Uri>();
         foreach (var text in Url ?? [])
         {
-            if (Uri.TryCreate(text, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps))
+            if (HttpUrl.TryParse(text, out var url))
                 urls.Add(url);
             else
                 WriteError(ErrorRecords.InvalidArgument("PuoOps.Health.Url",
