@@ -111,7 +111,7 @@ public sealed class StandInServer : IAsyncDisposable
             "/health" => (behavior.HealthStatus, "application/json",
                 behavior.HealthBody ?? JsonSerializer.Serialize(new { status = "healthy", service = Name })),
             "/metrics" => (200, "text/plain; version=0.0.4; charset=utf-8", _metrics.Render(behavior)),
-            "/" => (200, "application/json", JsonSerializer.Serialize(new { service = Name })),
+            "/" => (200, "application/json", JsonSerializer.Serialize(new { service = Name, user = BasicUser(context.Request) })),
             _ => (404, "application/json", JsonSerializer.Serialize(new { error = "not found", path })),
         };
         // Counted before the answer goes out, so a scrape right after a client's last answer already sees it.
@@ -119,6 +119,16 @@ public sealed class StandInServer : IAsyncDisposable
         context.Response.StatusCode = status;
         context.Response.ContentType = type;
         await context.Response.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary>The user name of a Basic Authorization header (no check of the password: a stand-in, not a gate).</summary>
+    private static string? BasicUser(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Basic ", StringComparison.Ordinal))
+            return null;
+        var pair = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..]));
+        return pair.Split(':')[0];
     }
 
     /// <summary>GET /_standin shows the behaviour; POST /_standin?status=500&amp;body=...&amp;delayMs=&amp;stallMs=&amp;periodMs=&amp;hang=true sets it (no query: healthy again).</summary>

@@ -86,24 +86,25 @@ public static class ErrorTranslator
     {
         if (exception is PuoException puo)
             return puo;
+        var shown = HttpUrl.Display(url);
         if (timedOut)
             return new PuoException(ErrorKind.Timeout, "PuoOps.Http.Timeout",
-                $"{url} did not answer within {timeoutSeconds} s. Check that the service runs and is not stuck, or raise -TimeoutSec.", url, exception);
+                $"{shown} did not answer within {timeoutSeconds} s. Check that the service runs and is not stuck, or raise -TimeoutSec.", shown, exception);
         if (exception is not HttpRequestException http)
             return Translate(exception, null);
         var socket = FindInner<SocketException>(exception);
         return http.HttpRequestError switch
         {
             HttpRequestError.NameResolutionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Dns",
-                $"{url}: the host name '{url.Host}' does not resolve (DNS lookup failed). Check the URL and the resolver.", url, exception),
+                $"{shown}: the host name '{url.Host}' does not resolve (DNS lookup failed). Check the URL and the resolver.", shown, exception),
             HttpRequestError.ConnectionError when socket?.SocketErrorCode == SocketError.ConnectionRefused => new PuoException(ErrorKind.Connection,
-                "PuoOps.Http.Connect", $"{url} refused the connection: is the service running and listening on port {url.Port}?", url, exception),
+                "PuoOps.Http.Connect", $"{shown} refused the connection: is the service running and listening on port {url.Port}?", shown, exception),
             HttpRequestError.ConnectionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Connect",
-                $"{url} could not be reached ({socket?.SocketErrorCode.ToString() ?? http.Message}). Check the address and the network path.", url, exception),
+                $"{shown} could not be reached ({socket?.SocketErrorCode.ToString() ?? http.Message}). Check the address and the network path.", shown, exception),
             HttpRequestError.SecureConnectionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Tls",
-                $"{url}: TLS failed: {TlsProblem(certificate, exception)}", url, exception),
+                $"{shown}: TLS failed: {TlsProblem(certificate, exception)}", shown, exception),
             _ => new PuoException(ErrorKind.Connection, "PuoOps.Http.Protocol",
-                $"{url} did not give a valid HTTP answer ({http.HttpRequestError}): {http.Message}", url, exception),
+                $"{shown} did not give a valid HTTP answer ({http.HttpRequestError}): {http.Message}", shown, exception),
         };
     }
 

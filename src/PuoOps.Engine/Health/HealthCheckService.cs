@@ -107,7 +107,7 @@ public static class HealthCheckService
             ?? (isHealthEndpoint || options.JsonValues is not null ? HealthCheckOptions.DefaultJsonField : null);
         var rules = new HttpHealthRules(options.ExpectedStatusCodes, field, options.JsonValues ?? HealthCheckOptions.DefaultJsonValues,
             options.CertificateExpiryWarning);
-        return new PlannedCheck(component, url.ToString(), async ctx =>
+        return new PlannedCheck(component, HttpUrl.Display(url), async ctx =>
         {
             var answer = await HttpConnections.GetAsync(ctx, url, "application/json, */*;q=0.5").ConfigureAwait(false);
             return rules.Judge(answer, DateTimeOffset.UtcNow);

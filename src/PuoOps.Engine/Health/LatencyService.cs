@@ -28,7 +28,7 @@ public static class LatencyService
         var plan = Plan(options);
         var connections = await HttpConnections.ForAsync(ctx).ConfigureAwait(false);
         var run = new Run(ctx, connections, options.Url, plan);
-        ctx.Log($"Measuring {options.Url}: {plan.Mode}, at most {plan.Count} requests in {HealthCheckService.Milliseconds(plan.Duration)}.");
+        ctx.Log($"Measuring {HttpUrl.Display(options.Url)}: {plan.Mode}, at most {plan.Count} requests in {HealthCheckService.Milliseconds(plan.Duration)}.");
         using var progress = new Timer(_ => run.ReportProgress(), null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
         if (options.Rate is { } rate)
             await run.OpenLoopAsync(rate).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public static class LatencyService
         private long _lastEnd;
         private long _errorCount;
 
-        public string Activity => $"Measuring latency of {url}";
+        public string Activity => $"Measuring latency of {HttpUrl.Display(url)}";
 
         public async Task ClosedLoopAsync(int concurrency)
         {
@@ -207,7 +207,7 @@ public static class LatencyService
                 : (Status.OK, $"P99 {HealthCheckService.Milliseconds(p99)} is within the SLA of {HealthCheckService.Milliseconds(sla)}.");
             return new LatencyReport
             {
-                Environment = ctx.Environment.Name, Url = url.ToString(), Mode = plan.Mode, Count = count, Errors = errors,
+                Environment = ctx.Environment.Name, Url = HttpUrl.Display(url), Mode = plan.Mode, Count = count, Errors = errors,
                 Min = _latencies.Min, P50 = _latencies.Percentile(50), P90 = _latencies.Percentile(90), P95 = _latencies.Percentile(95),
                 P99 = p99, P999 = _latencies.Percentile(99.9), Max = _latencies.Max, Mean = _latencies.Mean,
                 RequestsPerSecond = elapsed > TimeSpan.Zero ? count / elapsed.TotalSeconds : 0, Elapsed = elapsed, Sla = sla,

@@ -21,15 +21,16 @@ public static class MetricService
     /// </summary>
     public static async Task<MetricPage> ScrapeAsync(OperationContext ctx, Uri url)
     {
-        ctx.Log($"Scraping {url}.");
+        var shown = HttpUrl.Display(url);
+        ctx.Log($"Scraping {shown}.");
         var answer = await HttpConnections.GetAsync(ctx, url, Accept).ConfigureAwait(false);
         if (!answer.IsSuccess)
             throw new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Metrics.Status",
-                $"{url} answered HTTP {answer.StatusCode} {answer.ReasonPhrase}, not a metrics page.{HttpHealthRules.Snippet(answer.Body, " Body: ")}", url);
+                $"{shown} answered HTTP {answer.StatusCode} {answer.ReasonPhrase}, not a metrics page.{HttpHealthRules.Snippet(answer.Body, " Body: ")}", shown);
         if (answer.MediaType is { } type && (type.Contains("html", StringComparison.OrdinalIgnoreCase) || type.Contains("json", StringComparison.OrdinalIgnoreCase)))
-            throw NotExposition(url.ToString(), $"it is {type}");
+            throw NotExposition(shown, $"it is {type}");
         var openMetrics = answer.MediaType?.StartsWith("application/openmetrics-text", StringComparison.OrdinalIgnoreCase) == true;
-        return new MetricPage(url.ToString(), new StringReader(Encoding.UTF8.GetString(answer.Body)), openMetrics, answer.Truncated);
+        return new MetricPage(shown, new StringReader(Encoding.UTF8.GetString(answer.Body)), openMetrics, answer.Truncated);
     }
 
     /// <summary>

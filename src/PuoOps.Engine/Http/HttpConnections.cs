@@ -60,7 +60,7 @@ internal sealed class HttpConnections : IDisposable
         var watch = Stopwatch.StartNew();
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            using var request = Get(url);
             if (accept is not null)
                 request.Headers.TryAddWithoutValidation("Accept", accept);
             using var response = await connections.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
@@ -77,12 +77,23 @@ internal sealed class HttpConnections : IDisposable
     /// <summary>Sends a GET, reads and drops the body; the status code, or the failure. For load: nothing is kept.</summary>
     public async Task<int> ProbeAsync(Uri url, byte[] scratch, CancellationToken token)
     {
-        using var response = await Client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+        using var request = Get(url);
+        using var response = await Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
         await using var stream = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
         while (await stream.ReadAsync(scratch, token).ConfigureAwait(false) > 0)
         {
         }
         return (int)response.StatusCode;
+    }
+
+    /// <summary>A GET of <paramref name="url"/>; user and password in it are sent as Basic authentication, as curl does.</summary>
+    private static HttpRequestMessage Get(Uri url)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (url.UserInfo.Length > 0)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(url.UserInfo))));
+        return request;
     }
 
     /// <summary>The certificate the last TLS connection to this URL's host and port presented; null for http or none yet.</summary>

@@ -94,6 +94,24 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
+    public async Task Credentials_in_a_url_are_sent_as_basic_authentication_and_never_shown()
+    {
+        await using var api = await StandInServer.StartAsync("xunit-auth");
+        using var env = HttpTestSupport.Environment(api);
+        var url = new Uri($"http://puo:S3cretPass@127.0.0.1:{api.BaseUrl.Port}/");
+        var check = Assert.Single(await HealthCheckService.RunAsync(HttpTestSupport.Context(env),
+            new HealthCheckOptions { Components = [], Urls = [url], JsonField = "user", JsonValues = ["puo"], WarningLatency = Patient }));
+        Assert.Equal(Status.OK, check.Status); // the stand-in saw user puo in a Basic Authorization header
+        Assert.Equal($"http://puo:***@127.0.0.1:{api.BaseUrl.Port}/", check.Target);
+        var closed = TestEnvironments.ClosedPort();
+        var refused = Assert.Single(await HealthCheckService.RunAsync(HttpTestSupport.Context(env),
+            new HealthCheckOptions { Components = [], Urls = [new Uri($"https://puo:S3cretPass@127.0.0.1:{closed}/health")] }));
+        Assert.Equal(Status.Critical, refused.Status);
+        Assert.DoesNotContain("S3cretPass", refused.Target + refused.Detail);
+        Assert.StartsWith($"https://puo:***@127.0.0.1:{closed}/health refused the connection", refused.Detail);
+    }
+
+    [Fact]
     public async Task A_slow_answer_is_a_warning_that_says_how_slow()
     {
         await using var api = await StandInServer.StartAsync("xunit-api");
