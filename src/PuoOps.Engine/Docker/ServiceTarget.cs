@@ -127,25 +127,11 @@ public sealed class ServiceTarget
 
 /// <summary>
 /// A Swarm service as inspected, with what every daemon sends (its spec, task template and version) checked
-/// once here, so the code that changes the spec never sends back a half-empty one.
+/// once by <see cref="From"/>, so the code that changes the spec never sends back a half-empty one.
 /// </summary>
-internal sealed class InspectedService
+/// <param name="Version">The spec's version index, which an update must name.</param>
+internal sealed record InspectedService(string ID, ulong Version, ServiceSpec Spec, TaskSpec TaskTemplate)
 {
-    private InspectedService(string id, ulong version, ServiceSpec spec, TaskSpec taskTemplate)
-    {
-        ID = id;
-        Version = version;
-        Spec = spec;
-        TaskTemplate = taskTemplate;
-    }
-
-    public string ID { get; }
-
-    /// <summary>The spec's version index, which an update must name.</summary>
-    public ulong Version { get; }
-
-    public ServiceSpec Spec { get; }
-    public TaskSpec TaskTemplate { get; }
     public string Name => Spec.Name ?? ID;
 
     /// <summary>The replica count asked for; null for a global service.</summary>
