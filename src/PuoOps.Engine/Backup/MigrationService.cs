@@ -39,6 +39,8 @@ public static partial class MigrationService
         var backup = await StepAsync(run, "Backup", async step =>
         {
             var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory }).ConfigureAwait(false);
+            // A failed migration restores this backup: refuse a folder it could not be restored from before migrating.
+            BackupTrust.RequireOwnFolder(made, force: false);
             step.Message = $"{made.Path} ({DiskSpaceService.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
             return made;
         }).ConfigureAwait(false);

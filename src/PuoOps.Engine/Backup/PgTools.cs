@@ -39,6 +39,14 @@ internal static class PgTools
     }
 
     /// <summary>
+    /// The --dbname argument of pg_dump, pg_restore and psql: always a dbname= connection string with the name
+    /// quoted, because libpq reads a bare name holding '=' (or starting with postgres://) as a connection string,
+    /// and a manifest's "host=elsewhere" would otherwise send the password there.
+    /// </summary>
+    public static string DatabaseArgument(string database) =>
+        "dbname='" + database.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+
+    /// <summary>
     /// The libpq environment for a child process: host, port, user and password of the environment's
     /// endpoint. Inherited PG* variables are dropped so nothing from the operator's shell redirects it.
     /// </summary>
