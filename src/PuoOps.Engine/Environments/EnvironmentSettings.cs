@@ -3,9 +3,10 @@ using System.Net;
 namespace PuoOps.Engine.Environments;
 
 /// <summary>
-/// What an operator says about an environment. Anything left null falls back to the process
-/// environment variables the PUO Memo stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST,
-/// PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME).
+/// What an operator says about an environment. Anything left null falls back to the stack's defaults; only the
+/// implicit default environment (nothing connected yet) reads the process environment variables the PUO Memo
+/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME), so a
+/// named environment never reaches a server it did not name.
 /// </summary>
 public sealed class EnvironmentSettings
 {
@@ -51,10 +52,13 @@ public sealed class EnvironmentSettings
         return copy;
     }
 
-    /// <summary>Fills what is still null from the process environment and the stack's defaults.</summary>
-    public EnvironmentSettings WithProcessDefaults()
+    /// <summary>
+    /// Fills what is still null from the stack's defaults and, with <paramref name="readProcessVariables"/> (the
+    /// implicit default environment only), first from the process environment variables.
+    /// </summary>
+    public EnvironmentSettings WithDefaults(bool readProcessVariables)
     {
-        static string? Var(string name) => System.Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+        string? Var(string name) => readProcessVariables && System.Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 
         var filled = (EnvironmentSettings)MemberwiseClone();
         if (filled.PostgresConnectionString is null && filled.DatabaseUrl is null)

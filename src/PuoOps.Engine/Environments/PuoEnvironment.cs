@@ -58,12 +58,18 @@ public sealed class PuoEnvironment : IDisposable
     public override string ToString() => Name;
 
     /// <summary>
-    /// Validates the settings (InvalidArgument on a malformed URL or string) and builds the environment.
-    /// What the settings leave null comes from <paramref name="basedOn"/> (if given), then the process environment.
+    /// Validates the settings (InvalidArgument on a malformed URL or string, or a scheme its client cannot speak)
+    /// and builds the environment. What the settings leave null comes from <paramref name="basedOn"/> (if given),
+    /// then the stack's defaults; never from the process environment variables.
     /// </summary>
-    public static PuoEnvironment Create(EnvironmentSettings settings, PuoEnvironment? basedOn = null)
+    public static PuoEnvironment Create(EnvironmentSettings settings, PuoEnvironment? basedOn = null) =>
+        Build((basedOn is null ? settings : settings.FillFrom(basedOn.Settings)).WithDefaults(readProcessVariables: false));
+
+    /// <summary>The implicit default environment of a session where nothing was connected: built from the process environment variables.</summary>
+    public static PuoEnvironment CreateImplicit() => Build(new EnvironmentSettings().WithDefaults(readProcessVariables: true));
+
+    private static PuoEnvironment Build(EnvironmentSettings s)
     {
-        var s = (basedOn is null ? settings : settings.FillFrom(basedOn.Settings)).WithProcessDefaults();
         if (string.IsNullOrWhiteSpace(s.Name))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
