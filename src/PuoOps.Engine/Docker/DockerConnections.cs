@@ -51,8 +51,11 @@ internal static class DockerConnections
         return daemon < ClientMaxApiVersion ? daemon : ClientMaxApiVersion;
     }
 
-    /// <summary>unix:///path, tcp://host:port (http), or a bare socket path; anything else is InvalidArgument.</summary>
-    internal static Uri ParseHost(string host)
+    /// <summary>
+    /// unix:///path (or a bare socket path), npipe:// on Windows, tcp://host:port (plain http, or https with
+    /// <paramref name="tls"/>) or https://host:port; any other scheme, which the client cannot speak, is InvalidArgument.
+    /// </summary>
+    internal static Uri ParseHost(string host, bool tls = false)
     {
         if (host.StartsWith('/'))
             host = "unix://" + host;
@@ -61,14 +64,16 @@ internal static class DockerConnections
             switch (uri.Scheme)
             {
                 case "unix" when uri.AbsolutePath.Length > 1:
-                case "npipe":
+                case "npipe" when OperatingSystem.IsWindows():
                     return uri;
-                case "tcp" or "http" when !string.IsNullOrEmpty(uri.Host):
-                    return new UriBuilder("http", uri.Host, uri.IsDefaultPort ? 2375 : uri.Port).Uri;
+                case "tcp" or "http" or "https" when !string.IsNullOrEmpty(uri.Host):
+                    var secure = tls || uri.Scheme == "https";
+                    return new UriBuilder(secure ? "https" : "http", uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (secure ? 2376 : 2375) : uri.Port).Uri;
             }
         }
         throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.Host",
-            $"Docker host '{host}' is not a unix:///path/docker.sock or tcp://host:port address. Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
+            $"Docker host '{host}' is not an address PuoOps can speak: unix:///path/docker.sock, tcp://host:port (with -DockerCertPath for TLS) or https://host:port" +
+            (OperatingSystem.IsWindows() ? ", or npipe:////./pipe/docker_engine." : ".") + " Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using PuoOps.Engine.Docker;
 using PuoOps.Engine.Environments;
 using PuoOps.Engine.Postgres;
 using PuoOps.Engine.Redis;
@@ -74,6 +75,7 @@ public sealed class PuoEnvironment : IDisposable
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
         var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
+        DockerConnections.ParseHost(s.DockerHost!); // refuses a scheme the client cannot speak now, not at first use
         return new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
             ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);
     }

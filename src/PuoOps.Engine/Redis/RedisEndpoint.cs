@@ -26,11 +26,12 @@ internal sealed class RedisEndpoint
     public static RedisEndpoint Parse(string value)
     {
         ConfigurationOptions options;
+        var scheme = value.IndexOf("://", StringComparison.Ordinal) is var at and > 0 ? value[..at] : null;
+        if (scheme is not null && !scheme.Equals("redis", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
+            throw Invalid($"The Redis connection string has the scheme '{scheme}://', which Redis does not speak: give redis://, rediss:// (TLS) or host:port,password=...");
         try
         {
-            options = value.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase)
-                ? FromUrl(value)
-                : ConfigurationOptions.Parse(value);
+            options = scheme is not null ? FromUrl(value) : ConfigurationOptions.Parse(value);
         }
         catch (ArgumentException ex)
         {

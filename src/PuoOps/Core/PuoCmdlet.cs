@@ -38,6 +38,12 @@ public abstract class PuoCmdlet : PSCmdlet
     protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,
         new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
 
+    /// <summary>True under -WhatIf (or $WhatIfPreference): a preview changes nothing, so it needs no -Force.</summary>
+    protected bool IsWhatIf =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+            ? ((SwitchParameter)whatIf).IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
     protected virtual void Begin() { }
     protected virtual void Process() { }
     protected virtual void End() { }

@@ -109,6 +109,23 @@ public sealed class EnvironmentCmdletTests : IDisposable
         Assert.Equal(ErrorCategory.InvalidArgument, Assert.Single(result.Errors).CategoryInfo.Category);
     }
 
+    [Theory]
+    [InlineData("-DockerHost ftp://x")]
+    [InlineData("-DockerHost ssh://ops@docker.internal")]
+    [InlineData("-DockerHost npipe:////./pipe/docker_engine")]
+    [InlineData("-RedisConnectionString ftp://x")]
+    [InlineData("-DatabaseUrl ftp://x")]
+    [InlineData("-PostgresConnectionString ftp://x")]
+    [InlineData("-ApiUrl ftp://x")]
+    [InlineData("-McpUrl ftp://x")]
+    public void An_endpoint_whose_scheme_the_client_cannot_speak_is_an_invalid_argument_and_registers_nothing(string endpoint)
+    {
+        var result = _host.Invoke($"Connect-PuoEnvironment -Name unspeakable {endpoint} -SkipCheck");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.StartsWith("PuoOps.Environment.NotFound", Assert.Single(_host.Invoke("Get-PuoEnvironment -Name unspeakable").Errors).FullyQualifiedErrorId);
+    }
+
     [Fact]
     public void An_unknown_environment_name_says_how_to_connect_it()
     {
