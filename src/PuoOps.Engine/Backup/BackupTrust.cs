@@ -27,7 +27,7 @@ internal static class BackupTrust
     /// </summary>
     public static void RequireOwnFolder(DatabaseBackup backup, bool force)
     {
-        if (force || OperatingSystem.IsWindows())
+        if (force)
             return;
         var folder = Path.GetDirectoryName(backup.Path)!;
         var checkedPaths = new List<string> { folder, backup.Path };
@@ -48,6 +48,8 @@ internal static class BackupTrust
 
     private static string? Problem(string path)
     {
+        if (OperatingSystem.IsWindows())
+            return null; // modes and owners as checked here are Unix's
         var info = new FileInfo(path);
         if (info.LinkTarget is not null)
             return $"is a symbolic link (to {info.LinkTarget})";

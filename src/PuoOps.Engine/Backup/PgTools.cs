@@ -70,15 +70,7 @@ internal static class PgTools
     /// <summary>The libpq TLS parameters (sslmode, sslrootcert, sslcert, sslkey) of a connection, as libpq names them.</summary>
     public static IEnumerable<(string Name, string Value)> LibpqSsl(NpgsqlConnectionStringBuilder builder)
     {
-        yield return ("sslmode", builder.SslMode switch
-        {
-            SslMode.Disable => "disable",
-            SslMode.Allow => "allow",
-            SslMode.Require => "require",
-            SslMode.VerifyCA => "verify-ca",
-            SslMode.VerifyFull => "verify-full",
-            _ => "prefer",
-        });
+        yield return ("sslmode", PostgresEndpoint.LibpqSslMode(builder.SslMode));
         if (!string.IsNullOrEmpty(builder.RootCertificate))
             yield return ("sslrootcert", builder.RootCertificate);
         if (!string.IsNullOrEmpty(builder.SslCertificate))

@@ -18,9 +18,10 @@ internal static class DockerConnections
         var host = ctx.Environment.DockerHost;
         return ctx.Environment.GetClientAsync("docker", async () =>
         {
-            var endpoint = ParseHost(host);
-            ctx.Log($"Connecting to Docker at {host}.");
-            var configuration = new DockerClientConfiguration(endpoint, defaultTimeout: Timeout.InfiniteTimeSpan);
+            var endpoint = Endpoint(host, ctx.Environment.DockerCertPath);
+            ctx.Log($"Connecting to Docker at {host}{(endpoint.CertPath is null ? "" : $" over TLS (certificates in {endpoint.CertPath})")}.");
+            var configuration = new DockerClientConfiguration(endpoint.Uri, endpoint.CertPath is null ? null : DockerTls.Credentials(endpoint.CertPath),
+                defaultTimeout: Timeout.InfiniteTimeSpan);
             try
             {
                 var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
@@ -49,6 +50,29 @@ internal static class DockerConnections
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiVersion",
                 $"Docker at {host} needs API {minimum} or newer; PuoOps speaks up to {ClientMaxApiVersion}. Update PuoOps.", host);
         return daemon < ClientMaxApiVersion ? daemon : ClientMaxApiVersion;
+    }
+
+    /// <summary>Where and how the Docker API is reached, and what is insecure about it.</summary>
+    internal sealed record DockerEndpoint(Uri Uri, string? CertPath, string? SecurityWarning);
+
+    /// <summary>
+    /// The endpoint of <paramref name="host"/>: with <paramref name="certPath"/>, TLS with that folder's client
+    /// certificate to a daemon its ca.pem signed (a tcp:// host only). A plain tcp:// host that is not this machine
+    /// is allowed but warned about: the Docker API is root on its host, and plain HTTP lets anyone on the way drive it.
+    /// </summary>
+    internal static DockerEndpoint Endpoint(string host, string? certPath)
+    {
+        var uri = ParseHost(host, tls: certPath is not null);
+        if (certPath is null)
+            return new DockerEndpoint(uri, null, uri.Scheme == "http" && !TransportSecurity.IsLocal(uri.Host)
+                ? $"Docker at {host} is not on this machine and is reached over plain HTTP: anyone on the way can read and drive its API, which is root on that host. " +
+                  "Use TLS: Connect-PuoEnvironment -DockerCertPath <folder with ca.pem, cert.pem, key.pem> (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for the implicit default)."
+                : null);
+        if (uri.Scheme != "https")
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.CertPath",
+                $"-DockerCertPath applies to a tcp:// or https:// Docker host, not {host}.", host);
+        DockerTls.RequireFiles(certPath);
+        return new DockerEndpoint(uri, certPath, null);
     }
 
     /// <summary>

@@ -30,6 +30,12 @@ public sealed class EnvironmentSettings
     public string? RedisConnectionString { get; set; }
 
     public string? DockerHost { get; set; }
+
+    /// <summary>
+    /// A folder with ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH): the Docker API is then spoken over TLS,
+    /// with this client certificate, to a daemon whose certificate ca.pem signed (as DOCKER_TLS_VERIFY=1).
+    /// </summary>
+    public string? DockerCertPath { get; set; }
     public string? ApiUrl { get; set; }
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
@@ -45,7 +51,11 @@ public sealed class EnvironmentSettings
             copy.PostgresCredential ??= other.PostgresCredential;
         }
         copy.RedisConnectionString ??= other.RedisConnectionString;
-        copy.DockerHost ??= other.DockerHost;
+        if (copy.DockerHost is null)
+        {
+            copy.DockerHost = other.DockerHost;
+            copy.DockerCertPath ??= other.DockerCertPath;
+        }
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
@@ -64,7 +74,14 @@ public sealed class EnvironmentSettings
         if (filled.PostgresConnectionString is null && filled.DatabaseUrl is null)
             filled.DatabaseUrl = Var("DATABASE_URL");
         filled.RedisConnectionString ??= Var("REDIS_URL");
-        filled.DockerHost ??= Var("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
+        if (filled.DockerHost is null && Var("DOCKER_HOST") is { } dockerHost)
+        {
+            filled.DockerHost = dockerHost;
+            // As the docker CLI: any DOCKER_TLS_VERIFY means TLS with a verified daemon, certificates from DOCKER_CERT_PATH or ~/.docker.
+            if (Var("DOCKER_TLS_VERIFY") is not null)
+                filled.DockerCertPath ??= Var("DOCKER_CERT_PATH") ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".docker");
+        }
+        filled.DockerHost ??= "unix:///var/run/docker.sock";
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;

@@ -15,6 +15,7 @@ public sealed class PuoEnvironment : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<object>>> _clients = new();
     private int _disposed;
+    private List<string>? _securityWarnings;
 
     private PuoEnvironment(EnvironmentSettings settings, string name, PostgresEndpoint? postgres, RedisEndpoint? redis, string dockerHost,
         Uri apiUrl, Uri mcpUrl, string composeProject)
@@ -56,6 +57,15 @@ public sealed class PuoEnvironment : IDisposable
     internal RedisEndpoint? RedisEndpoint { get; }
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>The TLS settings of the Docker endpoint: the folder of its certificates, or null for none.</summary>
+    internal string? DockerCertPath => Settings.DockerCertPath;
+
+    /// <summary>
+    /// What is insecure about reaching this environment (a remote server without TLS, or without a certificate
+    /// check), handed out once: the first cmdlet to use the environment warns, later ones do not repeat it.
+    /// </summary>
+    public IReadOnlyList<string> TakeSecurityWarnings() => Interlocked.Exchange(ref _securityWarnings, null) ?? [];
+
     public override string ToString() => Name;
 
     /// <summary>
@@ -75,9 +85,11 @@ public sealed class PuoEnvironment : IDisposable
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
         var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
-        DockerConnections.ParseHost(s.DockerHost!); // refuses a scheme the client cannot speak now, not at first use
-        return new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
+        var docker = DockerConnections.Endpoint(s.DockerHost!, s.DockerCertPath); // refuses what the client cannot speak now, not at first use
+        var environment = new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
             ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);
+        environment._securityWarnings = new[] { postgres?.SecurityWarning, redis?.SecurityWarning, docker.SecurityWarning }.OfType<string>().ToList();
+        return environment;
     }
 
     private static Uri ParseHttpUrl(string value, string what) =>

@@ -31,6 +31,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? DockerHost { get; set; }
 
+    /// <summary>A folder with ca.pem, cert.pem and key.pem: speak TLS to a tcp:// Docker host and verify it.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DockerCertPath { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ApiUrl { get; set; }
@@ -67,6 +72,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             PostgresCredential = Credential?.GetNetworkCredential(),
             RedisConnectionString = RedisConnectionString,
             DockerHost = DockerHost,
+            DockerCertPath = DockerCertPath is null ? null : GetUnresolvedProviderPathFromPSPath(DockerCertPath),
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
@@ -88,6 +94,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         if (!SkipCheck)
         {
             // Checked before it is registered: an environment whose server refused us must not become what later cmdlets use.
+            WriteSecurityWarnings(created);
             var context = new Engine.OperationContext(created, TimeSpan.FromSeconds(TimeoutSec), Stopping);
             var failures = Await(EnvironmentService.CheckAsync(context));
             if (failures.Count > 0)
