@@ -31,10 +31,13 @@ internal static class DockerTls
     }
 
     /// <summary>The daemon's certificate names the host and chains to our CA alone (not to the machine's public roots).</summary>
-    private static bool Trusted(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2 authority)
+    private static bool Trusted(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2 authority) =>
+        certificate is not null && (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
+        && ChainsTo(certificate, authority);
+
+    /// <summary>Whether <paramref name="certificate"/> chains to <paramref name="authority"/> as the only trusted root.</summary>
+    internal static bool ChainsTo(X509Certificate certificate, X509Certificate2 authority)
     {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
-            return false;
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.Add(authority);

@@ -180,17 +180,8 @@ public sealed class TransportSecurityTests
             }
         }
 
-        private static bool IssuedBy(X509Certificate? certificate, X509Certificate2 authority)
-        {
-            if (certificate is null)
-                return false;
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(authority);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            using var presented = new X509Certificate2(certificate);
-            return chain.Build(presented);
-        }
+        private static bool IssuedBy(X509Certificate? certificate, X509Certificate2 authority) =>
+            certificate is not null && DockerTls.ChainsTo(certificate, authority);
 
         public async ValueTask DisposeAsync()
         {
