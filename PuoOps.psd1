@@ -59,6 +59,8 @@
         'Test-PuoHealth'
         'Get-PuoMetric'
         'Measure-PuoLatency'
+        'Get-PuoProcess'
+        'Invoke-PuoDiagnostic'
 
         # Backup
         'Backup-PuoDatabase'

@@ -11,7 +11,7 @@
     read; nothing printed by this script contains a password.
 
 .PARAMETER Action
-    Install  apt-get install what the selected services need (root only).
+    Install  apt-get install what the selected services need, and chromium for the HTML report test (root only).
     Start    Stop any sandbox named by the state file, then start and seed a new one.
     Stop     Stop everything the state file names, unmount, delete the root and the state file.
     Status   Print the state (no passwords) and whether each process is alive; exit 1 if not running.
@@ -314,6 +314,8 @@ $script:PackageMap = [ordered]@{
     Redis    = @('redis-server')
     Docker   = @('docker.io', 'busybox-static')
     Nginx    = @('nginx')
+    # Not a service: the headless browser the tests open Invoke-PuoDiagnostic's HTML page in. Installed when root.
+    Browser  = @('chromium')
 }
 
 function Test-PackageInstalled([string] $Name) {
@@ -985,7 +987,7 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
         Write-Step "replacing the sandbox recorded in $StatePath"
         Stop-Sandbox $StatePath
     }
-    $installFor = if ($script:IsRoot) { $Want } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
+    $installFor = if ($script:IsRoot) { @($Want) + 'Browser' } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
     if ($installFor) { Install-Sandbox $installFor }
 
     $root = (Invoke-Tool -FilePath 'mktemp' -ArgumentList @('-d', '/tmp/puo-sandbox-XXXXXX')).StdOut.Trim()
@@ -1082,7 +1084,7 @@ switch ($Action) {
             if ($missing) { throw "Missing packages: $($missing -join ' '). Run as root: apt-get install -y $($missing -join ' ')" }
             Write-Step 'all packages present'
         }
-        else { Install-Sandbox $Services }
+        else { Install-Sandbox (@($Services) + 'Browser') }
     }
     'Start' { $null = Start-Sandbox $StateFile $Services }
     'Stop' { Stop-Sandbox $StateFile }
