@@ -6,8 +6,12 @@ namespace PuoOps;
 public sealed class ProcessInfo
 {
     public string Environment { get; init; } = "";
-    /// <summary>The process id (Stop-Process -Id binds it by its alias PID).</summary>
     public int Pid { get; init; }
+    /// <summary>
+    /// The same as Pid, under the name Get-Process uses, so Stop-Process and Wait-Process bind it from the pipeline.
+    /// Without it Stop-Process would bind Name, and stop every process of that name.
+    /// </summary>
+    public int Id => Pid;
     public int ParentPid { get; init; }
     /// <summary>The program name (comm), completed from the command line when the kernel cut it at 15 characters.</summary>
     public string Name { get; init; } = "";

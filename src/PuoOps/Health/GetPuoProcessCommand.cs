@@ -59,9 +59,9 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
         var listing = Await(ProcessService.ListAsync(Context, query));
         foreach (var warning in listing.Warnings)
             WriteWarning(warning);
+        WriteObject(listing.Processes, enumerateCollection: true);
         if (PagingParameters.IncludeTotalCount)
             WriteObject(PagingParameters.NewTotalCount((ulong)listing.TotalCount, 1.0));
-        WriteObject(listing.Processes, enumerateCollection: true);
         foreach (var literal in listing.Unmatched)
             WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Process.NotFound",
                 $"No process on this machine matches '{literal}' (-Name or -Service). See what runs with Get-PuoProcess -All.", literal));
