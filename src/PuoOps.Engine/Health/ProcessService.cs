@@ -59,7 +59,10 @@ public static partial class ProcessService
         var sorted = query.SortBy == ProcessSort.Cpu
             ? candidates.OrderByDescending(c => c.CpuPercent).ThenByDescending(c => c.Stat.ResidentBytes)
             : candidates.OrderByDescending(c => c.Stat.ResidentBytes).ThenByDescending(c => c.CpuPercent);
+        // A process that ends before its details are read is left out, and the next one takes its place: -Top 20 gives 20.
+        var users = new UserNames();
         var page = sorted.ThenBy(c => c.Stat.Pid).Skip((int)Math.Min(query.Skip, int.MaxValue))
+            .Where(c => c.ReadDetails(users))
             .Take(query.Take is { } take ? (int)Math.Min(take, int.MaxValue) : int.MaxValue).ToList();
 
         if (containers is null)
@@ -68,8 +71,7 @@ public static partial class ProcessService
                 candidate.ContainerId = ContainerIdOf(candidate.Stat.Pid);
             containers = await ContainersAsync(ctx, page, warnings, required: false).ConfigureAwait(false);
         }
-        var users = new UserNames();
-        var processes = page.Select(c => ToProcess(ctx, c, containers, users, memoryTotal)).OfType<ProcessInfo>().ToList();
+        var processes = page.Select(c => ToProcess(ctx, c, containers, memoryTotal)).ToList();
         return new ProcessListing { Processes = processes, TotalCount = candidates.Count, Unmatched = unmatched, Warnings = warnings };
     }
 
@@ -131,6 +133,18 @@ public static partial class ProcessService
         public string Name { get; } = name;
         public double CpuPercent { get; } = cpuPercent;
         public string? ContainerId { get; set; }
+        public IReadOnlyList<string> Arguments { get; private set; } = [];
+        public string User { get; private set; } = "";
+
+        /// <summary>Reads what only listed rows need: false when the process ended meanwhile.</summary>
+        public bool ReadDetails(UserNames users)
+        {
+            if (ReadArguments(Stat.Pid) is not { } arguments || ReadUid(Stat.Pid) is not { } uid)
+                return false;
+            Arguments = arguments;
+            User = users.Name(uid);
+            return true;
+        }
     }
 
     /// <summary>What the Docker daemon says of a container id.</summary>
@@ -214,18 +228,14 @@ public static partial class ProcessService
         return found;
     }
 
-    /// <summary>The row for a candidate, with what only the listed rows need read; null when it ended meanwhile.</summary>
-    private static ProcessInfo? ToProcess(OperationContext ctx, Candidate c, Dictionary<string, ContainerRef> containers, UserNames users, long memoryTotal)
+    private static ProcessInfo ToProcess(OperationContext ctx, Candidate c, Dictionary<string, ContainerRef> containers, long memoryTotal)
     {
         var stat = c.Stat;
-        var arguments = ReadArguments(stat.Pid);
-        var uid = ReadUid(stat.Pid);
-        if (arguments is null || uid is null)
-            return null;
+        var arguments = c.Arguments;
         var container = c.ContainerId is not null ? containers.GetValueOrDefault(c.ContainerId) : null;
         return new ProcessInfo
         {
-            Environment = ctx.Environment.Name, Pid = stat.Pid, ParentPid = stat.ParentPid, Name = c.Name, User = users.Name(uid.Value),
+            Environment = ctx.Environment.Name, Pid = stat.Pid, ParentPid = stat.ParentPid, Name = c.Name, User = c.User,
             State = stat.State, Threads = stat.Threads, ResidentBytes = stat.ResidentBytes, VirtualBytes = stat.VirtualBytes,
             MemoryPercent = memoryTotal > 0 ? Math.Round(100.0 * stat.ResidentBytes / memoryTotal, 1) : 0,
             CpuPercent = c.CpuPercent, CpuTime = TimeSpan.FromSeconds(stat.CpuTicks / TicksPerSecond),

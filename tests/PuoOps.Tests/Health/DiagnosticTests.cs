@@ -15,6 +15,7 @@ namespace PuoOps.Tests.Health;
 /// others run, the report converts to JSON cleanly, the summary fits 80 columns, and the HTML page is owner-only and
 /// self-contained, which headless Chromium proves by rendering it offline.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")] // /proc, file modes
 public sealed class DiagnosticTests : IDisposable
 {
     private static readonly string[] AllSections = ["Containers", "Health", "Latency", "Postgres", "Database", "SlowQueries", "Redis", "Processes", "Disk"];
@@ -41,6 +42,7 @@ public sealed class DiagnosticTests : IDisposable
                 Report = $report
                 Sections = @($report.Sections | ForEach-Object { [pscustomobject]@{ Name = "$($_.Name)"; Status = "$($_.Status)"; Summary = $_.Summary; ErrorId = $_.ErrorId; Items = $_.Items.Count } })
                 View = $report | Out-String -Width 80
+                SectionsView = $report.Sections | Out-String -Width 80
                 Json = $report | ConvertTo-Json -Depth 8 -WarningVariable jsonWarnings
                 JsonWarnings = @($jsonWarnings).Count
                 Health = @($report.Section('Health').Items | ForEach-Object { "$($_.Component):$($_.Status)" })
@@ -76,6 +78,11 @@ public sealed class DiagnosticTests : IDisposable
         Assert.StartsWith("Diagnostics of " + _host.EnvironmentName + ": ", view[0]);
         Assert.Equal("Status   Section     Summary", view[2]);
         Assert.Contains(view, l => l.StartsWith("OK       Postgres    PostgreSQL 1", StringComparison.Ordinal));
+        var table = Text(row, "SectionsView").Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
+        Assert.Equal(AllSections.Length + 2, table.Count);
+        Assert.Matches(@"^Status\s+Name\s+Took\s+Summary$", table[0]);
+        Assert.All(table, line => Assert.True(line.Length <= 80, $"wider than 80: {line}"));
+        Assert.All(AllSections, name => Assert.Contains(table, l => l.Contains(" " + name + " ", StringComparison.Ordinal)));
 
         // Plain data: every level within the depth, nothing truncated, and it reads back.
         Assert.Equal(0, (int)row.Properties["JsonWarnings"].Value);
@@ -101,7 +108,7 @@ public sealed class DiagnosticTests : IDisposable
             Connect-PuoEnvironment -Name $name -PostgresConnectionString $pg -RedisConnectionString "127.0.0.1:$closed" -ApiUrl $api -McpUrl $mcp `
                 -DockerHost 'unix:///nonexistent/docker.sock' -SkipCheck
             try {
-                $report = Invoke-PuoDiagnostic -Environment $name -Section Health, Latency, Postgres, Redis, Containers -TimeoutSec 2
+                $report = Invoke-PuoDiagnostic -Environment $name -Section Health, Latency, Postgres, Redis, Containers -TimeoutSec 5
                 [pscustomobject]@{ Status = "$($report.Status)"
                                    Sections = @($report.Sections | ForEach-Object { [pscustomobject]@{ Name = "$($_.Name)"; Status = "$($_.Status)"; Summary = $_.Summary; ErrorId = $_.ErrorId } }) }
             }
@@ -114,17 +121,35 @@ public sealed class DiagnosticTests : IDisposable
         Assert.Equal("Critical", Text(row, "Status"));
 
         Assert.Equal("Unknown", Text(sections["Redis"], "Status"));
-        Assert.StartsWith("PuoOps.Redis.", Text(sections["Redis"], "ErrorId"));
+        Assert.True(Text(sections["Redis"], "ErrorId").StartsWith("PuoOps.Redis.", StringComparison.Ordinal),
+            $"{Text(sections["Redis"], "ErrorId")}: {Text(sections["Redis"], "Summary")}");
         Assert.Contains($"127.0.0.1:{closed}", Text(sections["Redis"], "Summary"));
         Assert.Equal("Unknown", Text(sections["Containers"], "Status"));
         Assert.StartsWith("PuoOps.Docker.", Text(sections["Containers"], "ErrorId"));
         Assert.Contains("/nonexistent/docker.sock", Text(sections["Containers"], "Summary"));
 
         Assert.Equal("Critical", Text(sections["Health"], "Status"));
-        Assert.Contains("Api: No answer within 2 s.", Text(sections["Health"], "Summary"));
+        Assert.Contains("Api: No answer within 5 s.", Text(sections["Health"], "Summary"));
         Assert.Equal("Critical", Text(sections["Latency"], "Status"));
         Assert.Contains("Every request failed: timeout", Text(sections["Latency"], "Summary"));
         Assert.Equal("OK", Text(sections["Postgres"], "Status"));
+    }
+
+    [Fact]
+    public void Ctrl_C_stops_a_report_whose_sections_wait_on_a_hung_api()
+    {
+        using var hung = new BlackholeServer();
+        var name = "xunit-diag-" + Guid.NewGuid().ToString("N")[..6];
+        _host.Invoke("Connect-PuoEnvironment -Name $name -ApiUrl $api -SkipCheck",
+            Vars(("name", name), ("api", $"http://127.0.0.1:{hung.Port}"))).ThrowIfFailed();
+        try
+        {
+            _host.AssertCtrlCStops("Invoke-PuoDiagnostic -Environment $name -Section Health, Latency -TimeoutSec 600");
+        }
+        finally
+        {
+            _host.Invoke("Disconnect-PuoEnvironment -Name $name -Confirm:$false", Vars(("name", name))).ThrowIfFailed();
+        }
     }
 
     [Fact]

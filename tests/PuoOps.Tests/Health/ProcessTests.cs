@@ -13,6 +13,7 @@ namespace PuoOps.Tests.Health;
 /// Get-PuoProcess: /proc read right, CPU sampled, secrets masked, and processes mapped to the sandbox's real containers
 /// (the puo-memo api and mcp containers are processes on this host). Processes a test needs it starts itself, and kills by pid.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")] // /proc, file modes
 public sealed class ProcessTests : IDisposable
 {
     private readonly List<Process> _started = [];
@@ -208,6 +209,39 @@ public sealed class ProcessTests : IDisposable
         Assert.All(paged.Output.Take(2), o => Assert.Equal("PuoOps.ProcessInfo", o.TypeNames[0]));
         Assert.IsType<ulong>(paged.Output[2].BaseObject);
         Assert.True((ulong)paged.Output[2].BaseObject > 2);
+    }
+
+    [Fact]
+    public void No_secret_of_a_command_line_shows_in_the_view_the_properties_the_json_or_verbose()
+    {
+        string[] secrets = ["hunter2", "tok3n", "s3cr3t", "pgpw", "cspw"];
+        var process = Start("sh", "-c", "sleep 60; :", "puo-mask-test", "--password", secrets[0], "--token=" + secrets[1],
+            $"postgres://puo:{secrets[2]}@127.0.0.1:5432/db", "PGPASSWORD=" + secrets[3], $"Host=h;Password={secrets[4]};Database=d");
+        using var host = new ModuleHost();
+        var result = host.Invoke("""
+            $p = Get-PuoProcess -Name sh -All -SampleInterval 100ms -Verbose | Where-Object Pid -eq $target
+            $p | Out-String -Width 400
+            $p | Format-List * | Out-String -Width 400
+            "$p"
+            $p | ConvertTo-Json
+            """, new Dictionary<string, object?> { ["target"] = process.Id }).ThrowIfFailed();
+        Assert.Equal(4, result.Output.Count);
+        Assert.Contains("puo-mask-test --password *** --token=***", result.Output[0].ToString());
+        Assert.Contains($"\"Pid\": {process.Id}", result.Output[3].ToString());
+        Assert.All(secrets, secret => Assert.DoesNotContain(secret, result.AllText));
+    }
+
+    [Fact]
+    public void A_bad_sample_interval_is_refused_and_ctrl_c_stops_a_long_sample()
+    {
+        using var host = new ModuleHost();
+        var zero = host.Invoke("Get-PuoProcess -SampleInterval 0s");
+        var error = Assert.Single(zero.Errors);
+        Assert.Equal("PuoOps.Process.SampleInterval", error.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Empty(zero.Output);
+
+        host.AssertCtrlCStops("Get-PuoProcess -SampleInterval 60s");
     }
 
     [Fact]
