@@ -37,7 +37,7 @@ public sealed class DiagnosticTests : IDisposable
     public void The_sandbox_report_has_every_section_with_its_verdict_and_reads_at_80_columns()
     {
         var result = _host.Invoke("""
-            $report = Invoke-PuoDiagnostic -BackupPath $backup
+            $report = Invoke-PuoDiagnostic -BackupPath $backup -Verbose
             [pscustomobject]@{
                 Report = $report
                 Sections = @($report.Sections | ForEach-Object { [pscustomobject]@{ Name = "$($_.Name)"; Status = "$($_.Status)"; Summary = $_.Summary; ErrorId = $_.ErrorId; Items = $_.Items.Count } })
@@ -94,7 +94,9 @@ public sealed class DiagnosticTests : IDisposable
         {
             Assert.DoesNotContain(secret, json);
             Assert.DoesNotContain(secret, Text(row, "View"));
+            Assert.DoesNotContain(secret, result.AllText);
         }
+        Assert.Contains(result.Verbose, v => v.StartsWith("Diagnostics Postgres: OK in ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -171,6 +173,15 @@ public sealed class DiagnosticTests : IDisposable
         Assert.Equal(page, error.TargetObject);
         Assert.Empty(again.Output);
         Assert.Equal(written, File.ReadAllText(page));
+
+        // A page that cannot be written is an error naming it, and the report still comes back.
+        var unwritable = "/proc/puo-no-such-folder/report.html";
+        var failed = _host.Invoke("(Invoke-PuoDiagnostic -HtmlPath $page -Section Postgres).Status", Vars(("page", unwritable)));
+        var writeError = Assert.Single(failed.Errors);
+        Assert.Equal("PuoOps.Diagnostic.HtmlWrite", writeError.FullyQualifiedErrorId.Split(',')[0]);
+        Assert.Equal(ErrorCategory.InvalidOperation, writeError.CategoryInfo.Category);
+        Assert.Equal(unwritable, writeError.TargetObject);
+        Assert.Equal("OK", Assert.Single(failed.Output).ToString());
 
         var preview = Path.Combine(_folder.FullName, "preview.html");
         var whatIf = _host.Invoke("(Invoke-PuoDiagnostic -HtmlPath $page -Section Postgres -WhatIf).Sections.Count", Vars(("page", preview))).ThrowIfFailed();
