@@ -29,14 +29,17 @@ public abstract class PuoCmdlet : PSCmdlet
     public int TimeoutSec { get; set; } = 15;
 
     /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
-    protected CancellationToken Stopping => _stopping.Token;
+    protected CancellationToken StopToken => _stopping.Token;
 
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
     protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
 
     /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
-    protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,
-        new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
+    protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), StopToken,
+        new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)), WarningWriter);
+
+    /// <summary>Queues a warning so it is written from the pipeline thread, for engine calls that need no environment.</summary>
+    protected Action<string> WarningWriter => message => _pending.Enqueue(() => WriteWarning(message));
 
     protected virtual void Begin() { }
     protected virtual void Process() { }
@@ -64,7 +67,7 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>Writes each item of an engine stream as soon as it arrives.</summary>
     protected void WriteEach<T>(IAsyncEnumerable<T> items)
     {
-        var enumerator = items.GetAsyncEnumerator(Stopping);
+        var enumerator = items.GetAsyncEnumerator(StopToken);
         try
         {
             while (true)
@@ -119,7 +122,7 @@ public abstract class PuoCmdlet : PSCmdlet
         while (!task.IsCompleted)
         {
             Drain();
-            if (Stopping.IsCancellationRequested)
+            if (StopToken.IsCancellationRequested)
             {
                 // The engine has the token; give it a moment to stop cleanly, then leave it behind.
                 handle.WaitOne(StopGrace);
@@ -142,7 +145,7 @@ public abstract class PuoCmdlet : PSCmdlet
         {
             step();
         }
-        catch (Exception ex) when (Stopping.IsCancellationRequested && ex is OperationCanceledException or PuoException)
+        catch (Exception ex) when (StopToken.IsCancellationRequested && ex is OperationCanceledException or PuoException)
         {
             throw new PipelineStoppedException();
         }
@@ -160,7 +163,7 @@ public abstract class PuoCmdlet : PSCmdlet
 
     /// <summary>A failure of the work itself, as opposed to Ctrl+C or PowerShell's own flow-control exceptions.</summary>
     private bool IsItemFailure(Exception ex) =>
-        !Stopping.IsCancellationRequested
+        !StopToken.IsCancellationRequested
         && ex is not PipelineStoppedException and not PSInvalidOperationException and not ActionPreferenceStopException
             and not PipelineClosedException and not HaltCommandException and not ParameterBindingException;
 

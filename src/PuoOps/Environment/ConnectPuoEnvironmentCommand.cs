@@ -80,7 +80,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         WriteVerbose($"Environment '{environment.Name}': PostgreSQL {environment.Postgres ?? "(none)"}, Redis {environment.Redis ?? "(none)"}, Docker {environment.DockerHost}.");
         if (!SkipCheck)
         {
-            var context = new Engine.OperationContext(environment, TimeSpan.FromSeconds(TimeoutSec), Stopping);
+            var context = new Engine.OperationContext(environment, TimeSpan.FromSeconds(TimeoutSec), StopToken);
             foreach (var failure in Await(EnvironmentService.CheckAsync(context)))
                 WriteError(ErrorRecords.From(Engine.ErrorTranslator.Translate(failure, environment), environment.Name));
         }
