@@ -38,7 +38,7 @@ public static class DiskSpaceService
                 (database, databaseSize) = (reader.GetString(0), reader.GetInt64(1));
             }
             var last = Directory.Exists(fullPath)
-                ? BackupStore.List(fullPath).FirstOrDefault(b => b.Database == database && !b.Partial && b.DatabaseSizeBytes > 0)
+                ? BackupStore.List(fullPath, ctx.Warn).FirstOrDefault(b => b.Database == database && !b.Partial && b.DatabaseSizeBytes > 0)
                 : null;
             lastBackupSize = last?.SizeBytes;
             estimate = last is null

@@ -89,7 +89,7 @@ public static class ReindexService
     private static async Task<string> DropLeftoversAsync(OperationContext ctx, uint table, uint[] existing)
     {
         using var budget = new CancellationTokenSource(CleanupLockTimeout + TimeSpan.FromSeconds(ctx.TimeoutSeconds));
-        var cleanupCtx = new OperationContext(ctx.Environment, ctx.Timeout, budget.Token, ctx.Progress, ctx.Verbose);
+        var cleanupCtx = new OperationContext(ctx.Environment, ctx.Timeout, budget.Token, ctx.Progress, ctx.Verbose, ctx.Warning);
         List<Leftover> leftovers = [];
         try
         {

@@ -374,7 +374,7 @@ public sealed class BackupEngineTests
         Assert.Equal(before, await db.FingerprintAsync());
         Assert.Empty(await db.WaitForNoScratchAsync());
         Assert.Empty(await db.DerivedDatabasesAsync());
-        Assert.Empty(Process.GetProcessesByName("pg_restore").Where(p => IsOurs(p, db.Name)));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => IsOurs(p, db.Name));
     }
 
     [Fact]
@@ -473,7 +473,7 @@ public sealed class BackupEngineTests
         interrupt.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backup);
         Assert.Empty(Directory.GetFileSystemEntries(db.Directory));
-        Assert.Empty(Process.GetProcessesByName("pg_dump").Where(p => IsOurs(p, db.Name)));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_dump"), p => IsOurs(p, db.Name));
     }
 
     [Fact]
@@ -553,10 +553,10 @@ public sealed class BackupEngineTests
         var partial = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs"] });
         var second = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
         var third = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
-        var expired = BackupStore.Expired(db.Directory, third, 2);
+        var expired = BackupStore.Expired(db.Directory, third, 2, null);
         Assert.Equal(new[] { first.Path }, expired.Select(b => b.Path));
-        Assert.Empty(BackupStore.Expired(db.Directory, partial, 1));
-        Assert.Equal(third.Path, BackupStore.Latest(db.Directory, db.Name).Path);
+        Assert.Empty(BackupStore.Expired(db.Directory, partial, 1, null));
+        Assert.Equal(third.Path, BackupStore.Latest(db.Directory, db.Name, null).Path);
         Assert.NotEqual(second.Path, third.Path);
     }
 
