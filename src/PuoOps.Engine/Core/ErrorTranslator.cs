@@ -90,7 +90,10 @@ public static class ErrorTranslator
             PostgresErrorCodes.InvalidCatalogName => (ErrorKind.NotFound, "DatabaseNotFound", "Check the database name of the environment."),
             PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedColumn =>
                 (ErrorKind.NotFound, "ObjectNotFound", "Check the name; list what exists with Get-PuoTableSize or Get-PuoIndexUsage."),
-            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied", "Connect as a role with the needed privilege."),
+            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied",
+                e.MessageText.StartsWith("permission denied for ", StringComparison.Ordinal)
+                    ? "The role lacks a privilege on it (reading it, as a query, pg_prewarm or pg_dump do, needs SELECT): grant it, or connect as a role that has it."
+                    : "Connect as a role with the needed privilege."),
             PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
             PostgresErrorCodes.QueryCanceled => (ErrorKind.Timeout, "Canceled", "The statement was canceled (statement timeout, -TimeoutSec or an operator)."),
             PostgresErrorCodes.TooManyConnections => (ErrorKind.ResourceUnavailable, "TooManyConnections", "The server is out of connection slots; see Get-PuoConnectionStat."),

@@ -26,6 +26,7 @@ public static class BlockingQueryService
     public static async Task<IReadOnlyList<BlockingQuery>> GetAsync(OperationContext ctx)
     {
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        await PostgresActivityService.WarnIfOthersHiddenAsync(connection, ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
         var rows = new Dictionary<int, Row>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))

@@ -39,10 +39,12 @@ public static class ReindexService
         ctx.Log(statement);
         ctx.Report(new ProgressInfo("REINDEX", $"{index} ({IndexUsageService.FormatBytes(sizeBefore)})"));
         var watch = Stopwatch.StartNew();
+        using var notices = ServerNotices.Watch(connection);
         try
         {
             await using var command = connection.Command(statement, ctx, unlimited: true);
             await command.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+            notices.ThrowIfSkipped(ctx, "REINDEX", index.ToString());
         }
         catch (Exception ex) when (concurrently)
         {
