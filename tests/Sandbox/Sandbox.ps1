@@ -308,7 +308,7 @@ function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
 $script:PackageMap = [ordered]@{
     Base     = @('procps', 'curl')
     Postgres = @('postgresql', 'postgresql-contrib')
-    Redis    = @('redis-server')
+    Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
     Nginx    = @('nginx')
 }

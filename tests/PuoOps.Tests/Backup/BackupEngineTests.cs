@@ -24,7 +24,7 @@ public sealed class BackupEngineTests
         Assert.True(backup.HasManifest);
         Assert.Equal(db.Name, backup.Database);
         Assert.Equal(ScratchDatabase.Alembic, backup.AlembicVersion);
-        Assert.StartsWith("15", backup.ServerVersion);
+        Assert.StartsWith(Sandbox.Current.PostgresMajor + ".", backup.ServerVersion);
         Assert.False(backup.Partial);
         Assert.Equal(20_000, Assert.Single(backup.Tables, t => t.Name == "memories").Rows);
         Assert.Equal(2_000, Assert.Single(backup.Tables, t => t.Name == "audit_logs").Rows);
@@ -652,7 +652,7 @@ public sealed class BackupEngineTests
 
     internal static async Task<string> PgRestoreListAsync(string path)
     {
-        using var process = Process.Start(new ProcessStartInfo("/usr/lib/postgresql/15/bin/pg_restore", ["--list", path]) { RedirectStandardOutput = true })!;
+        using var process = Process.Start(new ProcessStartInfo(Path.Combine(Sandbox.Current.PostgresBinDir, "pg_restore"), ["--list", path]) { RedirectStandardOutput = true })!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         return output;
