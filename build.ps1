@@ -4,8 +4,10 @@
     Builds, tests and demonstrates PuoOps.
 .DESCRIPTION
     -Task Build  lays the module out under out/PuoOps/<version>/ (manifest, PuoOps.dll, deps/, format file, en-US help).
-    -Task Test   builds, starts the sandbox stack (tests/Sandbox), runs xUnit and Pester against it, stops the
-                 sandbox and prints "N passed, N failed". Exits 1 when anything failed.
+    -Task Test   builds, starts the sandbox stack (tests/Sandbox), runs xUnit and Pester against it in a temp
+                 directory of their own, stops the sandbox, prints each skip's reason and "N passed, N failed,
+                 N skipped". Exits 1 when a test failed, a test runner exited non-zero, the tests left files in
+                 their temp directory, or (under CI=true) anything was skipped or left in /tmp.
     -Task Demo   builds, starts the sandbox, runs a short runbook session (tools/Demo.ps1), stops the sandbox.
     -Task Clean  removes out/ and the projects' bin/obj folders.
 .EXAMPLE
