@@ -1,0 +1,55 @@
+# The module's shared presentation and input helpers, as views and parameters use them from PowerShell.
+
+BeforeAll {
+    Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
+    Import-PuoModule
+    # A function with the module's time parameters, bound as any PuoOps cmdlet binds them.
+    function Get-Window {
+        param([PuoOps.Commands.TimeWindow()] [Nullable[DateTimeOffset]] $Since, [PuoOps.Commands.Duration()] [TimeSpan] $Duration)
+        [pscustomobject]@{ Since = $Since; Duration = $Duration }
+    }
+}
+
+Describe 'Display' {
+    It 'shows <Bytes> bytes as <Text>' -ForEach @(
+        @{ Bytes = 0; Text = '0 B' }, @{ Bytes = 1023; Text = '1023 B' }, @{ Bytes = 1536; Text = '1.50 KiB' }
+        @{ Bytes = 10MB; Text = '10.0 MiB' }, @{ Bytes = 500GB; Text = '500 GiB' }, @{ Bytes = -1; Text = '' }
+    ) {
+        [PuoOps.Commands.Display]::Bytes($Bytes) | Should -Be ($Text -replace '\.', [cultureinfo]::CurrentCulture.NumberFormat.NumberDecimalSeparator)
+    }
+
+    It 'shows <Span> as <Text>' -ForEach @(
+        @{ Span = [timespan]::FromMilliseconds(850); Text = '850ms' }, @{ Span = [timespan]::FromSeconds(4.25); Text = '4.3s' }
+        @{ Span = [timespan]::FromSeconds(125); Text = '2m05s' }, @{ Span = [timespan]::FromMinutes(187); Text = '3h07m' }
+        @{ Span = [timespan]::FromHours(52); Text = '2d04h' }
+    ) {
+        [PuoOps.Commands.Display]::Duration($Span) | Should -Be ($Text -replace '\.', [cultureinfo]::CurrentCulture.NumberFormat.NumberDecimalSeparator)
+    }
+}
+
+Describe 'Time parameters' {
+    It '-Since 1h is an hour before now' {
+        $before = [DateTimeOffset]::Now
+        $since = (Get-Window -Since 1h).Since
+        ($before - $since).TotalMinutes | Should -BeGreaterOrEqual 59.9
+        ($before - $since).TotalMinutes | Should -BeLessOrEqual 61
+    }
+
+    It '-Since takes a TimeSpan, a DateTime and a date string' {
+        ([DateTimeOffset]::Now - (Get-Window -Since (New-TimeSpan -Minutes 30)).Since).TotalMinutes | Should -BeGreaterOrEqual 29.9
+        (Get-Window -Since ([datetime]'2026-01-02 03:04:05')).Since.DateTime | Should -Be ([datetime]'2026-01-02 03:04:05')
+        (Get-Window -Since '2026-11-28T09:30:00Z').Since | Should -Be ([DateTimeOffset]::new(2026, 11, 28, 9, 30, 0, [timespan]::Zero))
+    }
+
+    It 'refuses a bare number with a message that shows the accepted spellings' {
+        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*not a Int32*'
+        { Get-Window -Since 'soonish' } | Should -Throw -ExpectedMessage '*neither a date nor a duration*'
+    }
+
+    It 'reads durations like 500ms, 1h30m and 00:00:05' {
+        (Get-Window -Duration 500ms).Duration | Should -Be ([timespan]::FromMilliseconds(500))
+        (Get-Window -Duration '1h30m').Duration | Should -Be ([timespan]::FromMinutes(90))
+        (Get-Window -Duration '00:00:05').Duration | Should -Be ([timespan]::FromSeconds(5))
+        { Get-Window -Duration 'fortnight' } | Should -Throw -ExpectedMessage '*is not a duration*'
+    }
+}
