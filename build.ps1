@@ -107,11 +107,23 @@ function Invoke-XUnit {
         [switch] $Quiet
     )
     Remove-Item $ResultsDirectory -Recurse -Force -ErrorAction SilentlyContinue
-    $arguments = @('test', $Project, '-c', $Configuration, '--no-build', '-nologo',
+    # dotnet test (through MSBuild) leaves empty temp folders of its own: it gets a scratch TMPDIR, removed afterwards,
+    # and the test host gets the caller's (-e), where whatever the tests leave is theirs.
+    $testTemp = [IO.Path]::GetTempPath().TrimEnd('/')
+    $toolTemp = (New-Item -ItemType Directory -Path (Join-Path $testTemp "dotnet-test-$([Guid]::NewGuid().ToString('N').Substring(0, 8))")).FullName
+    $arguments = @('test', $Project, '-c', $Configuration, '--no-build', '-nologo', '-e', "TMPDIR=$testTemp",
         '--logger', 'trx;LogFileName=xunit.trx', '--logger', 'console;verbosity=normal', '--results-directory', $ResultsDirectory) + $ExtraArguments
     if ($TestFilter) { $arguments += @('--filter', $TestFilter) }
-    if ($Quiet) { & dotnet @arguments | Out-Null } else { & dotnet @arguments | Out-Host }
-    $exit = $LASTEXITCODE
+    $outerTemp = $env:TMPDIR
+    try {
+        $env:TMPDIR = $toolTemp
+        if ($Quiet) { & dotnet @arguments *> $null } else { & dotnet @arguments | Out-Host }
+        $exit = $LASTEXITCODE
+    }
+    finally {
+        $env:TMPDIR = $outerTemp
+        Remove-Item -LiteralPath $toolTemp -Recurse -Force -ErrorAction SilentlyContinue
+    }
     $result = [pscustomobject]@{ Suite = 'xUnit'; Passed = 0; Failed = 0; Skipped = 0; Problems = @(); SkipReasons = @() }
     $trx = Get-ChildItem $ResultsDirectory -Filter '*.trx' -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1
     if ($trx) {
@@ -140,14 +152,15 @@ function Invoke-PesterSuite {
        Any other exit (a crash, an unhandled error after the run) is a failure even when the file says all passed. #>
     param(
         [string] $Path = $(if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }),
-        [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json')
+        [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json'),
+        [string] $PesterModule = (Get-PesterModulePath)
     )
     $null = New-Item -ItemType Directory -Path (Split-Path $ResultFile) -Force
     # A result left by an earlier run must not stand in for this one if Pester dies before writing.
     Remove-Item $ResultFile -ErrorAction SilentlyContinue
     $script = @"
 `$ErrorActionPreference = 'Stop'
-Import-Module '$(Get-PesterModulePath)'
+Import-Module '$PesterModule'
 `$config = New-PesterConfiguration
 `$config.Run.Path = '$Path'
 `$config.Run.PassThru = `$true
@@ -242,10 +255,11 @@ switch ($Task) {
         $tmpBefore = @(Get-ChildItem -LiteralPath '/tmp' -Force | ForEach-Object Name)
         $testTemp = New-TestTempDirectory
         $outerTemp = $env:TMPDIR
+        $pesterModule = Get-PesterModulePath   # asks NuGet, which keeps a scratch folder in TMPDIR: before it is the tests'
         try {
             $env:TMPDIR = $testTemp
             if ('xUnit' -in $Suite) { $totals += Invoke-XUnit }
-            if ('Pester' -in $Suite) { $totals += Invoke-PesterSuite }
+            if ('Pester' -in $Suite) { $totals += Invoke-PesterSuite -PesterModule $pesterModule }
         }
         finally {
             $env:TMPDIR = $outerTemp

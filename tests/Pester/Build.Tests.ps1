@@ -93,7 +93,10 @@ Describe 'a host that dies' {
     It 'then the process exits' { [Environment]::Exit(3) }
 }
 '@
-        $result = Invoke-PesterSuite -Path "$TestDrive/Dies.Tests.ps1" -ResultFile "$TestDrive/pester.json"
+        # The dying run leaves its own TestDrive behind: let it be inside this test's.
+        $result = Use-Environment @{ TMPDIR = (New-Item -ItemType Directory "$TestDrive/pester-tmp").FullName } {
+            Invoke-PesterSuite -Path "$TestDrive/Dies.Tests.ps1" -ResultFile "$TestDrive/pester.json"
+        }
         $result.Failed | Should -BeGreaterOrEqual 1
         ($result.Problems -join ' ') | Should -Match 'exited with code 3'
     }

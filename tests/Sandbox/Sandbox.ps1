@@ -961,6 +961,11 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
     $root = (Invoke-Tool -FilePath 'mktemp' -ArgumentList @('-d', '/tmp/puo-sandbox-XXXXXX')).StdOut.Trim()
     # 711: service users (postgres, nginx workers) may traverse but not list the root.
     [IO.File]::SetUnixFileMode($root, [IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupExecute, OtherExecute')
+    # The daemons' own temp files (runc's, containerd's) go under the root, so Stop removes them with it and /tmp is
+    # left as it was found. Sticky and world-writable like /tmp: PostgreSQL runs as another user.
+    $daemonTemp = New-Item -ItemType Directory -Path (Join-Path $root 'tmp')
+    $null = Invoke-Tool -FilePath 'chmod' -ArgumentList @('1777', $daemonTemp.FullName)
+    $env:TMPDIR = $daemonTemp.FullName
     $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null
         StartedAt = [DateTime]::UtcNow.ToString('o'); Services = @($Want) }
     Save-State $state $StatePath
