@@ -107,11 +107,15 @@ function Invoke-XUnit {
         [switch] $Quiet
     )
     Remove-Item $ResultsDirectory -Recurse -Force -ErrorAction SilentlyContinue
-    # dotnet test (through MSBuild) leaves empty temp folders of its own: it gets a scratch TMPDIR, removed afterwards,
-    # and the test host gets the caller's (-e), where whatever the tests leave is theirs.
+    # dotnet test itself leaves empty temp folders behind: it gets a scratch TMPDIR, removed afterwards, and the test
+    # host gets the caller's through a run settings file (dotnet test -e would move dotnet test's own folders there
+    # too), so whatever is left in the caller's TMPDIR is the tests'.
     $testTemp = [IO.Path]::GetTempPath().TrimEnd('/')
     $toolTemp = (New-Item -ItemType Directory -Path (Join-Path $testTemp "dotnet-test-$([Guid]::NewGuid().ToString('N').Substring(0, 8))")).FullName
-    $arguments = @('test', $Project, '-c', $Configuration, '--no-build', '-nologo', '-e', "TMPDIR=$testTemp",
+    $settings = Join-Path $toolTemp 'xunit.runsettings'
+    $xml = [System.Security.SecurityElement]::Escape($testTemp)
+    Set-Content -LiteralPath $settings -Value "<RunSettings><RunConfiguration><EnvironmentVariables><TMPDIR>$xml</TMPDIR></EnvironmentVariables></RunConfiguration></RunSettings>"
+    $arguments = @('test', $Project, '-c', $Configuration, '--no-build', '-nologo', '--settings', $settings,
         '--logger', 'trx;LogFileName=xunit.trx', '--logger', 'console;verbosity=normal', '--results-directory', $ResultsDirectory) + $ExtraArguments
     if ($TestFilter) { $arguments += @('--filter', $TestFilter) }
     $outerTemp = $env:TMPDIR
