@@ -74,10 +74,11 @@ public static class BackupStore
     internal static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
     /// <summary>
-    /// The backups in <paramref name="directory"/>, newest first. A backup whose manifest cannot be read or is not a
-    /// PuoOps manifest is left out and named through <paramref name="warn"/>, so one bad file never hides the rest.
+    /// The backups in <paramref name="directory"/>, newest first. A backup whose manifest cannot be used (not JSON,
+    /// another tool's file, or values Backup-PuoDatabase never writes) is left out and handed to <paramref name="skipped"/>
+    /// with the reason, so one bad file never hides the rest.
     /// </summary>
-    public static IEnumerable<DatabaseBackup> List(string directory, Action<string>? warn)
+    public static IEnumerable<DatabaseBackup> List(string directory, Action<PuoException>? skipped)
     {
         if (!Directory.Exists(directory))
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.DirectoryNotFound",
@@ -93,9 +94,9 @@ public static class BackupStore
             {
                 backups.Add(Read(path, null));
             }
-            catch (PuoException ex) when (ex.ErrorId == ManifestUnreadable)
+            catch (PuoException ex) when (ex.ErrorId is ManifestUnreadable or ManifestInvalid)
             {
-                warn?.Invoke($"Skipped {Path.GetFileName(path)}: {ex.Message}");
+                skipped?.Invoke(new PuoException(ex.Kind, ex.ErrorId, $"Skipped {Path.GetFileName(path)}: {ex.Message}", path, ex));
             }
         }
         return backups.OrderByDescending(b => b.Time);
@@ -138,6 +139,7 @@ public static class BackupStore
     }
 
     private const string ManifestUnreadable = "PuoOps.Backup.ManifestUnreadable";
+    private const string ManifestInvalid = "PuoOps.Backup.ManifestInvalid";
 
     /// <summary>
     /// The manifest next to a backup, or null when there is none. What is on disk is input, not trusted: a file that is
@@ -166,7 +168,10 @@ public static class BackupStore
             _ when manifest.Sha256.Length != 64 || !manifest.Sha256.All(Uri.IsHexDigit) => "its Sha256 is not a SHA-256 hex digest",
             _ => null,
         };
-        return problem is null ? manifest : throw Unreadable(manifestPath, "it is not a PuoOps backup manifest: " + problem, null);
+        if (problem is not null)
+            throw Unreadable(manifestPath, "it is not a PuoOps backup manifest: " + problem, null);
+        BackupTrust.Validate(manifest!, manifestPath);
+        return manifest;
     }
 
     private static PuoException Unreadable(string manifestPath, string reason, Exception? inner) =>
@@ -174,13 +179,12 @@ public static class BackupStore
             $"The manifest '{manifestPath}' cannot be used: {reason}. Re-create the backup, or move the file away to treat the backup as unverified.",
             manifestPath, inner);
 
-    /// <summary>Writes the manifest through a temporary file, so a reader never sees half of one.</summary>
-    internal static void WriteManifest(string manifestPath, BackupManifest manifest)
-    {
-        var temp = TempPath(manifestPath);
-        File.WriteAllText(temp, JsonSerializer.Serialize(manifest, Json));
-        File.Move(temp, manifestPath, overwrite: true);
-    }
+    /// <summary>
+    /// Writes the manifest owner-only through an exclusively created temp file of an unpredictable name (never
+    /// through a planted symlink), so a reader never sees half of one.
+    /// </summary>
+    internal static void WriteManifest(string manifestPath, BackupManifest manifest) =>
+        AtomicFile.Write(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
 
     /// <summary>Keeps the verdict of Test-PuoBackup in the manifest; a read-only backup folder just keeps none.</summary>
     internal static bool TryRecordVerification(string backupPath, BackupVerification verification)
@@ -226,15 +230,15 @@ public static class BackupStore
     /// The backups of the same database and scope (full, or the same -Table set) beyond the newest
     /// <paramref name="keep"/>, oldest last: what -Keep removes.
     /// </summary>
-    public static IReadOnlyList<DatabaseBackup> Expired(string directory, DatabaseBackup newest, int keep, Action<string>? warn) =>
-        List(directory, warn)
+    public static IReadOnlyList<DatabaseBackup> Expired(string directory, DatabaseBackup newest, int keep, Action<PuoException>? skipped) =>
+        List(directory, skipped)
             .Where(b => b.HasManifest && b.Database == newest.Database && Scope(b) == Scope(newest))
             .Skip(keep)
             .ToList();
 
     /// <summary>The newest complete backup (with a manifest, not partial) in a directory: what -Latest restores.</summary>
-    public static DatabaseBackup Latest(string directory, string? database, Action<string>? warn) =>
-        List(directory, warn).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))
+    public static DatabaseBackup Latest(string directory, string? database, Action<PuoException>? skipped) =>
+        List(directory, skipped).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))
         ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NoBackup",
             $"No complete backup with a manifest{(database is null ? "" : " of " + database)} in '{directory}'. List them with Get-PuoBackup.", directory);
 

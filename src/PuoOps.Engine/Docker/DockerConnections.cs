@@ -4,55 +4,87 @@ namespace PuoOps.Engine.Docker;
 
 /// <summary>
 /// The environment's one DockerClient, created on first use and disposed with the environment. The API
-/// version is negotiated: an unversioned GET /version tells the daemon's version, and the client then
-/// speaks the lower of that and the newest version Docker.DotNet models. Hard-coding a version is what
-/// broke Microsoft's Docker PowerShell module when daemons moved on.
+/// version is negotiated, never hard-coded (what broke Microsoft's Docker PowerShell module when daemons
+/// moved on): an unversioned GET /version tells the daemon's range (ApiVersion, MinAPIVersion), and the
+/// client speaks the newest version both sides support.
 /// </summary>
 internal static class DockerConnections
 {
-    /// <summary>The newest Engine API whose models Docker.DotNet 3.125 was generated from (Docker 20.10).</summary>
-    public static readonly Version ClientMaxApiVersion = new(1, 41);
+    /// <summary>The oldest Engine API PuoOps is tested against: Docker 20.10, as the sandbox runs it.</summary>
+    public static readonly Version ClientMinApiVersion = new(1, 41);
+
+    /// <summary>The newest Engine API whose models Docker.DotNet.Enhanced 4.3 was generated from (Docker 29.4).</summary>
+    public static readonly Version ClientMaxApiVersion = new(1, 54);
 
     public static Task<DockerClient> ClientAsync(OperationContext ctx)
     {
         var host = ctx.Environment.DockerHost;
         return ctx.Environment.GetClientAsync("docker", async () =>
         {
-            var endpoint = ParseHost(host);
-            ctx.Log($"Connecting to Docker at {host}.");
-            var configuration = new DockerClientConfiguration(endpoint, defaultTimeout: Timeout.InfiniteTimeSpan);
-            try
+            var endpoint = Endpoint(host, ctx.Environment.DockerCertPath);
+            ctx.Log($"Connecting to Docker at {host}{(endpoint.CertPath is null ? "" : $" over TLS (certificates in {endpoint.CertPath})")}.");
+            // The calls carry their own deadline (OperationContext); a followed log has none.
+            var builder = new DockerClientBuilder().WithEndpoint(endpoint.Uri).WithTimeout(Timeout.InfiniteTimeSpan);
+            if (endpoint.CertPath is not null)
+                builder = builder.WithAuthProvider(DockerTls.Credentials(endpoint.CertPath));
+            var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
             {
-                var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
-                {
-                    using var unversioned = configuration.CreateClient();
-                    return await unversioned.System.GetVersionAsync(token).ConfigureAwait(false);
-                }).ConfigureAwait(false);
-                var negotiated = Negotiate(version.APIVersion, version.MinAPIVersion, host);
-                ctx.Log($"Docker {version.Version} at {host} speaks API {version.APIVersion}; using {negotiated}.");
-                return configuration.CreateClient(negotiated);
-            }
-            catch
-            {
-                configuration.Dispose();
-                throw;
-            }
+                using var unversioned = builder.Build();
+                return await unversioned.System.GetVersionAsync(token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            var negotiated = Negotiate(version.APIVersion, version.MinAPIVersion, host);
+            ctx.Log($"Docker {version.Version} at {host} speaks API {version.MinAPIVersion ?? "?"} to {version.APIVersion}; using {negotiated}.");
+            return builder.WithApiVersion(negotiated).Build();
         });
     }
 
-    /// <summary>min(daemon, client); refuses a daemon whose oldest supported API is newer than what the client models.</summary>
+    /// <summary>
+    /// The newest version in both ranges: min(daemon's, client's newest). A daemon whose range does not meet the
+    /// client's gets an error naming both ranges.
+    /// </summary>
     internal static Version Negotiate(string? daemonApiVersion, string? daemonMinApiVersion, string host)
     {
-        if (!Version.TryParse(daemonApiVersion, out var daemon))
-            return ClientMaxApiVersion; // an ancient or odd daemon that does not say: try ours and let it answer
-        if (Version.TryParse(daemonMinApiVersion, out var minimum) && minimum > ClientMaxApiVersion)
+        if (!Version.TryParse(daemonApiVersion, out var daemonMax))
+            return ClientMaxApiVersion; // an odd daemon that does not say: try ours and let it answer
+        // A daemon that names no minimum accepts every version up to its own.
+        var daemonMin = Version.TryParse(daemonMinApiVersion, out var minimum) ? minimum : new Version(1, 0);
+        var negotiated = daemonMax < ClientMaxApiVersion ? daemonMax : ClientMaxApiVersion;
+        if (negotiated < daemonMin || negotiated < ClientMinApiVersion)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiVersion",
-                $"Docker at {host} needs API {minimum} or newer; PuoOps speaks up to {ClientMaxApiVersion}. Update PuoOps.", host);
-        return daemon < ClientMaxApiVersion ? daemon : ClientMaxApiVersion;
+                $"Docker at {host} speaks Engine API {daemonMinApiVersion ?? "?"} to {daemonApiVersion}; PuoOps speaks {ClientMinApiVersion} to {ClientMaxApiVersion}, " +
+                (daemonMin > ClientMaxApiVersion ? "so the daemon is newer than PuoOps: update PuoOps." : "so the daemon is older than PuoOps supports: update the Docker Engine."),
+                host);
+        return negotiated;
     }
 
-    /// <summary>unix:///path, tcp://host:port (http), or a bare socket path; anything else is InvalidArgument.</summary>
-    internal static Uri ParseHost(string host)
+    /// <summary>Where and how the Docker API is reached, and what is insecure about it.</summary>
+    internal sealed record DockerEndpoint(Uri Uri, string? CertPath, string? SecurityWarning);
+
+    /// <summary>
+    /// The endpoint of <paramref name="host"/>: with <paramref name="certPath"/>, TLS with that folder's client
+    /// certificate to a daemon its ca.pem signed (a tcp:// host only). A plain tcp:// host that is not this machine
+    /// is allowed but warned about: the Docker API is root on its host, and plain HTTP lets anyone on the way drive it.
+    /// </summary>
+    internal static DockerEndpoint Endpoint(string host, string? certPath)
+    {
+        var uri = ParseHost(host, tls: certPath is not null);
+        if (certPath is null)
+            return new DockerEndpoint(uri, null, uri.Scheme == "http" && !TransportSecurity.IsLocal(uri.Host)
+                ? $"Docker at {host} is not on this machine and is reached over plain HTTP: anyone on the way can read and drive its API, which is root on that host. " +
+                  "Use TLS: Connect-PuoEnvironment -DockerCertPath <folder with ca.pem, cert.pem, key.pem> (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for the implicit default)."
+                : null);
+        if (uri.Scheme != "https")
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.CertPath",
+                $"-DockerCertPath applies to a tcp:// or https:// Docker host, not {host}.", host);
+        DockerTls.RequireFiles(certPath);
+        return new DockerEndpoint(uri, certPath, null);
+    }
+
+    /// <summary>
+    /// unix:///path (or a bare socket path), npipe:// on Windows, tcp://host:port (plain http, or https with
+    /// <paramref name="tls"/>) or https://host:port; any other scheme, which the client cannot speak, is InvalidArgument.
+    /// </summary>
+    internal static Uri ParseHost(string host, bool tls = false)
     {
         if (host.StartsWith('/'))
             host = "unix://" + host;
@@ -61,14 +93,16 @@ internal static class DockerConnections
             switch (uri.Scheme)
             {
                 case "unix" when uri.AbsolutePath.Length > 1:
-                case "npipe":
+                case "npipe" when OperatingSystem.IsWindows():
                     return uri;
-                case "tcp" or "http" when !string.IsNullOrEmpty(uri.Host):
-                    return new UriBuilder("http", uri.Host, uri.IsDefaultPort ? 2375 : uri.Port).Uri;
+                case "tcp" or "http" or "https" when !string.IsNullOrEmpty(uri.Host):
+                    var secure = tls || uri.Scheme == "https";
+                    return new UriBuilder(secure ? "https" : "http", uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (secure ? 2376 : 2375) : uri.Port).Uri;
             }
         }
         throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.Host",
-            $"Docker host '{host}' is not a unix:///path/docker.sock or tcp://host:port address. Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
+            $"Docker host '{host}' is not an address PuoOps can speak: unix:///path/docker.sock, tcp://host:port (with -DockerCertPath for TLS) or https://host:port" +
+            (OperatingSystem.IsWindows() ? ", or npipe:////./pipe/docker_engine." : ".") + " Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
     }
 
     /// <summary>

@@ -34,12 +34,47 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
     protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
 
-    /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
-    protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), StopToken,
-        new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)), WarningWriter);
+    /// <summary>
+    /// A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams. The first call that
+    /// reaches an environment warns what is insecure about reaching it (a remote server without verified TLS).
+    /// </summary>
+    protected OperationContext Context
+    {
+        get
+        {
+            var environment = CurrentEnvironment;
+            WriteSecurityWarnings(environment);
+            return new(environment, TimeSpan.FromSeconds(TimeoutSec), StopToken, new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)),
+                WarningWriter);
+        }
+    }
 
-    /// <summary>Queues a warning so it is written from the pipeline thread, for engine calls that need no environment.</summary>
-    protected Action<string> WarningWriter => message => _pending.Enqueue(() => WriteWarning(message));
+    private Action<string> WarningWriter => message => _pending.Enqueue(() => WriteWarning(message));
+
+    /// <summary>
+    /// What an engine call left out and went on without (a file it cannot use): an error when it refused it as untrusted
+    /// (InvalidData), otherwise a warning. Queued, so it is written from the pipeline thread.
+    /// </summary>
+    protected void ReportSkipped(PuoException skipped) => _pending.Enqueue(() =>
+    {
+        if (skipped.Kind == ErrorKind.InvalidData)
+            WriteError(ErrorRecords.From(skipped));
+        else
+            WriteWarning(skipped.Message);
+    });
+
+    /// <summary>Writes the environment's security warnings, once per environment.</summary>
+    protected void WriteSecurityWarnings(PuoEnvironment environment)
+    {
+        foreach (var warning in environment.TakeSecurityWarnings())
+            WriteWarning(warning);
+    }
+
+    /// <summary>True under -WhatIf (or $WhatIfPreference): a preview changes nothing, so it needs no -Force.</summary>
+    protected bool IsWhatIf =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+            ? ((SwitchParameter)whatIf).IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
     protected virtual void Begin() { }
     protected virtual void Process() { }
