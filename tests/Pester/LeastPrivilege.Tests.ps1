@@ -211,7 +211,7 @@ Describe 'Changes on call: what the role may not do fails with PermissionDenied 
 
     It 'FLUSHDB' {
         $before = Invoke-RedisCli @('DBSIZE')
-        $result = Invoke-OnCall { Clear-PuoCache -Environment $oncall -Confirm:$false }
+        $result = Invoke-OnCall { Clear-PuoCache -Environment $oncall -Force -Confirm:$false }
         $result.Output | Should -BeNullOrEmpty
         $result.Errors | Should -HaveCount 1
         $result.Errors[0].CategoryInfo.Category | Should -Be 'PermissionDenied'
