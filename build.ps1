@@ -54,12 +54,22 @@ function Invoke-Pwsh {
 
 function Build-Module {
     Write-Host "Building PuoOps $version ($Configuration)" -ForegroundColor Cyan
-    Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, '-nologo', '-v', 'q')
-    if (Test-Path $moduleRoot) { Remove-Item $moduleRoot -Recurse -Force }
-    $null = New-Item -ItemType Directory -Path $moduleDir, "$moduleDir/en-US" -Force
-    # The engine and its packages go to deps/, loaded by ModuleInit into the module's own AssemblyLoadContext.
-    Invoke-Native dotnet @('publish', "$root/src/PuoOps.Engine/PuoOps.Engine.csproj", '-c', $Configuration, '--no-build',
-        '-o', "$moduleDir/deps", '-nologo', '-v', 'q')
+    # No build servers (MSBuild nodes, the compiler server) outlive the build, and the temp folders dotnet leaves go
+    # to a scratch TMPDIR removed afterwards: the build leaves no process and nothing in /tmp.
+    $outerTemp = $env:TMPDIR
+    $env:TMPDIR = (& mktemp -d '/tmp/puo-build-XXXXXX').Trim()
+    try {
+        Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, '-nologo', '-v', 'q', '--disable-build-servers')
+        if (Test-Path $moduleRoot) { Remove-Item $moduleRoot -Recurse -Force }
+        $null = New-Item -ItemType Directory -Path $moduleDir, "$moduleDir/en-US" -Force
+        # The engine and its packages go to deps/, loaded by ModuleInit into the module's own AssemblyLoadContext.
+        Invoke-Native dotnet @('publish', "$root/src/PuoOps.Engine/PuoOps.Engine.csproj", '-c', $Configuration, '--no-build',
+            '-o', "$moduleDir/deps", '-nologo', '-v', 'q', '--disable-build-servers')
+    }
+    finally {
+        Remove-Item -LiteralPath $env:TMPDIR -Recurse -Force -ErrorAction SilentlyContinue
+        $env:TMPDIR = $outerTemp
+    }
     Remove-Item "$moduleDir/deps/*.deps.json" -ErrorAction SilentlyContinue
     $bin = "$root/src/PuoOps/bin/$Configuration/net8.0"
     Copy-Item "$bin/PuoOps.dll", "$bin/PuoOps.pdb" $moduleDir
@@ -82,14 +92,16 @@ function Stop-Sandbox {
     if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $stateFile." }
 }
 
+function Get-NuGetPackagesPath {
+    # NuGet's global packages folder: NUGET_PACKAGES, else what NuGet says (asking it leaves a scratch folder in TMPDIR).
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list
+    ($line -replace '^global-packages:\s*', '').Trim()
+}
+
 function Get-PesterModulePath {
     # Pester is restored from NuGet by the test project (PackageDownload); its module sits in tools/.
-    $packages = $env:NUGET_PACKAGES
-    if (-not $packages) {
-        $line = & dotnet nuget locals global-packages --list
-        $packages = ($line -replace '^global-packages:\s*', '').Trim()
-    }
-    $path = Join-Path $packages 'pester/6.2.0/tools/Pester.psd1'
+    $path = Join-Path (Get-NuGetPackagesPath) 'pester/6.2.0/tools/Pester.psd1'
     if (-not (Test-Path $path)) { throw "Pester 6.2.0 was not restored to $path; run dotnet restore tests/PuoOps.Tests." }
     return $path
 }
@@ -156,15 +168,14 @@ function Invoke-PesterSuite {
        Any other exit (a crash, an unhandled error after the run) is a failure even when the file says all passed. #>
     param(
         [string] $Path = $(if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }),
-        [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json'),
-        [string] $PesterModule = (Get-PesterModulePath)
+        [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json')
     )
     $null = New-Item -ItemType Directory -Path (Split-Path $ResultFile) -Force
     # A result left by an earlier run must not stand in for this one if Pester dies before writing.
     Remove-Item $ResultFile -ErrorAction SilentlyContinue
     $script = @"
 `$ErrorActionPreference = 'Stop'
-Import-Module '$PesterModule'
+Import-Module '$(Get-PesterModulePath)'
 `$config = New-PesterConfiguration
 `$config.Run.Path = '$Path'
 `$config.Run.PassThru = `$true
@@ -251,19 +262,20 @@ switch ($Task) {
         finally { Stop-Sandbox }
     }
     'Test' {
+        $tmpBefore = @(Get-ChildItem -LiteralPath '/tmp' -Force | ForEach-Object Name)
         Build-Module
         $env:PUO_MODULE_PATH = $moduleDir
         $totals = @()
         $problems = @()
         Start-Sandbox
-        $tmpBefore = @(Get-ChildItem -LiteralPath '/tmp' -Force | ForEach-Object Name)
         $testTemp = New-TestTempDirectory
         $outerTemp = $env:TMPDIR
-        $pesterModule = Get-PesterModulePath   # asks NuGet, which keeps a scratch folder in TMPDIR: before it is the tests'
+        # Asked once, before TMPDIR is the tests': NuGet keeps a scratch folder in TMPDIR when asked where its packages are.
+        $env:NUGET_PACKAGES = Get-NuGetPackagesPath
         try {
             $env:TMPDIR = $testTemp
             if ('xUnit' -in $Suite) { $totals += Invoke-XUnit }
-            if ('Pester' -in $Suite) { $totals += Invoke-PesterSuite -PesterModule $pesterModule }
+            if ('Pester' -in $Suite) { $totals += Invoke-PesterSuite }
         }
         finally {
             $env:TMPDIR = $outerTemp
@@ -272,7 +284,7 @@ switch ($Task) {
         $left = Get-TempLeftover -TestTemp $testTemp -TmpBefore ($tmpBefore + (Split-Path -Leaf $testTemp))
         if ($left.InTestTemp) { $problems += "the tests left $($left.InTestTemp.Count) entries in their temp directory: $($left.InTestTemp -join ', ')." }
         if ($left.NewInTmp -and $env:CI -eq 'true') { $problems += "the run left new entries in /tmp: $($left.NewInTmp -join ', ')." }
-        elseif ($left.NewInTmp) { Write-Host "New in /tmp since the sandbox started (other processes may have made them): $($left.NewInTmp -join ', ')" }
+        elseif ($left.NewInTmp) { Write-Host "New in /tmp since the run started (other processes may have made them): $($left.NewInTmp -join ', ')" }
         Remove-Item -LiteralPath $testTemp -Recurse -Force -ErrorAction SilentlyContinue
         exit (Write-TestSummary -Totals $totals -Problems $problems)
     }

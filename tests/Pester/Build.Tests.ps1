@@ -75,9 +75,9 @@ Describe 'build.ps1 counts what the test runners say, not only what they wrote' 
 public class Arithmetic { [Xunit.Fact] public void Adds() => Xunit.Assert.Equal(2, 1 + 1); }
 public class HostKiller { [Xunit.Fact] public void Ends_the_test_host() => System.Environment.Exit(3); }
 '@
-        # No build servers or node reuse, so nothing outlives the build; its temp files go with TestDrive.
-        $result = Use-Environment @{ TMPDIR = (New-Item -ItemType Directory "$TestDrive/tmp").FullName; DOTNET_CLI_USE_MSBUILD_SERVER = '0' } {
-            & dotnet build "$project/Crash.csproj" -c $Configuration -nologo -v q -nodeReuse:false -p:UseSharedCompilation=false | Out-Host
+        # No build servers, so nothing outlives the build; its temp files go with TestDrive.
+        $result = Use-Environment @{ TMPDIR = (New-Item -ItemType Directory "$TestDrive/tmp").FullName } {
+            & dotnet build "$project/Crash.csproj" -c $Configuration -nologo -v q --disable-build-servers | Out-Host
             if ($LASTEXITCODE) { throw "Building the crash project failed (exit $LASTEXITCODE)." }
             Invoke-XUnit -Project "$project/Crash.csproj" -ResultsDirectory "$TestDrive/xunit" -TestFilter '' -Quiet
         }
