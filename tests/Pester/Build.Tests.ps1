@@ -201,6 +201,13 @@ Describe 'Nothing that lets a run pass or fail by chance' {
         @($csharp) + @($pester) | ForEach-Object { "$($_.Path):$($_.LineNumber): $($_.Line.Trim())" } | Should -BeNullOrEmpty
     }
 
+    It 'nothing names a fixed path in /tmp but the sandbox roots and build.ps1''s own temp folders (all else follows TMPDIR)' {
+        # unix:///tmp/... Docker hosts in tests name sockets that must not exist; they are connected to, never created.
+        Get-SourceFile '*.cs', '*.ps1', '*.psm1' | Where-Object Name -ne 'Build.Tests.ps1' |
+            Select-String -Pattern '[''"]/tmp/' | Where-Object { $_.Line -notmatch '/tmp/puo-(sandbox|test|build)-' -and $_.Line.TrimStart() -notmatch '^(#|//)' } |
+            ForEach-Object { "$($_.Path):$($_.LineNumber): $($_.Line.Trim())" } | Should -BeNullOrEmpty
+    }
+
     It 'every benchmark runs the sides it compares in a random order each round' {
         $benches = Get-ChildItem "$repo/bench" -Recurse -File -Include '*.bench.ps1', '*.sh'
         $benches | Should -Not -BeNullOrEmpty
