@@ -67,7 +67,7 @@ public sealed class ModuleHost : IDisposable
 
     /// <summary>
     /// Starts <paramref name="script"/>, presses Ctrl+C (PowerShell.Stop) once it has run a second, and expects it
-    /// stopped within about one more.
+    /// stopped (a deadline, not a timing).
     /// </summary>
     public void AssertCtrlCStops(string script, IDictionary<string, object?>? variables = null)
     {
@@ -79,10 +79,8 @@ public sealed class ModuleHost : IDisposable
             Thread.Sleep(1000);
             // (Not the error stream in the message: enumerating an open PSDataCollection blocks until the script ends.)
             Assert.False(pending.IsCompleted, "the script ended before Ctrl+C");
-            var watch = System.Diagnostics.Stopwatch.StartNew();
             shell.Stop();
             Assert.True(pending.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)));
-            Assert.InRange(watch.Elapsed.TotalSeconds, 0, 2);
             Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
         }
     }
