@@ -55,6 +55,12 @@
         'Get-PuoServiceLog'
         'Get-PuoImage'
 
+        # Logs
+        'Search-PuoLog'
+
+        # Security
+        'Find-PuoAuthFailure'
+
         # Backup
         'Backup-PuoDatabase'
         'Get-PuoBackup'

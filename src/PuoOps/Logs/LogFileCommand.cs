@@ -1,0 +1,42 @@
+using System.Management.Automation;
+using PuoOps.Engine.Logs;
+
+namespace PuoOps.Commands.Logs;
+
+/// <summary>
+/// What the cmdlets that read log files share: -Path (files, directories, wildcards; piped strings or
+/// Get-ChildItem output), each path and file failing on its own with an error that names it, and the warning
+/// about lines too long to read whole.
+/// </summary>
+public abstract class LogFileCommand : PuoCmdlet
+{
+    private readonly List<string> _paths = [];
+
+    /// <summary>Log files, directories (every file in them) or wildcards; .gz files are read decompressed.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Path { get; set; } = [];
+
+    protected LogScanStats Stats { get; } = new();
+
+    // Paths are gathered and read in End, so piped files are one search with one -First and one total.
+    protected sealed override void Process() => _paths.AddRange(Path);
+
+    /// <summary>
+    /// Calls <paramref name="read"/> for every file the paths name, in order, until it returns false. A path that
+    /// names nothing or a file that cannot be read is a non-terminating error naming it; the rest go on.
+    /// </summary>
+    protected void ReadFiles(Func<string, bool> read)
+    {
+        var more = true;
+        ForEachItem(_paths, path =>
+        {
+            if (more)
+                ForEachItem(LogFiles.Expand(GetUnresolvedProviderPathFromPSPath(path)), file => more = more && read(file));
+        });
+        if (Stats.TruncatedLines > 0)
+            WriteWarning($"{Stats.TruncatedLines} line(s) longer than {Display.Bytes(LogReader.ChunkSize)} were read in their first {Display.Bytes(LogReader.ChunkSize)} only.");
+    }
+}
