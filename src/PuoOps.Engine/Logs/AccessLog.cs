@@ -1,6 +1,6 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace PuoOps.Engine.Logs;
@@ -19,16 +19,20 @@ public sealed record AccessLogOptions(
     DateTimeOffset? Until = null,
     bool KeepLines = false)
 {
+    private readonly bool[] _wanted = Enumerable.Range(0, 1000).Select(Statuses.Contains).ToArray();
+
+    /// <summary>Whether a status is looked for: a table lookup, as it runs once per line.</summary>
+    internal bool Wants(int status) => (uint)status < (uint)_wanted.Length && _wanted[status];
+
     internal bool InWindow(DateTimeOffset? time) =>
         (Since is null && Until is null) || (time is { } t && (Since is not { } s || t >= s) && (Until is not { } u || t <= u));
 }
 
 /// <summary>
-/// Parses access log lines of the formats in <see cref="AccessLogFormat"/> from raw bytes. Only a line whose
-/// status is wanted is decoded; every other line costs a search for its status field. A line that is not in
-/// its format is counted as malformed and skipped.
+/// Parses access log lines of the formats in <see cref="AccessLogFormat"/> from raw bytes. Only a line whose status
+/// is wanted is decoded. A line that is not in its format is counted as malformed and skipped.
 /// </summary>
-public static class AccessLog
+public static partial class AccessLog
 {
     /// <summary>The names of the groups a -Format Regex pattern may have; ip and status are required.</summary>
     public static readonly string[] RegexGroups = ["ip", "status", "time", "method", "path", "request", "useragent", "forwardedfor"];
@@ -75,36 +79,6 @@ public static class AccessLog
 
     internal sealed record ChunkResult(List<Entry> Entries, long Malformed);
 
-    internal static ChunkResult Scan(ReadOnlySpan<byte> bytes, AccessLogOptions options)
-    {
-        var entries = new List<Entry>();
-        var malformed = 0L;
-        var index = 0L;
-        for (var start = 0; start < bytes.Length; index++)
-        {
-            var newline = bytes[start..].IndexOf((byte)'\n');
-            var stop = newline < 0 ? bytes.Length : start + newline;
-            var line = LogSearch.TrimCarriageReturn(bytes[start..stop]);
-            start = stop + 1;
-            var first = line.IndexOfAnyExcept((byte)' ', (byte)'\t');
-            if (first < 0)
-                continue; // an empty line
-            Entry? entry = null;
-            var format = options.Format ?? (options.Pattern is not null ? AccessLogFormat.Regex : line[first] == (byte)'{' ? AccessLogFormat.Json : AccessLogFormat.Nginx);
-            var parsed = format switch
-            {
-                AccessLogFormat.Nginx => ParseNginx(line, options, out entry),
-                AccessLogFormat.Json => ParseJson(line[first..], options, out entry),
-                _ => ParseRegex(line, options, out entry),
-            };
-            if (parsed == Parsed.Malformed)
-                malformed++;
-            else if (parsed == Parsed.Wanted && options.InWindow(entry!.Time))
-                entries.Add(entry with { Index = index, Line = options.KeepLines ? Encoding.UTF8.GetString(line) : null });
-        }
-        return new ChunkResult(entries, malformed);
-    }
-
     private enum Parsed
     {
         Malformed,
@@ -112,112 +86,213 @@ public static class AccessLog
         Wanted,
     }
 
+    internal static ChunkResult Scan(ReadOnlySpan<byte> bytes, AccessLogOptions options)
+    {
+        if (options.Format is null or AccessLogFormat.Nginx && options.Pattern is null && ScanStatusFields(bytes, options) is { } fast)
+            return fast;
+        var reader = new LineReader(options);
+        var index = 0L;
+        for (var start = 0; start < bytes.Length; index++)
+        {
+            var stop = LineEnd(bytes, start);
+            reader.Read(bytes[start..stop], index);
+            start = stop + 1;
+        }
+        return reader.Result;
+    }
+
     /// <summary>
-    /// <c>$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
-    /// "$http_user_agent"</c>, optionally followed by <c>"$http_x_forwarded_for"</c>. nginx escapes '"' inside
-    /// fields as \x22, so the first '" ' ends the request and the status follows it.
+    /// The fast path for nginx: one vectorized pass finds every status field of the chunk. With exactly one per line,
+    /// no line can be malformed for lack of one, and only the lines with a wanted status are read; otherwise null,
+    /// and the caller reads the chunk line by line.
     /// </summary>
-    private static Parsed ParseNginx(ReadOnlySpan<byte> line, AccessLogOptions options, out Entry? entry)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per chunk: skip the slow first JIT tier
+    private static ChunkResult? ScanStatusFields(ReadOnlySpan<byte> bytes, AccessLogOptions options)
     {
-        entry = null;
-        var requestEnd = line.IndexOf("\" "u8);
-        if (requestEnd < 0 || requestEnd + 6 > line.Length || line[requestEnd + 5] != (byte)' '
-            || !TryStatus(line.Slice(requestEnd + 2, 3), out var status))
-            return Parsed.Malformed;
-        if (!options.Statuses.Contains(status))
-            return Parsed.NotWanted;
-        var addressEnd = line.IndexOf((byte)' ');
-        var timeStart = line.IndexOf(" ["u8);
-        var requestStart = line[..requestEnd].IndexOf("] \""u8);
-        if (addressEnd <= 0 || timeStart < addressEnd || requestStart < timeStart || !TryAddress(line[..addressEnd], out var remote))
-            return Parsed.Malformed;
-        DateTimeOffset? time = LogTime.TryFind(Ascii(line[(timeStart + 1)..(requestStart + 1)]), out var t) ? t : null;
-        var (method, path) = SplitRequest(Encoding.UTF8.GetString(line[(requestStart + 3)..requestEnd]));
-        // After the status: the body size, then the quoted referer, user agent and forwarded-for.
-        var rest = line[(requestEnd + 5)..];
-        Span<Range> quoted = stackalloc Range[3];
-        var fields = QuotedFields(rest, quoted);
-        var agent = fields >= 2 ? Encoding.UTF8.GetString(rest[quoted[1]]) : null;
-        var forwarded = fields >= 3 ? Encoding.UTF8.GetString(rest[quoted[2]]) : null;
-        entry = new Entry(0, time, Client(remote, Dash(forwarded), options), remote.ToString(), status, method, path, Dash(agent), null);
-        return Parsed.Wanted;
+        var wanted = new List<int>();
+        if (NginxStatusFields.Find(bytes, options, wanted) != LogChunk.CountLines(bytes))
+            return null;
+        var reader = new LineReader(options);
+        var index = 0L;
+        var counted = 0;
+        var previous = -1;
+        foreach (var field in wanted)
+        {
+            var start = bytes[..field].LastIndexOf((byte)'\n') + 1;
+            if (start == previous)
+                continue; // a second status-like field in the same line
+            previous = start;
+            index += bytes[counted..start].Count((byte)'\n');
+            counted = start;
+            reader.Read(bytes[start..LineEnd(bytes, field)], index);
+        }
+        return reader.Result;
     }
 
-    /// <summary>A JSON object per line; the fields are found by their usual names (see <see cref="JsonField"/>).</summary>
-    private static Parsed ParseJson(ReadOnlySpan<byte> line, AccessLogOptions options, out Entry? entry)
+    /// <summary>What a request line says, before its client is worked out.</summary>
+    private readonly record struct Request(DateTimeOffset? Time, string Remote, string? Forwarded, int Status, string? Method, string? Path, string? Agent);
+
+    /// <summary>
+    /// Reads the lines of one chunk, each in its format (by its look when none is given), keeping the wanted requests
+    /// and counting the malformed lines. Texts that repeat within the chunk (user agents, paths, times) are decoded once.
+    /// </summary>
+    private sealed partial class LineReader(AccessLogOptions options)
     {
-        entry = null;
-        if (line[0] != (byte)'{')
-            return Parsed.Malformed;
-        // Cheap test first: a line that does not even contain a wanted status's digits cannot be wanted.
-        var candidate = false;
-        Span<byte> digits = stackalloc byte[3];
-        foreach (var status in options.Statuses)
+        private readonly List<Entry> _entries = [];
+        private readonly Dictionary<int, (byte[] Bytes, string Text)> _texts = [];
+        private readonly byte[] _lastTime = new byte[40];
+        private int _lastTimeLength = -1;
+        private DateTimeOffset? _time;
+        private long _malformed;
+
+        public ChunkResult Result => new(_entries, _malformed);
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Read(ReadOnlySpan<byte> line, long index)
         {
-            digits[0] = (byte)('0' + status / 100);
-            digits[1] = (byte)('0' + status / 10 % 10);
-            digits[2] = (byte)('0' + status % 10);
-            candidate |= line.IndexOf(digits) >= 0;
+            line = LogSearch.TrimCarriageReturn(line);
+            var first = line.IndexOfAnyExcept((byte)' ', (byte)'\t');
+            if (first < 0)
+                return; // an empty line
+            Request request;
+            var format = options.Format ?? (options.Pattern is not null ? AccessLogFormat.Regex : line[first] == (byte)'{' ? AccessLogFormat.Json : AccessLogFormat.Nginx);
+            var parsed = format switch
+            {
+                AccessLogFormat.Nginx => ParseNginx(line, out request),
+                AccessLogFormat.Json => ParseJson(line[first..], out request),
+                _ => ParseRegex(line, out request),
+            };
+            if (parsed == Parsed.Malformed)
+                _malformed++;
+            else if (parsed == Parsed.Wanted && options.InWindow(request.Time))
+                _entries.Add(new Entry(index, request.Time, Client(request.Remote, request.Forwarded, options), request.Remote, request.Status,
+                    request.Method, request.Path, request.Agent, options.KeepLines ? Encoding.UTF8.GetString(line) : null));
         }
-        if (!candidate)
-            return Parsed.NotWanted;
-        var fields = new JsonFields();
-        try
+
+        /// <summary>
+        /// <c>$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
+        /// "$http_user_agent"</c>, optionally followed by <c>"$http_x_forwarded_for"</c>. nginx escapes '"' inside
+        /// fields as \x22, so the first '" ' ends the request and the status follows it.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private Parsed ParseNginx(ReadOnlySpan<byte> line, out Request request)
         {
-            var reader = new Utf8JsonReader(line);
-            fields.Read(ref reader);
+            request = default;
+            var requestEnd = line.IndexOf("\" "u8);
+            if (requestEnd < 0 || requestEnd + 6 > line.Length || line[requestEnd + 5] != (byte)' '
+                || !TryStatus(line.Slice(requestEnd + 2, 3), out var status))
+                return Parsed.Malformed;
+            if (!options.Wants(status))
+                return Parsed.NotWanted;
+            var addressEnd = line.IndexOf((byte)' ');
+            var timeStart = line.IndexOf(" ["u8);
+            var requestStart = line[..requestEnd].IndexOf("] \""u8);
+            if (addressEnd <= 0 || timeStart < addressEnd || requestStart < timeStart || !TryAddress(line[..addressEnd], out var remote))
+                return Parsed.Malformed;
+            var (method, path) = SplitRequest(line[(requestStart + 3)..requestEnd]);
+            // After the status: the body size, then the quoted referer, user agent and forwarded-for.
+            var rest = line[(requestEnd + 5)..];
+            Span<Range> quoted = stackalloc Range[3];
+            var fields = QuotedFields(rest, quoted);
+            request = new Request(Time(line[(timeStart + 1)..(requestStart + 1)]), remote, fields >= 3 ? FieldText(rest[quoted[2]]) : null, status,
+                method, path, fields >= 2 ? FieldText(rest[quoted[1]]) : null);
+            return Parsed.Wanted;
         }
-        catch (JsonException)
+
+        private Parsed ParseRegex(ReadOnlySpan<byte> line, out Request request)
         {
-            return Parsed.Malformed;
+            request = default;
+            var match = options.Pattern!.Match(Encoding.UTF8.GetString(line));
+            if (!match.Success || !int.TryParse(match.Groups["status"].ValueSpan, out var status))
+                return Parsed.Malformed;
+            if (!options.Wants(status))
+                return Parsed.NotWanted;
+            if (!TryAddress(Encoding.UTF8.GetBytes(match.Groups["ip"].Value), out var remote))
+                return Parsed.Malformed;
+            string? Group(string name) => match.Groups[name] is { Success: true } g ? g.Value : null;
+            var time = Group("time") is { } text && LogTime.TryFind(text, out var t) ? t : (DateTimeOffset?)null;
+            var (method, path) = Group("path") is { } p ? (Group("method"), PathOf(p)) : SplitRequest(Group("request"));
+            request = new Request(time, remote, Dash(Group("forwardedfor")), status, Group("method") ?? method, path, Dash(Group("useragent")));
+            return Parsed.Wanted;
         }
-        if (fields.Status is not { } code || fields.Address is null || !options.Statuses.Contains(code))
-            return Parsed.NotWanted; // another status, or an event that is not a request
-        if (!TryAddress(Encoding.UTF8.GetBytes(fields.Address), out var remote))
-            return Parsed.Malformed;
-        var (method, path) = fields.Path is null ? SplitRequest(fields.Request) : (fields.Method, (string?)PathOf(fields.Path));
-        entry = new Entry(0, fields.Time, Client(remote, fields.Forwarded, options), remote.ToString(), code, fields.Method ?? method, path,
-            fields.UserAgent, null);
-        return Parsed.Wanted;
+
+        /// <summary>nginx's $time_local; requests of the same second share it, so it is parsed again only when it changes.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private DateTimeOffset? Time(ReadOnlySpan<byte> text)
+        {
+            if (text.Length == _lastTimeLength && text.SequenceEqual(_lastTime.AsSpan(0, _lastTimeLength)))
+                return _time;
+            Span<char> chars = stackalloc char[Math.Min(64, text.Length)];
+            for (var i = 0; i < chars.Length; i++)
+                chars[i] = (char)text[i];
+            _time = LogTime.TryFind(chars, out var time) ? time : null;
+            _lastTimeLength = text.Length <= _lastTime.Length ? text.Length : -1;
+            if (_lastTimeLength >= 0)
+                text.CopyTo(_lastTime);
+            return _time;
+        }
+
+        /// <summary>"GET /path?q HTTP/1.1" to its method and path (without the query).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private (string? Method, string? Path) SplitRequest(ReadOnlySpan<byte> request)
+        {
+            var space = request.IndexOf((byte)' ');
+            if (space <= 0)
+                return (null, FieldText(request)); // "-", or bytes that are no request (a TLS handshake on a plain port)
+            var target = request[(space + 1)..];
+            if (target.IndexOf((byte)' ') is >= 0 and var end)
+                target = target[..end];
+            if (target.StartsWith("http"u8))
+                return (Text(request[..space]), PathOf(Encoding.UTF8.GetString(target)));
+            return (Text(request[..space]), Text(target.IndexOf((byte)'?') is >= 0 and var q ? target[..q] : target));
+        }
+
+        private (string? Method, string? Path) SplitRequest(string? request) =>
+            request is null ? (null, null) : SplitRequest(Encoding.UTF8.GetBytes(request));
+
+        /// <summary>A field's text; null for nginx's "-" (empty).</summary>
+        private string? FieldText(ReadOnlySpan<byte> text) => text.IsEmpty || text.SequenceEqual("-"u8) ? null : Text(text);
+
+        /// <summary>The text of some bytes, the same string for the same bytes within the chunk.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private string Text(ReadOnlySpan<byte> bytes)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(bytes);
+            var key = hash.ToHashCode();
+            if (_texts.TryGetValue(key, out var seen) && bytes.SequenceEqual(seen.Bytes))
+                return seen.Text;
+            var text = Encoding.UTF8.GetString(bytes);
+            _texts[key] = (bytes.ToArray(), text);
+            return text;
+        }
     }
 
-    private static Parsed ParseRegex(ReadOnlySpan<byte> line, AccessLogOptions options, out Entry? entry)
+    private static int LineEnd(ReadOnlySpan<byte> bytes, int position)
     {
-        entry = null;
-        var match = options.Pattern!.Match(Encoding.UTF8.GetString(line));
-        if (!match.Success || !int.TryParse(match.Groups["status"].ValueSpan, out var status))
-            return Parsed.Malformed;
-        if (!options.Statuses.Contains(status))
-            return Parsed.NotWanted;
-        if (!TryAddress(Encoding.UTF8.GetBytes(match.Groups["ip"].Value), out var remote))
-            return Parsed.Malformed;
-        string? Group(string name) => match.Groups[name] is { Success: true } g ? g.Value : null;
-        var time = Group("time") is { } text && LogTime.TryFind(text, out var t) ? t : (DateTimeOffset?)null;
-        var (method, path) = Group("path") is { } p ? (Group("method"), (string?)PathOf(p)) : SplitRequest(Group("request"));
-        entry = new Entry(0, time, Client(remote, Dash(Group("forwardedfor")), options), remote.ToString(), status, Group("method") ?? method, path,
-            Dash(Group("useragent")), null);
-        return Parsed.Wanted;
+        var newline = bytes[position..].IndexOf((byte)'\n');
+        return newline < 0 ? bytes.Length : position + newline;
     }
 
     /// <summary>
     /// The client of a request: the connecting address, unless that is a trusted proxy; then the forwarded-for
     /// list is walked from the right past the trusted proxies, and the first other address is the client.
     /// </summary>
-    private static string Client(IPAddress remote, string? forwarded, AccessLogOptions options)
+    private static string Client(string remote, string? forwarded, AccessLogOptions options)
     {
+        if (forwarded is null || options.TrustedProxies.Count == 0 || !IsTrusted(IPAddress.Parse(remote), options))
+            return remote;
         var client = remote;
-        if (forwarded is null || !IsTrusted(remote, options))
-            return client.ToString();
         var hops = forwarded.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         for (var i = hops.Length - 1; i >= 0; i--)
         {
             if (!TryForwardedAddress(hops[i], out var hop))
                 break; // garbage in the header: believe only the hops to its right
-            client = hop;
+            client = hop.ToString();
             if (!IsTrusted(hop, options))
                 break;
         }
-        return client.ToString();
+        return client;
     }
 
     private static bool IsTrusted(IPAddress address, AccessLogOptions options)
@@ -243,18 +318,57 @@ public static class AccessLog
         return ok;
     }
 
-    private static bool TryAddress(ReadOnlySpan<byte> text, out IPAddress address)
+    /// <summary>
+    /// A client address as the one text the totals group by: IPv6 in its short form, ::ffff:a.b.c.d as a.b.c.d. An
+    /// IPv4 address already written that way (as nginx writes it) is taken as it is, without a parse.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool TryAddress(ReadOnlySpan<byte> text, out string address)
     {
-        address = IPAddress.None;
+        address = "";
         if (text.Length is 0 or > 64)
             return false;
+        if (IsPlainIPv4(text))
+        {
+            address = Encoding.ASCII.GetString(text);
+            return true;
+        }
         Span<char> chars = stackalloc char[text.Length];
         for (var i = 0; i < text.Length; i++)
             chars[i] = (char)text[i];
         if (!IPAddress.TryParse(chars, out var parsed))
             return false;
-        address = Normalize(parsed);
+        address = Normalize(parsed).ToString();
         return true;
+    }
+
+    /// <summary>Four decimal parts of 0 to 255 without leading zeros: the form IPAddress.ToString writes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool IsPlainIPv4(ReadOnlySpan<byte> text)
+    {
+        var parts = 0;
+        var value = 0;
+        var digits = 0;
+        foreach (var b in text)
+        {
+            if (b == (byte)'.')
+            {
+                if (digits == 0 || ++parts > 3)
+                    return false;
+                (value, digits) = (0, 0);
+            }
+            else if (b is >= (byte)'0' and <= (byte)'9' && !(digits == 1 && value == 0))
+            {
+                value = value * 10 + (b - '0');
+                if (++digits > 3 || value > 255)
+                    return false;
+            }
+            else
+            {
+                return false;
+            }
+        }
+        return parts == 3 && digits > 0;
     }
 
     /// <summary>IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d; they are the IPv4 address.</summary>
@@ -273,6 +387,7 @@ public static class AccessLog
     }
 
     /// <summary>Finds up to <paramref name="fields"/>.Length double-quoted fields; returns how many.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int QuotedFields(ReadOnlySpan<byte> text, Span<Range> fields)
     {
         var count = 0;
@@ -292,17 +407,6 @@ public static class AccessLog
         return count;
     }
 
-    private static string Ascii(ReadOnlySpan<byte> text) => Encoding.ASCII.GetString(text);
-
-    /// <summary>"GET /path?q HTTP/1.1" to its method and path (without the query).</summary>
-    private static (string? Method, string? Path) SplitRequest(string? request)
-    {
-        if (request is null)
-            return (null, null);
-        var parts = request.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length >= 2 ? (parts[0], PathOf(parts[1])) : (null, Dash(request));
-    }
-
     /// <summary>The path of a request target, without the query (which may carry tokens) or a full URL's scheme and host.</summary>
     private static string PathOf(string target)
     {
@@ -313,114 +417,4 @@ public static class AccessLog
 
     /// <summary>nginx writes "-" for an empty field.</summary>
     private static string? Dash(string? text) => text is null or "-" or "" ? null : text;
-
-    /// <summary>The fields of a JSON access log line, by the names structured loggers commonly give them.</summary>
-    private sealed class JsonFields
-    {
-        public string? Address, Forwarded, Method, Path, Request, UserAgent;
-        public int? Status;
-        public DateTimeOffset? Time;
-
-        public void Read(ref Utf8JsonReader reader)
-        {
-            var path = new List<string>();
-            string? property = null;
-            while (reader.Read())
-            {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.PropertyName:
-                        property = reader.GetString();
-                        break;
-                    case JsonTokenType.StartObject:
-                        if (property is not null)
-                            path.Add(property);
-                        property = null;
-                        break;
-                    case JsonTokenType.EndObject:
-                        if (path.Count > 0)
-                            path.RemoveAt(path.Count - 1);
-                        break;
-                    case JsonTokenType.StartArray:
-                        reader.Skip();
-                        property = null;
-                        break;
-                    case JsonTokenType.String or JsonTokenType.Number when property is not null:
-                        Take(JsonField(path, property), ref reader);
-                        property = null;
-                        break;
-                    default:
-                        property = null;
-                        break;
-                }
-            }
-        }
-
-        private void Take(string field, ref Utf8JsonReader reader)
-        {
-            var isNumber = reader.TokenType == JsonTokenType.Number;
-            switch (field)
-            {
-                case "status":
-                    Status ??= isNumber ? reader.TryGetInt32(out var n) ? n : null : int.TryParse(reader.GetString(), out var s) ? s : null;
-                    break;
-                case "time":
-                    Time ??= isNumber ? FromEpoch(reader.GetDouble()) : LogTime.TryFind(reader.GetString(), out var t) ? t : null;
-                    break;
-                case "address" when !isNumber:
-                    Address ??= reader.GetString();
-                    break;
-                case "forwarded" when !isNumber:
-                    Forwarded ??= reader.GetString();
-                    break;
-                case "method" when !isNumber:
-                    Method ??= reader.GetString();
-                    break;
-                case "path" when !isNumber:
-                    Path ??= reader.GetString();
-                    break;
-                case "request" when !isNumber:
-                    Request ??= reader.GetString();
-                    break;
-                case "useragent" when !isNumber:
-                    UserAgent ??= reader.GetString();
-                    break;
-            }
-        }
-
-        /// <summary>Unix time in seconds, or in milliseconds when too large for seconds.</summary>
-        private static DateTimeOffset? FromEpoch(double value) =>
-            value switch
-            {
-                > 1e11 and < 1e14 => DateTimeOffset.FromUnixTimeMilliseconds((long)value),
-                > 0 and <= 1e11 => DateTimeOffset.FromUnixTimeMilliseconds((long)(value * 1000)),
-                _ => null,
-            };
-    }
-
-    /// <summary>
-    /// Which access log field a JSON property is, by its dotted path with case, '_' and '-' ignored
-    /// (client_ip, remoteAddr, client.ip, http.response.status_code, user_agent.original, ...); "" for none.
-    /// </summary>
-    private static string JsonField(List<string> parents, string property)
-    {
-        var name = string.Join('.', parents.Append(property)).Replace("_", "").Replace("-", "").ToLowerInvariant();
-        return name switch
-        {
-            "ip" or "clientip" or "client" or "clientaddr" or "clientaddress" or "remoteaddr" or "remoteaddress" or "remoteip"
-                or "client.ip" or "client.address" or "source.ip" or "source.address" or "request.remoteaddr" or "request.clientip" => "address",
-            "status" or "statuscode" or "httpstatus" or "responsestatus" or "responsecode" or "http.response.statuscode"
-                or "response.status" or "response.statuscode" or "http.statuscode" => "status",
-            "timestamp" or "time" or "ts" or "@timestamp" or "datetime" or "asctime" or "date" => "time",
-            "method" or "requestmethod" or "httpmethod" or "http.request.method" or "request.method" => "method",
-            "path" or "requestpath" or "urlpath" or "uri" or "requesturi" or "url" or "url.path" or "request.path" or "request.url"
-                or "request.uri" or "http.url" => "path",
-            "request" => "request",
-            "useragent" or "httpuseragent" or "ua" or "useragent.original" or "request.useragent" or "headers.useragent"
-                or "request.headers.useragent" => "useragent",
-            "xforwardedfor" or "forwardedfor" or "httpxforwardedfor" or "xff" or "headers.xforwardedfor"
-                or "request.headers.xforwardedfor" => "forwarded",
-            _ => "",
-        };
-    }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -74,6 +75,8 @@ public static class LogSearch
     }
 
     /// <summary>Goes from duration to duration through the bytes; only a line with a long enough one is decoded.</summary>
+    // The scan loops run once per chunk over every line: AggressiveOptimization skips the slow first JIT tier.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanDurations(ReadOnlySpan<byte> bytes, TimeSpan threshold, LogSearchOptions options, List<Found> found)
     {
         var lines = new LineCounter();
@@ -100,6 +103,7 @@ public static class LogSearch
     /// Runs the regex over the whole chunk decoded once (line endings as '\n'), then maps each match to its line.
     /// A match that runs past its line's end is checked again on that line alone, so lines match as grep's do.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanPattern(ReadOnlySpan<byte> bytes, Regex pattern, LogSearchOptions options, List<Found> found)
     {
         var buffer = ArrayPool<char>.Shared.Rent(Math.Max(1, bytes.Length));
@@ -132,6 +136,7 @@ public static class LogSearch
     }
 
     /// <summary>No pattern, no threshold: every line, or every line in the time window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScanAll(ReadOnlySpan<byte> bytes, LogSearchOptions options, List<Found> found)
     {
         var index = 0L;
@@ -144,6 +149,7 @@ public static class LogSearch
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Add(List<Found> found, long index, string text, TimeSpan? duration, LogSearchOptions options)
     {
         DateTimeOffset? time = LogTime.TryFind(text, out var t) ? t : null;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace PuoOps.Engine.Logs;
 
 /// <summary>
@@ -10,6 +12,7 @@ public static class LogTime
 {
     private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryFind(ReadOnlySpan<char> text, out DateTimeOffset time)
     {
         for (var i = 0; i < text.Length; i++)
@@ -25,6 +28,7 @@ public static class LogTime
     }
 
     /// <summary><c>yyyy-MM-dd[T ]HH:mm:ss[.,fraction][Z|±hh[:]mm]</c>, also with '/' between the date's parts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryIso(ReadOnlySpan<char> s, out DateTimeOffset time)
     {
         time = default;
@@ -52,6 +56,7 @@ public static class LogTime
     }
 
     /// <summary>nginx's <c>$time_local</c>: <c>29/Nov/2026:10:00:00 +0000</c> (the '[' already read).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryCommonLog(ReadOnlySpan<char> s, out DateTimeOffset time)
     {
         time = default;
@@ -83,6 +88,7 @@ public static class LogTime
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryCompose(int year, int month, int day, int hour, int minute, int second, long ticks, TimeSpan? offset, out DateTimeOffset time)
     {
         time = default;

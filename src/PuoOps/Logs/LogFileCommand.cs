@@ -1,12 +1,13 @@
 using System.Management.Automation;
+using PuoOps.Engine;
 using PuoOps.Engine.Logs;
 
 namespace PuoOps.Commands.Logs;
 
 /// <summary>
 /// What the cmdlets that read log files share: -Path (files, directories, wildcards; piped strings or
-/// Get-ChildItem output), each path and file failing on its own with an error that names it, and the warning
-/// about lines too long to read whole.
+/// Get-ChildItem output), -Since and -Until, each path and file failing on its own with an error that names it,
+/// and the warning about lines too long to read whole.
 /// </summary>
 public abstract class LogFileCommand : PuoCmdlet
 {
@@ -19,7 +20,24 @@ public abstract class LogFileCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = [];
 
+    [Parameter]
+    [TimeWindow]
+    public DateTimeOffset? Since { get; set; }
+
+    [Parameter]
+    [TimeWindow]
+    public DateTimeOffset? Until { get; set; }
+
     protected LogScanStats Stats { get; } = new();
+
+    protected sealed override void Begin()
+    {
+        TimeInput.ValidateWindow(Since, Until);
+        Prepare();
+    }
+
+    /// <summary>Checks the cmdlet's own parameters before anything is read; a failure is terminating.</summary>
+    protected abstract void Prepare();
 
     // Paths are gathered and read in End, so piped files are one search with one -First and one total.
     protected sealed override void Process() => _paths.AddRange(Path);

@@ -25,19 +25,10 @@ public sealed class SearchPuoLogCommand : LogFileCommand
     public TimeSpan? SlowerThan { get; set; }
 
     [Parameter]
-    [TimeWindow]
-    public DateTimeOffset? Since { get; set; }
-
-    [Parameter]
-    [TimeWindow]
-    public DateTimeOffset? Until { get; set; }
-
-    [Parameter]
     public SwitchParameter CaseSensitive { get; set; }
 
-    protected override void Begin()
+    protected override void Prepare()
     {
-        TimeInput.ValidateWindow(Since, Until);
         if (SlowerThan < TimeSpan.Zero)
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Logs.InvalidDuration", $"-SlowerThan must not be negative (got {SlowerThan}).", SlowerThan);
         _options = new LogSearchOptions(Pattern is null ? null : LogSearch.Pattern(Pattern, CaseSensitive), SlowerThan, Since, Until);

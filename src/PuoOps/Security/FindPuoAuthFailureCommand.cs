@@ -19,14 +19,6 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
     private const string RawSet = "Raw";
     private AccessLogOptions? _options;
 
-    [Parameter]
-    [TimeWindow]
-    public DateTimeOffset? Since { get; set; }
-
-    [Parameter]
-    [TimeWindow]
-    public DateTimeOffset? Until { get; set; }
-
     /// <summary>The response statuses to look for.</summary>
     [Parameter]
     [ValidateRange(100, 599)]
@@ -57,9 +49,8 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
     [ValidateNotNullOrEmpty]
     public string[] TrustedProxy { get; set; } = [];
 
-    protected override void Begin()
+    protected override void Prepare()
     {
-        TimeInput.ValidateWindow(Since, Until);
         AccessLogFormat? format = Format is null ? null : Enum.Parse<AccessLogFormat>(Format, ignoreCase: true);
         if (format is { } given && (given == AccessLogFormat.Regex) != (Pattern is not null))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Logs.PatternFormat",

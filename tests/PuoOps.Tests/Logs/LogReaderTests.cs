@@ -51,6 +51,33 @@ public sealed class LogReaderTests : IDisposable
     }
 
     [Theory]
+    [InlineData(64)] // chunks end exactly at a line's end
+    [InlineData(63)]
+    [InlineData(65)]
+    [InlineData(1000)]
+    public void Chunks_split_between_lines_or_inside_them_give_the_same_lines(int lineLength)
+    {
+        var expected = Enumerable.Range(0, 3 * LogReader.ChunkSize / lineLength + 7).Select(i => i.ToString("D10").PadRight(lineLength - 1, '.')).ToList();
+        var path = Write("fixed.log", string.Join('\n', expected) + "\n");
+        Assert.Equal(expected.Select((text, i) => ((long)i + 1, text)), AllLines(path));
+    }
+
+    [Fact]
+    public void A_file_cut_short_while_it_is_read_ends_early_without_an_error()
+    {
+        // logrotate's copytruncate empties the file a reader has open; the reader stops at the new end.
+        var path = Write("rotating.log", string.Concat(Enumerable.Range(1, 400_000).Select(i => $"line {i} duration=5ms\n")));
+        var read = 0L;
+        foreach (var line in LogSearch.Search(path, new LogSearchOptions(), new LogScanStats(), null, CancellationToken.None))
+        {
+            if (++read == 1)
+                File.WriteAllText(path, "");
+            Assert.Equal(read, line.LineNumber);
+        }
+        Assert.InRange(read, 1, 399_999);
+    }
+
+    [Theory]
     [InlineData("a\nb\nc\n", new[] { "a", "b", "c" })]
     [InlineData("a\r\nb\r\nc\r\n", new[] { "a", "b", "c" })]
     [InlineData("a\nb\nc", new[] { "a", "b", "c" })]
@@ -90,18 +117,21 @@ public sealed class LogReaderTests : IDisposable
         Assert.Equal(AllLines(plain), AllLines(gzip));
     }
 
-    [Fact]
-    public void A_line_longer_than_a_chunk_is_matched_on_its_start_and_the_lines_after_it_keep_their_numbers()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_line_longer_than_a_chunk_is_matched_on_its_start_and_the_lines_after_it_keep_their_numbers(bool gzip)
     {
-        var longLine = "start-of-long " + new string('x', LogReader.ChunkSize + LogReader.ChunkSize / 2) + " end-of-long";
-        var path = Write("long.log", $"first\n{longLine}\nthird duration=1500ms\nfourth\n");
+        var longLine = "start-of-long " + new string('x', 5 * LogReader.ChunkSize / 2) + " end-of-long";
+        var text = $"first\n{longLine}\nthird duration=1500ms\n{string.Concat(Enumerable.Repeat("filler line\n", 200_000))}last\n";
+        var path = gzip ? WriteGzip("long.log.gz", text) : Write("long.log", text);
         var stats = new LogScanStats();
-        var found = LogSearch.Search(path, new LogSearchOptions(Pattern: LogSearch.Pattern("^start-of-long|third|fourth|end-of-long", false)),
+        var found = LogSearch.Search(path, new LogSearchOptions(Pattern: LogSearch.Pattern("^start-of-long|third|^last|end-of-long", false)),
             stats, null, CancellationToken.None).ToList();
-        Assert.Equal([2L, 3L, 4L], found.Select(l => l.LineNumber));
-        Assert.Equal(LogReader.ChunkSize, found[0].Line.Length);
+        Assert.Equal([2L, 3L, 200_004L], found.Select(l => l.LineNumber));
+        Assert.InRange(found[0].Line.Length, LogReader.ChunkSize - 6, longLine.Length - 1); // cut, so " end-of-long" is not in it
         Assert.Equal(1, stats.TruncatedLines);
-        Assert.Equal(4, stats.Lines);
+        Assert.Equal(200_004, stats.Lines);
     }
 
     [Fact]
