@@ -58,7 +58,7 @@ public static class LogReader
 
     /// <summary>
     /// Scans <paramref name="path"/> chunk by chunk; <paramref name="scan"/> runs on pool threads and must only read
-    /// the chunk. Counts files, lines and truncated lines into <paramref name="stats"/>, and reports progress on the
+    /// the chunk. Counts lines and truncated lines into <paramref name="stats"/>, and reports progress on the
     /// consuming thread (so a cmdlet may write it directly). Opening errors are thrown by the first MoveNext;
     /// Ctrl+C (<paramref name="cancellation"/>) stops within a chunk.
     /// </summary>
@@ -66,7 +66,6 @@ public static class LogReader
         Action<ProgressInfo>? progress, CancellationToken cancellation)
     {
         using var file = Open(path);
-        stats.Files++;
         var total = file.CanSeek ? file.Length : 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         var reader = Task.CompletedTask;

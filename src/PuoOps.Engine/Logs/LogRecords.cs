@@ -19,7 +19,6 @@ public sealed class LogLine
 /// <summary>What a log scan met besides its results, reported by the cmdlets as warnings at the end.</summary>
 public sealed class LogScanStats
 {
-    public long Files { get; set; }
     public long Lines { get; set; }
     /// <summary>Lines longer than a read chunk, matched on their first part only.</summary>
     public long TruncatedLines { get; set; }

@@ -55,6 +55,6 @@ public abstract class LogFileCommand : PuoCmdlet
                 ForEachItem(LogFiles.Expand(GetUnresolvedProviderPathFromPSPath(path)), file => more = more && read(file));
         });
         if (Stats.TruncatedLines > 0)
-            WriteWarning($"{Stats.TruncatedLines} line(s) longer than {Display.Bytes(LogReader.ChunkSize)} were read in their first {Display.Bytes(LogReader.ChunkSize)} only.");
+            WriteWarning($"{Stats.TruncatedLines} line(s) were longer than {Display.Bytes(LogReader.ChunkSize)}; each was searched in its first {Display.Bytes(LogReader.ChunkSize)} (or a little more) only.");
     }
 }
