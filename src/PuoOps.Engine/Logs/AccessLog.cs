@@ -24,8 +24,7 @@ public sealed record AccessLogOptions(
     /// <summary>Whether a status is looked for: a table lookup, as it runs once per line.</summary>
     internal bool Wants(int status) => (uint)status < (uint)_wanted.Length && _wanted[status];
 
-    internal bool InWindow(DateTimeOffset? time) =>
-        (Since is null && Until is null) || (time is { } t && (Since is not { } s || t >= s) && (Until is not { } u || t <= u));
+    internal bool InWindow(DateTimeOffset? time) => LogTime.InWindow(time, Since, Until);
 }
 
 /// <summary>

@@ -37,6 +37,8 @@ public readonly record struct ScannedChunk<T>(long FirstLineNumber, T Result);
 /// is decompressed on one thread while the chunks before are scanned. Memory stays constant on any file size: a few
 /// chunk buffers are in flight, and only what the scanner keeps (typically the few lines that match) outlives them.
 /// A line longer than a chunk is scanned in its first part and the rest skipped (counted in TruncatedLines).
+/// Files are read, not memory-mapped: a mapped log that logrotate's copytruncate empties kills the process (SIGBUS
+/// becomes a fatal AccessViolationException in .NET; tried), where a read just ends early.
 /// </summary>
 public static class LogReader
 {

@@ -12,8 +12,7 @@ namespace PuoOps.Engine.Logs;
 /// </summary>
 public sealed record LogSearchOptions(Regex? Pattern = null, TimeSpan? SlowerThan = null, DateTimeOffset? Since = null, DateTimeOffset? Until = null)
 {
-    internal bool InWindow(DateTimeOffset? time) =>
-        (Since is null && Until is null) || (time is { } t && (Since is not { } s || t >= s) && (Until is not { } u || t <= u));
+    internal bool InWindow(DateTimeOffset? time) => LogTime.InWindow(time, Since, Until);
 }
 
 /// <summary>

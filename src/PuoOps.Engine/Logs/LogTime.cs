@@ -10,6 +10,10 @@ namespace PuoOps.Engine.Logs;
 /// </summary>
 public static class LogTime
 {
+    /// <summary>Whether a line's time is in [since, until]; with either given, a line without a time is not.</summary>
+    public static bool InWindow(DateTimeOffset? time, DateTimeOffset? since, DateTimeOffset? until) =>
+        (since is null && until is null) || (time is { } t && (since is not { } s || t >= s) && (until is not { } u || t <= u));
+
     private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
