@@ -101,19 +101,14 @@ internal sealed class TopCounter(int capacity)
 
     public void Add(string item)
     {
-        if (_counts.TryGetValue(item, out var count))
+        if (_counts.Count < capacity || _counts.ContainsKey(item))
         {
-            _counts[item] = count + 1;
+            CollectionsMarshal.GetValueRefOrAddDefault(_counts, item, out _)++;
             return;
         }
-        var least = 0L;
-        if (_counts.Count >= capacity)
-        {
-            var evicted = _counts.MinBy(c => c.Value);
-            _counts.Remove(evicted.Key);
-            least = evicted.Value;
-        }
-        _counts[item] = least + 1;
+        var evicted = _counts.MinBy(c => c.Value);
+        _counts.Remove(evicted.Key);
+        _counts[item] = evicted.Value + 1;
     }
 
     public string[] Top(int count) =>
