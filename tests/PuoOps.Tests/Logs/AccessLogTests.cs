@@ -238,4 +238,22 @@ public sealed class AccessLogTests : IDisposable
         Assert.Equal(DateTimeOffset.Parse("2026-11-29T10:00:16Z"), bot.LastSeen);
         Assert.Equal(["/login", "/admin"], bot.Paths);
     }
+
+    [Fact]
+    public void The_most_requested_paths_of_a_scanner_are_kept_in_bounded_memory()
+    {
+        // A scanner probing 10,000 distinct paths between its attempts on two real ones: at most 20 are tracked, and
+        // (Space-Saving's guarantee) every path with more than 1/20 of the requests is among them, by count.
+        var top = new TopCounter(20);
+        for (var i = 0; i < 10_000; i++)
+        {
+            top.Add($"/scan/{i}");
+            if (i % 3 == 0)
+                top.Add("/api/auth/login");
+            if (i % 7 == 0)
+                top.Add("/admin");
+        }
+        Assert.InRange(top.Top(int.MaxValue).Length, 1, 20);
+        Assert.Equal(["/api/auth/login", "/admin"], top.Top(2));
+    }
 }
