@@ -44,8 +44,8 @@ public static class LogReader
 {
     public const int ChunkSize = 1 << 20;
 
-    /// <summary>How far a plain file's chunk reads on to finish its last line.</summary>
-    private const int LongestLine = ChunkSize;
+    /// <summary>How far a plain file's chunk reads on to finish its last line (so that its buffer is 2 MiB, a pool size).</summary>
+    private const int LongestLine = ChunkSize - 1;
 
     /// <summary>A plain file's chunk: the byte before it, itself, and the end of its last line.</summary>
     private const int PlainBuffer = 1 + ChunkSize + LongestLine;
