@@ -60,6 +60,12 @@
         'Get-PuoMetric'
         'Measure-PuoLatency'
 
+        # Logs
+        'Search-PuoLog'
+
+        # Security
+        'Find-PuoAuthFailure'
+
         # Backup
         'Backup-PuoDatabase'
         'Get-PuoBackup'
