@@ -33,6 +33,15 @@ public sealed class EnvironmentSettings
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
 
+    /// <summary>The running nginx's main configuration file; null: PUO_NGINX_CONF, else the one nginx was built with.</summary>
+    public string? NginxConfig { get; set; }
+
+    /// <summary>The nginx program; null: nginx from PATH.</summary>
+    public string? NginxPath { get; set; }
+
+    /// <summary>The deny list nginx includes; null: PUO_BLOCKLIST_FILE, else puo-blocklist.conf beside nginx.conf.</summary>
+    public string? BlockListFile { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -48,6 +57,9 @@ public sealed class EnvironmentSettings
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
+        copy.NginxConfig ??= other.NginxConfig;
+        copy.NginxPath ??= other.NginxPath;
+        copy.BlockListFile ??= other.BlockListFile;
         return copy;
     }
 
@@ -64,6 +76,8 @@ public sealed class EnvironmentSettings
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
+        filled.NginxConfig ??= Var("PUO_NGINX_CONF");
+        filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
         return filled;
     }
 }

@@ -44,6 +44,18 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     public string? ComposeProject { get; set; }
 
     [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxConfig { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BlockListFile { get; set; }
+
+    [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
     [Parameter]
@@ -65,6 +77,9 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
+            NginxConfig = FullPath(NginxConfig),
+            NginxPath = FullPath(NginxPath),
+            BlockListFile = FullPath(BlockListFile),
         };
         PuoEnvironment created;
         try
@@ -87,4 +102,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         if (PassThru)
             WriteObject(environment);
     }
+
+    /// <summary>A path relative to PowerShell's current location (not the process's), made absolute.</summary>
+    private string? FullPath(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }
