@@ -41,8 +41,8 @@ internal sealed class NginxMaster
     public string? StartupErrorLog { get; }
 
     /// <summary>
-    /// The master reading <paramref name="nginx"/>'s configuration in this mount namespace (a container's nginx
-    /// with the same path is another one), or null when none runs.
+    /// The master reading <paramref name="nginx"/>'s configuration file, or null when none runs. A master in another
+    /// mount namespace (a container's nginx, with a file of the same name) counts only when it sees this very file.
     /// </summary>
     public static NginxMaster? Find(NginxInstance nginx)
     {
@@ -56,7 +56,7 @@ internal sealed class NginxMaster
             if (title is null || !title.StartsWith(MasterTitle, StringComparison.Ordinal))
                 continue;
             var master = Parse(pid, title[MasterTitle.Length..], nginx.Build);
-            if (master.config == config && Namespace(pid) == ownNamespace)
+            if (master.config == config && (Namespace(pid) == ownNamespace || SeesSameFile(pid, config)))
                 return master.master;
         }
         return null;
@@ -152,6 +152,22 @@ internal sealed class NginxMaster
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>True when the file at <paramref name="path"/> in the process's root is this one: same size, time and bytes.</summary>
+    private static bool SeesSameFile(int pid, string path)
+    {
+        try
+        {
+            var theirs = new FileInfo($"/proc/{pid}/root{path}");
+            var ours = new FileInfo(path);
+            return theirs.Exists && theirs.Length == ours.Length && theirs.LastWriteTimeUtc == ours.LastWriteTimeUtc
+                   && File.ReadAllBytes(theirs.FullName).AsSpan().SequenceEqual(File.ReadAllBytes(path));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
