@@ -10,6 +10,7 @@ namespace PuoOps.Tests.Nginx;
 /// a real nginx of the test's own: atomic write, nginx -t, one graceful reload verified by new workers and a clean
 /// error log, and the previous file back on any failure.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class NginxControlTests : IDisposable
 {
     private readonly PrivateNginx _nginx = new();

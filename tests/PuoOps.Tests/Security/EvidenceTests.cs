@@ -8,6 +8,7 @@ namespace PuoOps.Tests.Security;
 /// Save-PuoIncidentEvidence's engine against the sandbox database and real files, checked with the tools an
 /// investigator would use: tar to extract, sha256sum -c to verify, pg_restore --list to read the dumps.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class EvidenceTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("puo-evidence-test-").FullName;
