@@ -76,11 +76,11 @@ public static class EvidenceService
         try
         {
             var warnings = new List<string>();
+            var errors = new List<PuoException>();
             var archivePath = Path.Combine(folder, name + ".tar.gz");
-            var archived = await ArchiveAsync(ctx, logs, archivePath, warnings).ConfigureAwait(false);
+            var archived = await ArchiveAsync(ctx, logs, archivePath, warnings, errors).ConfigureAwait(false);
             var archive = await Sha256Sums.HashAsync(archivePath, Path.GetFileName(archivePath), ctx.Cancellation).ConfigureAwait(false);
 
-            var errors = new List<PuoException>();
             List<EvidenceFile> dumps = [];
             List<string> tables = [];
             (DateTimeOffset? From, DateTimeOffset? Until) auditRange = (null, null);
@@ -123,7 +123,8 @@ public static class EvidenceService
     /// The .tar.gz of the logs and, last in it, their SHA256SUMS. Each entry's size is its file's size when opened;
     /// the hash is of the bytes copied into the entry.
     /// </summary>
-    private static async Task<List<EvidenceFile>> ArchiveAsync(OperationContext ctx, IReadOnlyList<LogFile> logs, string path, List<string> warnings)
+    private static async Task<List<EvidenceFile>> ArchiveAsync(OperationContext ctx, IReadOnlyList<LogFile> logs, string path, List<string> warnings,
+        List<PuoException> errors)
     {
         var archived = new List<EvidenceFile>();
         var total = Math.Max(1, logs.Sum(l => l.SizeBytes));
@@ -136,7 +137,21 @@ public static class EvidenceService
                 foreach (var log in logs)
                 {
                     ctx.Report(new ProgressInfo("Saving incident evidence", $"Archiving {log.Name}", (int)(done * 90 / total)));
-                    await using var snapshot = OpenSnapshot(log.Path);
+                    done += log.SizeBytes;
+                    SnapshotStream snapshot;
+                    try
+                    {
+                        snapshot = OpenSnapshot(log.Path);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        // Nothing of it is in the archive yet: leave it out, say so, and keep the rest.
+                        var failure = ErrorTranslator.Translate(ex, ctx.Environment);
+                        errors.Add(new PuoException(failure.Kind, "PuoOps.Security.LogNotArchived",
+                            $"{log.Path} could not be read, so it is not in the evidence: {ex.Message}", log.Path, ex));
+                        continue;
+                    }
+                    await using var _ = snapshot;
                     var entry = new PaxTarEntry(TarEntryType.RegularFile, log.Name)
                     {
                         DataStream = snapshot,
@@ -147,7 +162,6 @@ public static class EvidenceService
                     if (snapshot.Truncated)
                         warnings.Add($"{log.Path} shrank while it was archived (a log rotation truncated it?); its last bytes were archived as zeros, and the manifest hashes them as archived.");
                     archived.Add(new EvidenceFile { Name = log.Name, SizeBytes = snapshot.Length, Sha256 = snapshot.Sha256() });
-                    done += log.SizeBytes;
                 }
                 var sums = Encoding.UTF8.GetBytes(Sha256Sums.Render(archived));
                 var manifest = new PaxTarEntry(TarEntryType.RegularFile, Sha256Sums.FileName)

@@ -54,10 +54,17 @@ public sealed class PrivateNginx : IDisposable
             if (attempt == 3 || !File.ReadAllText(ErrorLog).Contains("Address already in use"))
                 throw new InvalidOperationException($"nginx did not start: {run.Output}\n{File.ReadAllText(ErrorLog)}");
         }
+        // Ready once the master has its title (nginx sets it after writing the pid file) and a worker runs.
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (!File.Exists(PidFile) && DateTime.UtcNow < deadline)
             Thread.Sleep(20);
         MasterPid = int.Parse(File.ReadAllText(PidFile).Trim());
+        while (!(File.ReadAllText($"/proc/{MasterPid}/cmdline").StartsWith("nginx: master process", StringComparison.Ordinal) && Workers().Count > 0))
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"nginx (master {MasterPid}) started no worker within 10 s:\n{File.ReadAllText(ErrorLog)}");
+            Thread.Sleep(20);
+        }
     }
 
     public string Directory { get; }
