@@ -11,9 +11,9 @@ public sealed record ChildOutput(int ExitCode, string StandardOutput, string Sta
 }
 
 /// <summary>
-/// Runs short tools (nginx -t, nft, iptables-restore) to their end with arguments passed as a list (no shell),
-/// optional standard input, their output captured, and a deadline: the context's timeout or Ctrl+C kills the
-/// process tree, so nothing outlives the call.
+/// Runs short tools (nginx -t, nft, iptables-restore) to their end with arguments passed as a list (no shell), only
+/// the allow-listed part of our environment, optional standard input, their output captured, and a deadline: the
+/// context's timeout or Ctrl+C kills the process tree, so nothing outlives the call.
 /// </summary>
 public static class ChildProcess
 {
@@ -28,6 +28,8 @@ public static class ChildProcess
         };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
+        foreach (var key in start.Environment.Keys.Where(k => !IsInherited(k)).ToList())
+            start.Environment.Remove(key);
         using var process = new Process { StartInfo = start };
         try
         {
@@ -72,6 +74,15 @@ public static class ChildProcess
         }
         return new ChildOutput(process.ExitCode, await output.ConfigureAwait(false), await error.ConfigureAwait(false));
     }
+
+    /// <summary>
+    /// What a child process inherits from ours: only what a program needs to run (search path, home, user,
+    /// locale, time zone, temp folder), never the operator's other variables, which may hold secrets of other
+    /// systems (cloud keys, REDIS_URL) or redirect the child (PG*, PGSERVICEFILE, a second DATABASE_URL).
+    /// </summary>
+    public static bool IsInherited(string name) =>
+        name is "PATH" or "HOME" or "USER" or "LOGNAME" or "SHELL" or "LANG" or "LANGUAGE" or "TZ" or "TMPDIR"
+        || name.StartsWith("LC_", StringComparison.Ordinal);
 
     /// <summary>The full path of <paramref name="program"/> in PATH, or null.</summary>
     public static string? FindInPath(string program)

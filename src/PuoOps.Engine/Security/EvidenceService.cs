@@ -215,7 +215,7 @@ public static class EvidenceService
                 await using (var file = AtomicFile.CreateExclusive(path))
                 {
                     var result = await PgTools.RunAsync(pgDump,
-                        ["--format", "custom", "--snapshot", snapshotId, "--table", DatabaseAdmin.Quote(table.Schema) + "." + DatabaseAdmin.Quote(table.Name), "--dbname", endpoint.Database],
+                        ["--format", "custom", "--snapshot", snapshotId, "--table", DatabaseAdmin.Quote(table.Schema) + "." + DatabaseAdmin.Quote(table.Name), "--dbname", PgTools.DatabaseArgument(endpoint.Database)],
                         PgTools.Environment(endpoint, ctx, "PuoOps evidence"), null, null, ctx.Cancellation, output => output.CopyTo(file)).ConfigureAwait(false);
                     if (result.ExitCode != 0)
                         throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Security.DumpFailed",
