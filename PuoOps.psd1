@@ -74,6 +74,14 @@
         'Test-PuoDiskSpace'
         'Get-PuoMigrationVersion'
         'Invoke-PuoMigration'
+
+        # Security incidents
+        'Block-PuoIpAddress'
+        'Get-PuoBlockedIpAddress'
+        'Unblock-PuoIpAddress'
+        'Get-PuoAuditLog'
+        'Save-PuoIncidentEvidence'
+        'Get-PuoAffectedUser'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -33,6 +33,7 @@ function Get-PuoSandboxConnection {
     if ($state.Docker) { $connection.DockerHost = $state.Docker.Host }
     if ($state.Api) { $connection.ApiUrl = $state.Api.Url }
     if ($state.Mcp) { $connection.McpUrl = $state.Mcp.Url }
+    if ($state.Nginx) { $connection.NginxConfig = $state.Nginx.Conf }
     $connection
 }
 

@@ -317,7 +317,8 @@ $script:PackageMap = [ordered]@{
     Postgres = @('postgresql', 'postgresql-contrib')
     Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
-    Nginx    = @('nginx')
+    # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
+    Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
 }
 
 function Test-PackageInstalled([string] $Name) {
@@ -825,7 +826,10 @@ function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $S
     if (-not $nginxExe) { $nginxExe = '/usr/sbin/nginx' }
     $conf = Join-Path $dir 'nginx.conf'
     $active = Join-Path $dir 'active.conf'
-    $ngx = [ordered]@{ Port = 0; BluePort = 0; GreenPort = 0; ActiveConf = $active; Conf = $conf; Pid = $null
+    # The deny list Block-PuoIpAddress writes (its default: puo-blocklist.conf beside nginx.conf), applied on the front server.
+    $blockList = Join-Path $dir 'puo-blocklist.conf'
+    [IO.File]::WriteAllText($blockList, "# PuoOps block list (empty): nginx answers 403 to the addresses listed here.`n")
+    $ngx = [ordered]@{ Port = 0; BluePort = 0; GreenPort = 0; ActiveConf = $active; BlockList = $blockList; Conf = $conf; Pid = $null
         Prefix = "$dir/"; PidFile = "$dir/nginx.pid"; ErrorLog = "$dir/logs/error.log"; Binary = $nginxExe }
     $State.Nginx = $ngx
     Save-State $State $StatePath
@@ -839,7 +843,7 @@ function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $S
 worker_processes 1;
 daemon on;
 pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
+error_log $dir/logs/error.log notice;  # notice: each reload logs 'signal 1 (SIGHUP) received', which tests count
 events { worker_connections 256; }
 http {
     access_log $dir/logs/access.log;
@@ -854,6 +858,7 @@ http {
 
     server {  # front: what clients hit; forwards to the active colour
         listen 127.0.0.1:$front;
+        include $blockList;
         location / {
             proxy_pass http://puo_active;
             proxy_set_header Host `$host;

@@ -76,6 +76,27 @@ public static class AtomicFile
         return new FileStream(path, options);
     }
 
+    /// <summary>
+    /// A new directory with <paramref name="mode"/> from the start (owner-only by default), created only if nothing,
+    /// not even a symlink, has that name (mkdir fails on any existing name); IOException otherwise.
+    /// </summary>
+    public static void CreateDirectoryExclusive(string path, UnixFileMode mode = OwnerOnly | UnixFileMode.UserExecute)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            if (Path.Exists(path))
+                throw new IOException($"{path} already exists.");
+            Directory.CreateDirectory(path);
+            return;
+        }
+        if (mkdir(path, (uint)mode) == 0)
+            return;
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == 13 /* EACCES */)
+            throw new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
+        throw new IOException(errno == 17 /* EEXIST */ ? $"{path} already exists." : $"Cannot create the directory {path} (errno {errno}).", errno);
+    }
+
     /// <summary>What to keep of the file being replaced; Owner is known on Linux only.</summary>
     private sealed record ExistingFile(UnixFileMode? Mode, (uint Uid, uint Gid)? Owner);
 
@@ -191,6 +212,9 @@ public static class AtomicFile
 
     [DllImport("libc")]
     private static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mkdir([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
 
     [DllImport("libc")]
     private static extern int close(int fd);

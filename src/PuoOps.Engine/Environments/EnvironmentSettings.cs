@@ -40,6 +40,15 @@ public sealed class EnvironmentSettings
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
 
+    /// <summary>The running nginx's main configuration file; null: the one nginx was built with (the implicit default reads PUO_NGINX_CONF).</summary>
+    public string? NginxConfig { get; set; }
+
+    /// <summary>The nginx program; null: nginx from PATH.</summary>
+    public string? NginxPath { get; set; }
+
+    /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf (the implicit default reads PUO_BLOCKLIST_FILE).</summary>
+    public string? BlockListFile { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -59,6 +68,9 @@ public sealed class EnvironmentSettings
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
+        copy.NginxConfig ??= other.NginxConfig;
+        copy.NginxPath ??= other.NginxPath;
+        copy.BlockListFile ??= other.BlockListFile;
         return copy;
     }
 
@@ -85,6 +97,8 @@ public sealed class EnvironmentSettings
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
+        filled.NginxConfig ??= Var("PUO_NGINX_CONF");
+        filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
         return filled;
     }
 }

@@ -54,6 +54,18 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
 
     /// <summary>Deprecated: an environment becomes the default only when it is the first, or with -Default.</summary>
     [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxConfig { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BlockListFile { get; set; }
+
+    [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
     [Parameter]
@@ -76,6 +88,9 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
+            NginxConfig = FullPath(NginxConfig),
+            NginxPath = FullPath(NginxPath),
+            BlockListFile = FullPath(BlockListFile),
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",
@@ -116,4 +131,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         if (PassThru)
             WriteObject(environment);
     }
+
+    /// <summary>A path relative to PowerShell's current location (not the process's), made absolute.</summary>
+    private string? FullPath(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }
