@@ -5,7 +5,7 @@ namespace PuoOps.Engine.Environments;
 /// <summary>
 /// What an operator says about an environment. Anything left null falls back to the process
 /// environment variables the PUO Memo stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST,
-/// PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME).
+/// PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME, PUO_ENV_FILE).
 /// </summary>
 public sealed class EnvironmentSettings
 {
@@ -33,6 +33,9 @@ public sealed class EnvironmentSettings
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
 
+    /// <summary>The stack's .env file (API_KEY, JWT_SECRET, ...), for the secrets cmdlets; null: .env in the current folder.</summary>
+    public string? EnvFile { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -48,6 +51,7 @@ public sealed class EnvironmentSettings
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
+        copy.EnvFile ??= other.EnvFile;
         return copy;
     }
 
@@ -64,6 +68,7 @@ public sealed class EnvironmentSettings
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
+        filled.EnvFile ??= Var("PUO_ENV_FILE");
         return filled;
     }
 }

@@ -16,7 +16,7 @@ public sealed class PuoEnvironment : IDisposable
     private int _disposed;
 
     private PuoEnvironment(EnvironmentSettings settings, string name, PostgresEndpoint? postgres, RedisEndpoint? redis, string dockerHost,
-        Uri apiUrl, Uri mcpUrl, string composeProject)
+        Uri apiUrl, Uri mcpUrl, string composeProject, string? envFile)
     {
         Settings = settings;
         Name = name;
@@ -26,6 +26,7 @@ public sealed class PuoEnvironment : IDisposable
         ApiUrl = apiUrl;
         McpUrl = mcpUrl;
         ComposeProject = composeProject;
+        EnvFile = envFile;
         Created = DateTimeOffset.Now;
     }
 
@@ -41,6 +42,9 @@ public sealed class PuoEnvironment : IDisposable
     public Uri ApiUrl { get; }
     public Uri McpUrl { get; }
     public string ComposeProject { get; }
+
+    /// <summary>The stack's .env file, read and rewritten by the secrets cmdlets; null means .env in the current folder.</summary>
+    public string? EnvFile { get; }
     public DateTimeOffset Created { get; }
 
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>
@@ -69,7 +73,7 @@ public sealed class PuoEnvironment : IDisposable
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
         var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
         return new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
-            ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);
+            ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!, s.EnvFile);
     }
 
     private static Uri ParseHttpUrl(string value, string what) =>

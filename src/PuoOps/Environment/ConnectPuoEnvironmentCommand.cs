@@ -44,6 +44,10 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     public string? ComposeProject { get; set; }
 
     [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EnvFile { get; set; }
+
+    [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
     [Parameter]
@@ -65,6 +69,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
+            EnvFile = EnvFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(EnvFile),
         };
         PuoEnvironment created;
         try
