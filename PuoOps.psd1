@@ -63,6 +63,11 @@
         'Test-PuoDiskSpace'
         'Get-PuoMigrationVersion'
         'Invoke-PuoMigration'
+
+        # Secrets
+        'Test-PuoSecretEnvironment'
+        'Reset-PuoApiKey'
+        'Update-PuoClientConfig'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

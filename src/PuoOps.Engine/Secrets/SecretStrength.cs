@@ -55,7 +55,7 @@ public static class SecretStrength
         if (isExample)
             Find(Status.Critical, "is a value of the .env.example beside the file");
         else if (isPlaceholder)
-            Find(Status.Critical, "is a known placeholder, not a secret");
+            Find(Status.Critical, "is a known placeholder");
         if (value.Length < CriticalLength)
             Find(Status.Critical, $"is {value.Length} characters long (at least {CriticalLength})");
         var classes = CharacterClasses(value);
