@@ -18,9 +18,9 @@ public sealed record ClientLocations(OperatingSystemKind OperatingSystem, string
     {
         var os = System.OperatingSystem.IsWindows() ? OperatingSystemKind.Windows
             : System.OperatingSystem.IsMacOS() ? OperatingSystemKind.MacOS : OperatingSystemKind.Linux;
-        var local = NonEmpty(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData));
-        return new ClientLocations(os, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile),
-            NonEmpty(Environment.GetFolderPath(Environment.SpecialFolder.ApplicationData)), local,
+        var local = Folder(Environment.SpecialFolder.LocalApplicationData);
+        return new ClientLocations(os, Folder(Environment.SpecialFolder.UserProfile) ?? "~",
+            Folder(Environment.SpecialFolder.ApplicationData), local,
             NonEmpty(Environment.GetEnvironmentVariable("XDG_CONFIG_HOME")), os == OperatingSystemKind.Windows ? FindClaudePackage(local) : null);
     }
 
@@ -55,6 +55,9 @@ public sealed record ClientLocations(OperatingSystemKind OperatingSystem, string
         var withConfig = candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "LocalCache", "Roaming", "Claude", ClaudeFileName)));
         return Path.GetFileName(withConfig ?? candidates.FirstOrDefault());
     }
+
+    private static string? Folder(Environment.SpecialFolder folder) =>
+        NonEmpty(Environment.GetFolderPath(folder, Environment.SpecialFolderOption.DoNotVerify));
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 }

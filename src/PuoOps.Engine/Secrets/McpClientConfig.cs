@@ -182,8 +182,9 @@ public static class McpClientConfig
     /// <summary>A URL without user info and query, which may carry credentials.</summary>
     internal static string ShowUrl(string? url) =>
         url is null ? "not set"
-        : Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Path).Replace(uri.UserInfo + "@", "")
-        : "(not a URL)";
+        : Uri.TryCreate(url, UriKind.Absolute, out var uri)
+            ? $"{uri.Scheme}://{uri.Authority}{(uri.AbsolutePath == "/" && !url.EndsWith('/') ? "" : uri.AbsolutePath)}"
+            : "(not a URL)";
 
     private static void Validate(byte[] content, int start, string path)
     {
