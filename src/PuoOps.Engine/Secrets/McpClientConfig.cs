@@ -41,47 +41,29 @@ public static class McpClientConfig
         var changes = new List<string>();
         if (existing is null)
         {
-            var entry = BuildEntry(client, null, update, changes);
-            var root = new JsonObject { ["mcpServers"] = new JsonObject { [update.ServerName] = entry } };
-            var layout = new Layout("  ", "\n", ": ", Compact: false);
-            return new ClientConfigPlan(Encoding.UTF8.GetBytes(Render(root, "", layout) + "\n"), "Added", changes);
+            var file = new JsonObject { ["mcpServers"] = new JsonObject { [update.ServerName] = BuildEntry(client, null, update, changes) } };
+            return new ClientConfigPlan(Encoding.UTF8.GetBytes(Render(file, "", Layout.NewFile) + "\n"), "Added", changes);
         }
 
         var bom = existing.AsSpan().StartsWith(Bom) ? Bom.Length : 0;
         Validate(existing, bom, path);
-        var rootObject = ScanObject(existing, bom, existing.Length)
-            ?? throw Invalid(path, "its top level is not a JSON object");
-        var fileLayout = Layout.Of(existing, rootObject);
-        var servers = Single(rootObject, "mcpServers", path);
-        string replacement;
-        int from, to;
-        if (servers is null)
-        {
-            var entry = BuildEntry(client, null, update, changes);
-            (from, to, replacement) = Insert(existing, rootObject, "mcpServers", new JsonObject { [update.ServerName] = entry }, fileLayout);
-        }
-        else
-        {
-            var serversObject = ScanObject(existing, servers.ValueStart, servers.ValueEnd)
-                ?? throw Invalid(path, "mcpServers is not a JSON object");
-            var current = Single(serversObject, update.ServerName, path);
-            if (current is null)
-            {
-                var entry = BuildEntry(client, null, update, changes);
-                (from, to, replacement) = Insert(existing, serversObject, update.ServerName, entry, fileLayout);
-            }
-            else
-            {
-                var old = JsonNode.Parse(existing.AsSpan(current.ValueStart, current.ValueEnd - current.ValueStart)) as JsonObject
-                    ?? throw Invalid(path, $"mcpServers.{update.ServerName} is not a JSON object");
-                var entry = BuildEntry(client, old, update, changes);
-                if (changes.Count == 0)
-                    return new ClientConfigPlan(null, "Unchanged", changes);
-                (from, to, replacement) = (current.ValueStart, current.ValueEnd, Render(entry, LineIndent(existing, current.NameStart), fileLayout));
-                return new ClientConfigPlan(Splice(existing, from, to, replacement), "Updated", changes);
-            }
-        }
-        return new ClientConfigPlan(Splice(existing, from, to, replacement), "Added", changes);
+        var root = ScanObject(existing, bom, existing.Length) ?? throw Invalid(path, "its top level is not a JSON object");
+        var fileLayout = Layout.Of(existing, root);
+        if (Single(root, "mcpServers", path) is not { } servers)
+            return Added(Insert(existing, root, "mcpServers", new JsonObject { [update.ServerName] = BuildEntry(client, null, update, changes) }, fileLayout));
+        var serversObject = ScanObject(existing, servers.ValueStart, servers.ValueEnd) ?? throw Invalid(path, "mcpServers is not a JSON object");
+        if (Single(serversObject, update.ServerName, path) is not { } current)
+            return Added(Insert(existing, serversObject, update.ServerName, BuildEntry(client, null, update, changes), fileLayout));
+
+        var old = JsonNode.Parse(existing.AsSpan(current.ValueStart, current.ValueEnd - current.ValueStart)) as JsonObject
+            ?? throw Invalid(path, $"mcpServers.{update.ServerName} is not a JSON object");
+        var updated = BuildEntry(client, old, update, changes);
+        return changes.Count == 0
+            ? new ClientConfigPlan(null, "Unchanged", changes)
+            : new ClientConfigPlan(Splice(existing, current.ValueStart, current.ValueEnd, Render(updated, LineIndent(existing, current.NameStart), fileLayout)),
+                "Updated", changes);
+
+        ClientConfigPlan Added((int From, int To, string Text) edit) => new(Splice(existing, edit.From, edit.To, edit.Text), "Added", changes);
     }
 
     /// <summary>
@@ -312,13 +294,16 @@ public static class McpClientConfig
     {
         public static readonly Layout CompactLayout = new("", "", ":", true);
 
+        /// <summary>A new file: two spaces, as Claude Desktop and Cursor write theirs.</summary>
+        public static readonly Layout NewFile = new("  ", "\n", ": ", false);
+
         public static Layout Of(byte[] json, ObjectSpan root)
         {
             var newLine = json.AsSpan().IndexOf("\r\n"u8) >= 0 ? "\r\n" : "\n";
             if (json.AsSpan(root.Open, root.Close - root.Open).IndexOf((byte)'\n') < 0)
                 return CompactLayout;
             if (root.Members.Count == 0)
-                return new Layout("  ", newLine, ": ", false);
+                return NewFile with { NewLine = newLine };
             var first = root.Members[0];
             var unit = LeadingBlank(json, first.NameStart) is { Length: > 0 } blank ? blank : "  ";
             var separator = Encoding.UTF8.GetString(json, first.NameEnd, first.ValueStart - first.NameEnd);
