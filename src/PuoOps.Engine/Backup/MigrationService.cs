@@ -18,9 +18,8 @@ public static partial class MigrationService
     public static async Task<MigrationVersion> GetVersionAsync(OperationContext ctx)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        var versions = await ctx.WithTimeoutAsync("PuoOps.Backup.Timeout", "Reading alembic_version", endpoint.DisplayName,
-            token => DatabaseAdmin.AlembicVersionsAsync(connection, token)).ConfigureAwait(false);
+        var versions = await PostgresConnections.ReadAsync(ctx, connection => ctx.WithTimeoutAsync("PuoOps.Backup.Timeout", "Reading alembic_version",
+            endpoint.DisplayName, token => DatabaseAdmin.AlembicVersionsAsync(connection, token))).ConfigureAwait(false);
         return new MigrationVersion
         {
             Environment = ctx.Environment.Name, Database = endpoint.Database,

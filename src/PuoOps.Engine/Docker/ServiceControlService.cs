@@ -63,7 +63,7 @@ public static class ServiceControlService
             Target = ContainerStatsService.NameOf(c),
             Action = action.ToString(),
             Before = c.State,
-            After = after[i].State.Status,
+            After = after[i].State?.Status ?? "",
             Changed = changed[i],
             Health = HealthOf(after[i]),
             Duration = clock.Elapsed,
@@ -81,12 +81,12 @@ public static class ServiceControlService
         {
             case ServiceAction.Restart:
                 // What docker service update --force does: a new ForceUpdate value makes Swarm replace every task.
-                spec.TaskTemplate.ForceUpdate++;
+                service.TaskTemplate.ForceUpdate++;
                 break;
             case ServiceAction.Stop when replicas is null:
             case ServiceAction.Start when replicas is null:
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.GlobalService",
-                    $"Swarm service '{spec.Name}' is global: it runs on every node and cannot be stopped or started by replica count. Use Restart-PuoService, or docker service rm.", spec.Name);
+                    $"Swarm service '{service.Name}' is global: it runs on every node and cannot be stopped or started by replica count. Use Restart-PuoService, or docker service rm.", service.Name);
             case ServiceAction.Stop when replicas == 0:
             case ServiceAction.Start when replicas > 0:
                 changed = false;
@@ -94,16 +94,16 @@ public static class ServiceControlService
             case ServiceAction.Stop:
                 spec.Labels ??= new Dictionary<string, string>();
                 spec.Labels[StoppedReplicasLabel] = replicas!.Value.ToString(CultureInfo.InvariantCulture);
-                spec.Mode.Replicated.Replicas = 0;
+                spec.Mode!.Replicated!.Replicas = 0; // replicas is not null: the service is replicated
                 break;
             case ServiceAction.Start:
                 var restore = spec.Labels is not null && spec.Labels.Remove(StoppedReplicasLabel, out var saved)
                               && ulong.TryParse(saved, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count > 0 ? count : 1UL;
-                spec.Mode.Replicated.Replicas = restore;
+                spec.Mode!.Replicated!.Replicas = restore;
                 break;
         }
         if (changed)
-            await UpdateSwarmAsync(ctx, service, spec).ConfigureAwait(false);
+            await UpdateSwarmAsync(ctx, service).ConfigureAwait(false);
         var refreshed = await ServiceTarget.InspectSwarmAsync(ctx, service.ID).ConfigureAwait(false);
         if (wait && changed)
             await WaitSwarmConvergedAsync(ctx, refreshed, clock, throwOnTimeout: true).ConfigureAwait(false);
@@ -112,7 +112,7 @@ public static class ServiceControlService
             Environment = ctx.Environment.Name,
             Service = target.Service,
             Kind = target.Kind,
-            Target = spec.Name,
+            Target = service.Name,
             Action = action.ToString(),
             Before = before,
             After = await DescribeSwarmAsync(ctx, refreshed).ConfigureAwait(false),
@@ -140,11 +140,11 @@ public static class ServiceControlService
     {
         var service = target.SwarmService!;
         var before = target.DesiredReplicas ?? throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.GlobalService",
-            $"Swarm service '{service.Spec.Name}' is global (one task per node); it has no replica count to set.", service.Spec.Name);
+            $"Swarm service '{service.Name}' is global (one task per node); it has no replica count to set.", service.Name);
         if (before != replicas)
         {
-            service.Spec.Mode.Replicated.Replicas = (ulong)replicas;
-            await UpdateSwarmAsync(ctx, service, service.Spec).ConfigureAwait(false);
+            service.Spec.Mode!.Replicated!.Replicas = (ulong)replicas; // before is not null: the service is replicated
+            await UpdateSwarmAsync(ctx, service).ConfigureAwait(false);
         }
         var refreshed = await ServiceTarget.InspectSwarmAsync(ctx, service.ID).ConfigureAwait(false);
         var converged = await WaitSwarmConvergedAsync(ctx, refreshed, clock, throwOnTimeout: false).ConfigureAwait(false);
@@ -209,7 +209,8 @@ public static class ServiceControlService
     private static async Task<string> CloneAsync(OperationContext ctx, ServiceTarget target, ContainerInspectResponse template, int number)
     {
         var name = $"{target.Project}-{target.Service}-{number}";
-        var config = template.Config;
+        var config = template.Config ?? throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.IncompleteAnswer",
+            $"Docker at {ctx.Environment.DockerHost} described {template.Name.TrimStart('/')} without its configuration, so it cannot be cloned; nothing was created.", target.Service);
         var labels = new Dictionary<string, string>(config.Labels ?? new Dictionary<string, string>())
         {
             [ContainerService.NumberLabel] = number.ToString(CultureInfo.InvariantCulture),
@@ -217,7 +218,7 @@ public static class ServiceControlService
         var parameters = new CreateContainerParameters(config)
         {
             Name = name,
-            Hostname = null, // the template's is its own container id
+            Hostname = "", // the template's is its own container id; empty lets the daemon name the clone
             Labels = labels,
             HostConfig = template.HostConfig,
         };
@@ -244,9 +245,9 @@ public static class ServiceControlService
         return name;
     }
 
-    private static Task UpdateSwarmAsync(OperationContext ctx, SwarmService service, ServiceSpec spec) =>
-        DockerConnections.CallAsync(ctx, "Updating the Swarm service", spec.Name, (client, token) =>
-            client.Swarm.UpdateServiceAsync(service.ID, new ServiceUpdateParameters { Service = spec, Version = (long)service.Version.Index }, token));
+    private static Task UpdateSwarmAsync(OperationContext ctx, InspectedService service) =>
+        DockerConnections.CallAsync(ctx, "Updating the Swarm service", service.Name, (client, token) =>
+            client.Swarm.UpdateServiceAsync(service.ID, new ServiceUpdateParameters { Service = service.Spec, Version = (long)service.Version }, token));
 
     /// <summary>Polls until every container runs and, where it has a healthcheck, is healthy; Timeout error naming the laggards.</summary>
     internal static async Task<ContainerInspectResponse[]> WaitRunningAndHealthyAsync(OperationContext ctx, IReadOnlyList<string> ids, Stopwatch clock)
@@ -254,13 +255,13 @@ public static class ServiceControlService
         while (true)
         {
             var states = await Task.WhenAll(ids.Select(id => ContainerService.InspectAsync(ctx, id))).ConfigureAwait(false);
-            var pending = states.Where(s => !s.State.Running || HealthOf(s) is "starting" or "unhealthy").ToList();
+            var pending = states.Where(s => s.State is not { Running: true } || HealthOf(s) is "starting" or "unhealthy").ToList();
             if (pending.Count == 0)
                 return states;
             if (clock.Elapsed + PollInterval > ctx.Timeout)
                 throw new PuoException(ErrorKind.Timeout, "PuoOps.Docker.WaitTimeout",
                     $"Not running and healthy within {ctx.TimeoutSeconds} s: " +
-                    string.Join(", ", pending.Select(s => $"{s.Name.TrimStart('/')} ({s.State.Status}{(HealthOf(s) is { } h ? ", " + h : "")})")) +
+                    string.Join(", ", pending.Select(s => $"{s.Name.TrimStart('/')} ({s.State?.Status}{(HealthOf(s) is { } h ? ", " + h : "")})")) +
                     ". See Get-PuoServiceLog for why, or raise -TimeoutSec.", pending[0].Name.TrimStart('/'));
             await Task.Delay(PollInterval, ctx.Cancellation).ConfigureAwait(false);
         }
@@ -270,24 +271,24 @@ public static class ServiceControlService
     /// Converged: as many tasks running as desired (and, after a forced update, all of the new spec),
     /// and no task still running that Swarm wants shut down.
     /// </summary>
-    private static async Task<bool> WaitSwarmConvergedAsync(OperationContext ctx, SwarmService service, Stopwatch clock, bool throwOnTimeout)
+    private static async Task<bool> WaitSwarmConvergedAsync(OperationContext ctx, InspectedService service, Stopwatch clock, bool throwOnTimeout)
     {
-        var desired = service.Spec.Mode?.Replicated?.Replicas is { } r ? (int?)r : null;
-        var forceUpdate = service.Spec.TaskTemplate.ForceUpdate;
+        var desired = service.DesiredReplicas is { } r ? (int?)r : null;
+        var forceUpdate = service.TaskTemplate.ForceUpdate;
         while (true)
         {
             var tasks = await ServiceTarget.ListTasksAsync(ctx, service).ConfigureAwait(false);
-            var running = tasks.Count(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running && t.Spec.ForceUpdate == forceUpdate);
+            var running = tasks.Count(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running && t.Spec?.ForceUpdate == forceUpdate);
             var lingering = tasks.Count(t => t.DesiredState != TaskState.Running && t.Status?.State is TaskState.Running or TaskState.Starting);
             var wanted = tasks.Count(t => t.DesiredState == TaskState.Running);
             if (lingering == 0 && running == (desired ?? wanted) && (desired is not null || wanted > 0))
                 return true;
             if (clock.Elapsed + PollInterval > ctx.Timeout)
             {
-                var message = $"Swarm service '{service.Spec.Name}' did not converge within {ctx.TimeoutSeconds} s: {running}/{desired ?? wanted} running" +
+                var message = $"Swarm service '{service.Name}' did not converge within {ctx.TimeoutSeconds} s: {running}/{desired ?? wanted} running" +
                               (lingering > 0 ? $", {lingering} still stopping" : "") + ". See docker service ps, or raise -TimeoutSec.";
                 if (throwOnTimeout)
-                    throw new PuoException(ErrorKind.Timeout, "PuoOps.Docker.WaitTimeout", message, service.Spec.Name);
+                    throw new PuoException(ErrorKind.Timeout, "PuoOps.Docker.WaitTimeout", message, service.Name);
                 ctx.Log(message);
                 return false;
             }
@@ -295,10 +296,10 @@ public static class ServiceControlService
         }
     }
 
-    private static async Task<string> DescribeSwarmAsync(OperationContext ctx, SwarmService service)
+    private static async Task<string> DescribeSwarmAsync(OperationContext ctx, InspectedService service)
     {
         var running = await ServiceTarget.CountRunningTasksAsync(ctx, service).ConfigureAwait(false);
-        return service.Spec.Mode?.Replicated?.Replicas is { } desired ? $"{running}/{desired} running" : $"{running} running (global)";
+        return service.DesiredReplicas is { } desired ? $"{running}/{desired} running" : $"{running} running (global)";
     }
 
     /// <summary>The healthcheck's verdict while running; a stopped container's last verdict means nothing.</summary>

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace PuoOps.Engine.Postgres;
 
 /// <summary>
@@ -39,7 +41,13 @@ public static class IndexBloatService
         double warningPercent, double criticalPercent)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        return await PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, index, warningPercent, criticalPercent))
+            .ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<IndexBloat>> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table,
+        string? index, double warningPercent, double criticalPercent)
+    {
         await using var command = connection.Command(Sql, ctx);
         command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
         command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using Npgsql;
 
@@ -65,10 +64,13 @@ public static class IndexUsageService
         "PARTITION BY x.indrelid, x.indkey::text, x.indclass::text, x.indcollation::text, x.indoption::text, i.relam, " +
         "coalesce(x.indexprs::text, ''), coalesce(x.indpred::text, '')";
 
-    public static async IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, string? schema, string? table, string? index,
-        IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, string? schema, string? table, string? index,
+        IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force) =>
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, index, filter, minimumStatsAge, force));
+
+    private static async IAsyncEnumerable<IndexUsage> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table,
+        string? index, IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection) { Timeout = ctx.TimeoutSeconds };
         batch.BatchCommands.Add(new NpgsqlBatchCommand(StatsSinceSql));
         batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(AttributeSql), schema, table, index));

@@ -69,18 +69,12 @@ public static class PostgresRelations
     /// The tables matching <paramref name="schema"/>.<paramref name="table"/> (wildcards allowed). Without a
     /// schema only application schemas are searched. A name without wildcards that matches nothing is NotFound.
     /// </summary>
-    public static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, string? schema, string? table)
-    {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        return await ResolveTablesAsync(connection, ctx, schema, table, includeSystem: false).ConfigureAwait(false);
-    }
+    public static Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, string? schema, string? table) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, schema, table, includeSystem: false));
 
     /// <summary>Every table VACUUM or ANALYZE without a table list would process: system catalogs included.</summary>
-    public static async Task<IReadOnlyList<TableTarget>> AllTablesAsync(OperationContext ctx)
-    {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        return await ResolveTablesAsync(connection, ctx, null, null, includeSystem: true).ConfigureAwait(false);
-    }
+    public static Task<IReadOnlyList<TableTarget>> AllTablesAsync(OperationContext ctx) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, null, null, includeSystem: true));
 
     internal static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(NpgsqlConnection connection, OperationContext ctx,
         string? schema, string? table, bool includeSystem)
@@ -105,9 +99,11 @@ public static class PostgresRelations
     }
 
     /// <summary>The indexes matching <paramref name="schema"/>.<paramref name="index"/>, with their current size.</summary>
-    public static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, string? schema, string index)
+    public static Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, string? schema, string index) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveIndexesAsync(connection, ctx, schema, index));
+
+    private static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string index)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command($"""
             SELECT n.nspname, t.relname, i.relname, pg_relation_size(i.oid)
             FROM pg_index x

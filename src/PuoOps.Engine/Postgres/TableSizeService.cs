@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using Npgsql;
 
 namespace PuoOps.Engine.Postgres;
 
@@ -20,10 +20,11 @@ public static class TableSizeService
         LIMIT @top
         """;
 
-    public static async IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, string? schema, string? table, int? top,
-        [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, string? schema, string? table, int? top) =>
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, top));
+
+    private static async IAsyncEnumerable<TableSize> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table, int? top)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
         command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
         command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
