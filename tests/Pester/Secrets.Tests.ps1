@@ -188,7 +188,7 @@ Describe 'Test-PuoSecretEnvironment' {
     }
 
     It 'reads .env in the current folder when neither -EnvFile nor the environment names one' {
-        $null = Connect-PuoEnvironment -Name no-env-file -SkipCheck -NoDefault
+        $null = Connect-PuoEnvironment -Name no-env-file -SkipCheck
         try {
             Push-Location (Split-Path $file)
             try { $check = Test-PuoSecretEnvironment -Name API_KEY -Environment no-env-file }

@@ -34,6 +34,11 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter RestoreOnFailure { get; set; }
 
+    /// <summary>Names of variables of this session's environment the command also gets, besides PATH, HOME, the locale and the database's.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] PassVariable { get; set; } = [];
+
     protected override void Process()
     {
         var context = Context;
@@ -44,7 +49,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
         try
         {
             Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath)));
-            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion));
+            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, PassVariable));
             if (SmokeTest is not null)
                 RunSmokeTest(run);
             run.Succeeded = true;

@@ -29,6 +29,10 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? SanityQuery { get; set; }
 
+    /// <summary>With -Restore: restore even from a folder that another user owns or can write to.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void Begin()
     {
         if (MaxAge is { } age && age <= TimeSpan.Zero)
@@ -41,7 +45,7 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
         {
             try
             {
-                var options = new BackupTestOptions { Restore = Restore, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery };
+                var options = new BackupTestOptions { Restore = Restore, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, Force = Force };
                 WriteObject(Await(BackupVerifier.TestAsync(Context, GetUnresolvedProviderPathFromPSPath(path), options)));
             }
             catch (PuoException ex)
