@@ -48,15 +48,16 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? ComposeProject { get; set; }
 
+    /// <summary>The stack's .env file, for the secrets cmdlets.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EnvFile { get; set; }
+
     /// <summary>Make this environment the default even though another one is connected.</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
 
     /// <summary>Deprecated: an environment becomes the default only when it is the first, or with -Default.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? EnvFile { get; set; }
-
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
