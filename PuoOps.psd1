@@ -82,6 +82,11 @@
         'Get-PuoAuditLog'
         'Save-PuoIncidentEvidence'
         'Get-PuoAffectedUser'
+
+        # Secrets
+        'Test-PuoSecretEnvironment'
+        'Reset-PuoApiKey'
+        'Update-PuoClientConfig'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

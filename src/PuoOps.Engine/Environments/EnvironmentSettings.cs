@@ -5,7 +5,7 @@ namespace PuoOps.Engine.Environments;
 /// <summary>
 /// What an operator says about an environment. Anything left null falls back to the stack's defaults; only the
 /// implicit default environment (nothing connected yet) reads the process environment variables the PUO Memo
-/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME), so a
+/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME, PUO_ENV_FILE), so a
 /// named environment never reaches a server it did not name.
 /// </summary>
 public sealed class EnvironmentSettings
@@ -48,6 +48,8 @@ public sealed class EnvironmentSettings
 
     /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf (the implicit default reads PUO_BLOCKLIST_FILE).</summary>
     public string? BlockListFile { get; set; }
+    /// <summary>The stack's .env file (API_KEY, JWT_SECRET, ...), for the secrets cmdlets; null: .env in the current folder.</summary>
+    public string? EnvFile { get; set; }
 
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
@@ -71,6 +73,7 @@ public sealed class EnvironmentSettings
         copy.NginxConfig ??= other.NginxConfig;
         copy.NginxPath ??= other.NginxPath;
         copy.BlockListFile ??= other.BlockListFile;
+        copy.EnvFile ??= other.EnvFile;
         return copy;
     }
 
@@ -99,6 +102,7 @@ public sealed class EnvironmentSettings
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
         filled.NginxConfig ??= Var("PUO_NGINX_CONF");
         filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
+        filled.EnvFile ??= Var("PUO_ENV_FILE");
         return filled;
     }
 }

@@ -54,6 +54,9 @@ public sealed class PuoEnvironment : IDisposable
     /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf.</summary>
     public string? BlockListFile => Settings.BlockListFile;
 
+    /// <summary>The stack's .env file, read and rewritten by the secrets cmdlets; null means .env in the current folder.</summary>
+    public string? EnvFile => Settings.EnvFile;
+
     public DateTimeOffset Created { get; }
 
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>

@@ -48,6 +48,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? ComposeProject { get; set; }
 
+    /// <summary>The stack's .env file, for the secrets cmdlets.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EnvFile { get; set; }
+
     /// <summary>Make this environment the default even though another one is connected.</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
@@ -91,6 +96,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             NginxConfig = FullPath(NginxConfig),
             NginxPath = FullPath(NginxPath),
             BlockListFile = FullPath(BlockListFile),
+            EnvFile = FullPath(EnvFile),
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",

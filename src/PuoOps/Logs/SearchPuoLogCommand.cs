@@ -38,7 +38,7 @@ public sealed class SearchPuoLogCommand : LogFileCommand
     {
         ReadFiles(file =>
         {
-            foreach (var line in LogSearch.Search(file, _options, Stats, WriteProgress, Stopping))
+            foreach (var line in LogSearch.Search(file, _options, Stats, WriteProgress, StopToken))
             {
                 if (!WritePaged(line))
                     return false;

@@ -65,7 +65,7 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
         var groups = new AuthFailureGroups();
         ReadFiles(file =>
         {
-            foreach (var request in AuthFailures.Requests(file, _options!, Stats, WriteProgress, Stopping))
+            foreach (var request in AuthFailures.Requests(file, _options!, Stats, WriteProgress, StopToken))
             {
                 if (!Raw)
                     groups.Add(request);
