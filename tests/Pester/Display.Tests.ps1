@@ -69,6 +69,6 @@ Describe 'Time parameters' {
         (Get-Window -Duration 2d).Duration | Should -Be ([timespan]::FromDays(2))
         ([DateTimeOffset]::Now - (Get-Window -Since 1s).Since).TotalSeconds | Should -BeGreaterOrEqual 0.9
         ([DateTimeOffset]::Now - (Get-Window -Since 2d).Since).TotalHours | Should -BeGreaterOrEqual 47.9
-        { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*has no unit*'
+        { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*with its unit*'
     }
 }

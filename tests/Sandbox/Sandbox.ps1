@@ -314,7 +314,7 @@ function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
 # that every program the scripts and tests run comes from one of those or from this map).
 $script:PackageMap = [ordered]@{
     Base     = @('procps', 'curl')
-    Postgres = @('postgresql', 'postgresql-contrib')
+    Postgres = @('postgresql', 'postgresql-contrib', 'postgresql-client-common')
     Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
