@@ -47,13 +47,14 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
 
     protected override void Process()
     {
+        var page = PagingParameters.Page();
         var query = new ProcessQuery
         {
             Names = Name?.Select(NamePattern.Parse).ToList(),
             Services = Service?.Select(NamePattern.Parse).ToList(),
             SortBy = Enum.Parse<ProcessSort>(SortBy, ignoreCase: true),
-            Skip = (long)Math.Min(PagingParameters.Skip, long.MaxValue),
-            Take = MyInvocation.BoundParameters.ContainsKey("First") ? (long)Math.Min(PagingParameters.First, long.MaxValue) : All ? null : Top,
+            Skip = page.Skip,
+            Take = MyInvocation.BoundParameters.ContainsKey("First") ? page.First : All ? null : Top,
             SampleInterval = SampleInterval,
         };
         var listing = Await(ProcessService.ListAsync(Context, query));
