@@ -228,3 +228,235 @@ Describe 'Data Breach Response: preserve evidence' {
         Join-Path $work 'none' | Should -Not -Exist
     }
 }
+
+Describe 'The help examples of the incident cmdlets, run and checked' {
+    BeforeAll {
+        function Invoke-Example {
+            # Runs the help's example as an operator's session would: this session, the sandbox the default, no prompts.
+            # Returns the output; the host's lines (the What-if messages) go to $script:shown through a transcript.
+            [CmdletBinding()]
+            param([string] $Cmdlet, [int] $Index)
+            $code = [string]@((Get-Help $Cmdlet -Examples).examples.example)[$Index - 1].code
+            $transcript = Join-Path ([IO.Path]::GetTempPath()) "pester-example-$(Get-Random).txt"
+            $ConfirmPreference = 'None'
+            $null = Start-Transcript -LiteralPath $transcript
+            try { & ([scriptblock]::Create($code)) }
+            finally {
+                $null = Stop-Transcript
+                $script:shown = @(Get-Content -LiteralPath $transcript)
+                Remove-Item -LiteralPath $transcript
+            }
+        }
+
+        function Remove-Entry([string[]] $Address) {
+            # Lifts the blocks an earlier run (or Help.Tests.ps1's examples) left on these addresses, so each test starts clean.
+            $entries = @($Address | Get-PuoBlockedIpAddress -ErrorAction SilentlyContinue)
+            if ($entries) { $null = $entries | Unblock-PuoIpAddress -Confirm:$false }
+        }
+
+        function Get-WhatIfTarget {
+            # The targets of the What-if lines the last example showed, in order.
+            $script:shown | Where-Object { $_ -match '^What if: ' } | ForEach-Object { ([regex]::Match($_, 'on target "([^"]*)"')).Groups[1].Value }
+        }
+
+        $script:bruteForce = @('192.0.2.50', '198.51.100.23', '203.0.113.7')
+        $script:nginxLogs = Join-Path (Split-Path $ngx.Conf) logs
+    }
+
+    AfterAll {
+        Remove-Entry ($bruteForce + '2001:db8:1234::/64' + '198.18.99.0/24')
+    }
+
+    It 'Block-PuoIpAddress example 1 blocks both addresses in one reload' {
+        Remove-Entry 203.0.113.7, 198.51.100.23
+        $reloads = Get-ReloadCount
+        $changes = @(Invoke-Example Block-PuoIpAddress 1)
+        $changes.Action | Should -Be @('Blocked', 'Blocked')
+        $changes.IpAddress | Should -Be @('203.0.113.7', '198.51.100.23')
+        Get-ReloadCount | Should -Be ($reloads + 1)
+        (Get-PuoBlockedIpAddress 203.0.113.7, 198.51.100.23).Reason | Should -Be @('Brute force on /auth', 'Brute force on /auth')
+    }
+
+    It 'Block-PuoIpAddress example 2 names the three brute-force addresses and changes nothing' {
+        $before = [IO.File]::ReadAllBytes($ngx.BlockList)
+        $reloads = Get-ReloadCount
+        Invoke-Example Block-PuoIpAddress 2 | Should -BeNullOrEmpty
+        Get-WhatIfTarget | Sort-Object | Should -Be ($bruteForce | ForEach-Object { "$_ (More than 100 failed logins in an hour)" })
+        $shown | Where-Object { $_ -match '^What if: ' } | Should -Match 'operation "Block in nginx" on target'
+        [IO.File]::ReadAllBytes($ngx.BlockList) | Should -Be $before
+        Get-ReloadCount | Should -Be $reloads
+    }
+
+    It 'Block-PuoIpAddress example 3 blocks the whole /64' {
+        Remove-Entry 2001:db8:1234::/64
+        $change = Invoke-Example Block-PuoIpAddress 3
+        $change.Action | Should -Be 'Blocked'
+        $change.IpAddress | Should -Be '2001:db8:1234::/64'
+        Get-Content $ngx.BlockList | Should -Contain ((Get-Content $ngx.BlockList) -like 'deny 2001:db8:1234::/64;  # *: Scanner rotating its addresses')[0]
+        (Get-PuoBlockedIpAddress 2001:db8:1234::99).IpAddress | Should -Be '2001:db8:1234::/64'
+    }
+
+    It 'Block-PuoIpAddress example 4 names each address of the audit rows once, for nginx and the firewall, and changes nothing' {
+        $expected = @(Get-PuoAuditLog -IpAddress 192.0.2.0/24 -Since 1h | ForEach-Object IpAddress | Sort-Object -Unique)
+        $expected.Count | Should -BeGreaterThan 0
+        $before = [IO.File]::ReadAllBytes($ngx.BlockList)
+        Invoke-Example Block-PuoIpAddress 4 | Should -BeNullOrEmpty
+        Get-WhatIfTarget | Should -Be ($expected | ForEach-Object { "$_ (Credential stuffing)" })
+        $shown | Where-Object { $_ -match '^What if: ' } | Should -Match 'operation "Block in nginx and the firewall"'
+        [IO.File]::ReadAllBytes($ngx.BlockList) | Should -Be $before
+    }
+
+    It 'Get-PuoBlockedIpAddress example 1 lists every entry of the file' {
+        Remove-Entry 198.18.99.0/24
+        $null = Block-PuoIpAddress 198.18.99.0/24 -Reason 'pester: listed' -Confirm:$false
+        $entries = @(Invoke-Example Get-PuoBlockedIpAddress 1)
+        $entries.Count | Should -Be @(Get-Content $ngx.BlockList | Where-Object { $_ -like 'deny *' }).Count
+        $listed = $entries | Where-Object IpAddress -eq '198.18.99.0/24'
+        $listed.Reason | Should -Be 'pester: listed'
+        $listed.BlockedAt | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddMinutes(-5))
+        Remove-Entry 198.18.99.0/24
+    }
+
+    It 'Get-PuoBlockedIpAddress example 2 returns the entry of a blocked address and names the others as not blocked' {
+        Remove-Entry $bruteForce
+        $null = Block-PuoIpAddress 203.0.113.7 -Reason 'pester: already' -Confirm:$false
+        $output = @(Invoke-Example Get-PuoBlockedIpAddress 2)
+        $entries = @($output | Where-Object { $_ -isnot [string] })
+        $entries.IpAddress | Should -Be @('203.0.113.7')
+        $addresses = @(Get-PuoAuditLog -Action auth.login_failed -Since 1h | ForEach-Object IpAddress | Sort-Object -Unique)
+        $output | Where-Object { $_ -is [string] } | Sort-Object | Should -Be ($addresses | Where-Object { $_ -ne '203.0.113.7' })
+        Remove-Entry 203.0.113.7
+    }
+
+    It 'Get-PuoBlockedIpAddress example 3 counts the entries per reason' {
+        Remove-Entry 198.18.99.0/24
+        $null = '198.18.99.1', '198.18.99.2' | Block-PuoIpAddress -Reason 'pester: counted' -Confirm:$false
+        $rows = @(Invoke-Example Get-PuoBlockedIpAddress 3)
+        ($rows | Where-Object Name -eq 'pester: counted').Count | Should -Be 2
+        ($rows | Measure-Object Count -Sum).Sum | Should -Be @(Get-PuoBlockedIpAddress).Count
+        $rows.Count | Should -Be @($rows.Name | Sort-Object -Unique).Count
+        Remove-Entry 198.18.99.0/24
+    }
+
+    It 'Unblock-PuoIpAddress example 1 blocks and unblocks, returning the old entry''s reason and time' {
+        Remove-Entry 192.0.2.50
+        $changes = @(Invoke-Example Unblock-PuoIpAddress 1)
+        $changes.Action | Should -Be @('Blocked', 'Unblocked')
+        $changes[1].IpAddress | Should -Be '192.0.2.50'
+        $changes[1].Reason | Should -Be 'Typo: meant 192.0.2.5'
+        $changes[1].BlockedAt | Should -Not -BeNullOrEmpty
+        Get-Content $ngx.BlockList | Where-Object { $_ -like 'deny 192.0.2.50;*' } | Should -BeNullOrEmpty
+    }
+
+    It 'Unblock-PuoIpAddress example 2 lifts only the entries older than 30 days, in one reload' {
+        Remove-Entry 198.18.99.0/24
+        $null = Block-PuoIpAddress 198.18.99.2 -Reason 'pester: recent' -Confirm:$false
+        # An entry as an operator's older run left it: its comment carries the time it was blocked.
+        Add-Content -LiteralPath $ngx.BlockList 'deny 198.18.99.1;  # 2020-01-02T03:04:05Z by pester: pester: old'
+        $reloads = Get-ReloadCount
+        $changes = @(Invoke-Example Unblock-PuoIpAddress 2)
+        $changes.IpAddress | Should -Be @('198.18.99.1')
+        $changes.Action | Should -Be @('Unblocked')
+        Get-ReloadCount | Should -Be ($reloads + 1)
+        (Get-PuoBlockedIpAddress 198.18.99.0/24).IpAddress | Should -Be @('198.18.99.2')
+        Remove-Entry 198.18.99.0/24
+    }
+
+    It 'Unblock-PuoIpAddress example 3 names the entries of that reason and changes nothing' {
+        Remove-Entry 198.18.99.0/24
+        $null = '198.18.99.3', '198.18.99.4' | Block-PuoIpAddress -Reason 'pester: brute force' -Confirm:$false
+        $before = [IO.File]::ReadAllBytes($ngx.BlockList)
+        $reloads = Get-ReloadCount
+        Invoke-Example Unblock-PuoIpAddress 3 | Should -BeNullOrEmpty
+        Get-WhatIfTarget | Should -Be @('198.18.99.3', '198.18.99.4')
+        [IO.File]::ReadAllBytes($ngx.BlockList) | Should -Be $before
+        Get-ReloadCount | Should -Be $reloads
+        Remove-Entry 198.18.99.0/24
+    }
+
+    It 'Get-PuoAuditLog example 1 returns the auth rows of the last hour, oldest first' {
+        $rows = @(Invoke-Example Get-PuoAuditLog 1)
+        $rows.Count | Should -BeGreaterOrEqual 650
+        $rows.Action | Sort-Object -Unique | Should -Be @('auth.login', 'auth.login_failed', 'auth.logout')
+        $rows[0].CreatedAt | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddHours(-1).AddMinutes(-1))
+        $rows.CreatedAt | Should -Be ($rows.CreatedAt | Sort-Object)
+    }
+
+    It 'Get-PuoAuditLog example 2 puts the three brute-force addresses first' {
+        $top = @(Invoke-Example Get-PuoAuditLog 2)
+        $top.Count | Should -Be 5
+        $top[0..2].Name | Sort-Object | Should -Be $bruteForce
+        ($top | ForEach-Object Count)[0..2] | Should -Be @(150, 150, 150)
+        $top[3].Count | Should -BeLessThan 150
+    }
+
+    It 'Get-PuoAuditLog example 3 returns ten rows of that network with the status read from the details' {
+        $rows = @(Invoke-Example Get-PuoAuditLog 3)
+        $rows.Count | Should -Be 10
+        $rows[0].PSObject.Properties.Name | Should -Be @('CreatedAt', 'Action', 'UserId', 'Status')
+        @($rows | Where-Object { $null -ne $_.Status }).Count | Should -BeGreaterThan 0
+        $expected = @(Invoke-Psql "SELECT action FROM audit_logs WHERE ip_address <<= '203.0.113.0/24' AND created_at > now() - interval '24 hours' ORDER BY created_at, id LIMIT 10")
+        $rows.Action | Should -Be $expected
+    }
+
+    It 'Get-PuoAuditLog example 4 writes the total of the user''s week, then rows 21 to 40' {
+        $output = @(Invoke-Example Get-PuoAuditLog 4)
+        $ids = @(Invoke-Psql "SELECT id FROM audit_logs WHERE user_id = 'user_7' AND created_at > now() - interval '7 days' ORDER BY created_at, id")
+        $ids.Count | Should -BeGreaterThan 20
+        [long]$output[0] | Should -Be $ids.Count
+        $output[1..($output.Count - 1)].Id | Should -Be ([long[]]$ids[20..([Math]::Min(39, $ids.Count - 1))])
+    }
+
+    It 'Get-PuoAffectedUser example 1 lists the users of the runbook''s DISTINCT query of the last two hours' {
+        $users = @(Invoke-Example Get-PuoAffectedUser 1)
+        $users.Count | Should -BeGreaterThan 0
+        $users.UserId | Should -Be @(Invoke-Psql "SELECT DISTINCT user_id FROM memories WHERE updated_at > now() - interval '2 hours' ORDER BY 1")
+        $users | ForEach-Object { $_.FirstChange | Should -BeLessOrEqual $_.LastChange }
+    }
+
+    It 'Get-PuoAffectedUser example 2 writes one CSV line per user changed in that hour' {
+        $csv = @(Invoke-Example Get-PuoAffectedUser 2)
+        $csv[0] | Should -Be '"Environment","UserId","Rows","FirstChange","LastChange"'
+        $expected = @(Invoke-Psql "SELECT DISTINCT user_id FROM memories WHERE updated_at > now() - interval '6 hours' AND updated_at <= now() - interval '5 hours' ORDER BY 1")
+        $expected.Count | Should -BeGreaterThan 0
+        @($csv | Select-Object -Skip 1 | ConvertFrom-Csv -Header (($csv[0] -replace '"') -split ',')).UserId | Should -Be $expected
+    }
+
+    It 'Get-PuoAffectedUser example 3 gives the audit rows of the three most active users' {
+        $top = @(Get-PuoAffectedUser -Since 1h | Sort-Object Rows -Descending)
+        $top.Count | Should -BeGreaterThan 0
+        $rows = @(Invoke-Example Get-PuoAffectedUser 3)
+        $rows | ForEach-Object { $_.GetType().Name | Should -Be 'AuditLogEntry' }
+        $rows.UserId | Sort-Object -Unique | ForEach-Object { $_ | Should -BeIn $top.UserId }
+        @($rows.UserId | Sort-Object -Unique).Count | Should -BeLessOrEqual 3
+        $rows | ForEach-Object { $_.CreatedAt | Should -BeGreaterThan ([DateTimeOffset]::UtcNow.AddHours(-1).AddMinutes(-1)) }
+    }
+
+    It 'Save-PuoIncidentEvidence example 1 names the logs and tables and creates nothing' {
+        Test-Path /srv/evidence | Should -BeFalse -Because 'the example names a destination this machine does not have'
+        Invoke-Example Save-PuoIncidentEvidence 1 | Should -BeNullOrEmpty
+        $line = ($shown | Where-Object { $_ -match '^What if: ' }) -join ' '
+        $count = @(Get-ChildItem $nginxLogs -File -Recurse).Count
+        $line | Should -Match ([regex]::Escape("Save $count log files"))
+        $line | Should -Match 'pg_dump of audit_logs, memories'
+        $line | Should -Match ([regex]::Escape('on target "/srv/evidence"'))
+        Test-Path /srv/evidence | Should -BeFalse
+    }
+
+    It 'Save-PuoIncidentEvidence example 2 is verified by sha256sum, the archive and the dump, and leaves no folder behind' {
+        $before = @(Get-ChildItem ([IO.Path]::GetTempPath()) -Directory -Filter 'incident_*').Name
+        $checked = @(Invoke-Example Save-PuoIncidentEvidence 2)
+        $checked.Count | Should -Be 2
+        $checked[0] | Should -Match '^incident_\d{8}_\d{6}Z\.tar\.gz: OK$'
+        $checked[1] | Should -Be 'audit_logs.dump: OK'
+        @(Get-ChildItem ([IO.Path]::GetTempPath()) -Directory -Filter 'incident_*').Name | Should -Be $before
+    }
+
+    It 'Save-PuoIncidentEvidence example 3 checks every log file inside the archive' {
+        $logs = @(Get-ChildItem $nginxLogs -File -Recurse | ForEach-Object { "logs/$([IO.Path]::GetRelativePath($nginxLogs, $_.FullName))" } | Sort-Object)
+        $logs.Count | Should -BeGreaterThan 0
+        $checked = @(Invoke-Example Save-PuoIncidentEvidence 3)
+        $checked | ForEach-Object { $_ | Should -Match ': OK$' }
+        $checked -replace ': OK$' | Sort-Object | Should -Be $logs
+    }
+}
