@@ -293,6 +293,25 @@ Describe 'Update-PuoClientConfig' {
         (Get-Content $path -Raw | ConvertFrom-Json).mcpServers.'puo-memo'.headers.Authorization | Should -BeExactly "Bearer $(Get-Plain $rotated.NewValue)"
     }
 
+    It '-WhatIf shows each change with the key masked and says how to restart the client, and writes nothing' {
+        $path = Join-Path $env:HOME 'mcp.json'
+        $null = Update-PuoClientConfig -Path $path -EnvFile $file -Confirm:$false
+        $hash = Get-Hash $path
+        $newKey = 'Wq' + ('7' * 30) + 'newkeyvalue' + ('3' * 20)
+        $transcript = Join-Path (Split-Path $file) 'whatif.txt'
+        $null = Start-Transcript -LiteralPath $transcript
+        try { $output = Update-PuoClientConfig -Path $path -ApiKey (ConvertTo-SecureString $newKey -AsPlainText -Force) -WhatIf }
+        finally { $null = Stop-Transcript }
+        $shown = (Get-Content -LiteralPath $transcript | Where-Object { $_ -match 'What if:' }) -join ' '
+        $output | Should -BeNullOrEmpty
+        Get-Hash $path | Should -Be $hash
+        $shown | Should -Match ([regex]::Escape("on target `"$path`""))
+        $shown | Should -Match 'Bearer \*{8}'
+        $shown | Should -Match 'refresh the server under Settings > MCP, or restart Cursor'
+        $shown | Should -Not -Match 'newkeyvalue|7{8}|3{8}'
+        $shown | Should -Not -Match ([regex]::Escape($key.Substring(0, 6)))
+    }
+
     It 'writes ${env:API_KEY} for Cursor with -UseEnvReference, and refuses it for Claude Desktop' {
         $path = Join-Path $env:HOME 'mcp.json'
         $null = Update-PuoClientConfig -Path $path -UseEnvReference -Confirm:$false
