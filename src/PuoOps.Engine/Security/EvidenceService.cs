@@ -60,7 +60,17 @@ public static class EvidenceService
         var watch = Stopwatch.StartNew();
         var collectedAt = DateTimeOffset.Now;
         var logs = FindLogFiles(options.LogPaths);
-        Directory.CreateDirectory(options.Destination);
+        try
+        {
+            Directory.CreateDirectory(options.Destination);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PuoException(ex is UnauthorizedAccessException ? ErrorKind.PermissionDenied : ErrorKind.InvalidArgument,
+                "PuoOps.Security.DestinationUnusable",
+                $"Cannot use {options.Destination} as the evidence destination: {ex.Message} Give -Destination a folder you can write to (it is created if missing).",
+                options.Destination, ex);
+        }
         var name = $"incident_{collectedAt.UtcDateTime.ToString("yyyyMMdd'_'HHmmss'Z'", CultureInfo.InvariantCulture)}";
         var folder = Path.Combine(Path.GetFullPath(options.Destination), name);
         try

@@ -142,6 +142,21 @@ public sealed class EvidenceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_destination_that_is_a_file_is_InvalidArgument_naming_it_and_the_file_is_left_alone()
+    {
+        Directory.CreateDirectory(Logs);
+        var file = Path.Combine(_root, "not-a-folder");
+        File.WriteAllText(file, "kept");
+        var error = await Assert.ThrowsAsync<PuoException>(() =>
+            EvidenceService.SaveAsync(TestEnvironments.Context(_environment, 60), new EvidenceOptions([Logs], [], file)));
+        Assert.Equal("PuoOps.Security.DestinationUnusable", error.ErrorId);
+        Assert.Equal(ErrorKind.InvalidArgument, error.Kind);
+        Assert.Equal(file, error.Target);
+        Assert.Contains(file, error.Message);
+        Assert.Equal("kept", File.ReadAllText(file));
+    }
+
+    [Fact]
     public void Evidence_folders_are_created_exclusively()
     {
         var folder = Path.Combine(_root, "taken");
