@@ -93,6 +93,39 @@ Describe 'Blocking in the sandbox nginx' {
     }
 }
 
+Describe 'Find-PuoAuthFailure | Block-PuoIpAddress, the runbook''s grep and iptables as one pipeline' {
+    BeforeAll {
+        $script:log = Join-Path ([IO.Path]::GetTempPath()) "pester-access-$(Get-Random).log"
+        $line = { param($ip, $status, $path) "$ip - - [29/Nov/2026:10:00:01 +0000] `"POST $path HTTP/1.1`" $status 5 `"-`" `"hydra`"" }
+        $lines = @(1..5 | ForEach-Object { & $line 127.0.0.91 401 /auth/login }) +
+            @(1..4 | ForEach-Object { & $line 198.18.50.1 403 /admin }) +
+            @(& $line 198.18.50.2 401 /auth/login) + @(1..6 | ForEach-Object { & $line 198.18.50.3 200 /health })
+        Set-Content -LiteralPath $log $lines
+    }
+    AfterAll {
+        Remove-Item -LiteralPath $log
+        Get-PuoBlockedIpAddress | Where-Object Reason -like 'pester*' | Unblock-PuoIpAddress -Confirm:$false
+    }
+
+    It 'blocks the addresses at the threshold in one reload, and refuses the loopback one among them without -Force' {
+        $reloads = Get-ReloadCount
+        $blocked = @(Find-PuoAuthFailure -Path $log -Threshold 3 |
+            Block-PuoIpAddress -Reason 'pester: auth failures' -Confirm:$false -ErrorVariable refused -ErrorAction SilentlyContinue)
+        $blocked.IpAddress | Should -Be @('198.18.50.1')
+        $blocked.Action | Should -Be @('Blocked')
+        $refused.Count | Should -Be 1
+        $refused[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Security.ProtectedAddress,*'
+        $refused[0].TargetObject | Should -Be '127.0.0.91'
+        Get-ReloadCount | Should -Be ($reloads + 1)
+        Get-StatusFrom 127.0.0.91 | Should -Be 200
+
+        $null = Find-PuoAuthFailure -Path $log -Threshold 5 | Block-PuoIpAddress -Reason 'pester: auth failures' -Force -Confirm:$false
+        Get-StatusFrom 127.0.0.91 | Should -Be 403
+        Get-StatusFrom 127.0.0.92 | Should -Be 200
+        (Get-PuoBlockedIpAddress | Where-Object Reason -eq 'pester: auth failures').IpAddress | Sort-Object | Should -Be @('127.0.0.91', '198.18.50.1')
+    }
+}
+
 Describe 'Block-PuoIpAddress -Firewall inside a network namespace' {
     BeforeAll {
         $script:pwshDll = Join-Path $PSHOME 'pwsh.dll'
