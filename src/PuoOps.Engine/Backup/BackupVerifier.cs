@@ -32,7 +32,10 @@ public static class BackupVerifier
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
 
-    public static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options)
+    public static Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options) => TestAsync(ctx, path, options, null);
+
+    /// <param name="stageHook">Tests only, with -Restore: called at the stages RestoreService names ("checksum", "restore", "verify").</param>
+    internal static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options, Func<string, CancellationToken, Task>? stageHook)
     {
         var watch = Stopwatch.StartNew();
         var backup = BackupStore.Read(path, ctx.Environment.Name);
@@ -48,7 +51,7 @@ public static class BackupVerifier
             await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
             try
             {
-                (archive, restore) = await RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, null).ConfigureAwait(false);
+                (archive, restore) = await RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, stageHook).ConfigureAwait(false);
             }
             finally
             {
