@@ -10,7 +10,8 @@
     the swap by renaming. The raw side, createdb + pg_restore --jobs 2 with nothing verified, is also the floor:
     every two-job restore runs it. A third figure, the checksum and pg_restore --list alone (Test-PuoBackup
     without -Restore), is the work that would add to the restore if it ran before pg_restore.
-    The sides alternate which goes first; each restores into a new database, dropped afterwards (not timed).
+    The sides alternate which goes first; each restores into a new database, dropped afterwards (not timed), and
+    starts with the backup's files dropped from the page cache, as a restore of last night's backup reads them from disk.
     Every -SizeMB is seeded, backed up, measured and dropped in turn, so one size's data is gone before the next
     one's is made. Uses the sandbox named by -StateFile, else starts its own (Postgres only) and stops it.
     Run after `dotnet pwsh ./build.ps1 -Task Build`.
@@ -54,14 +55,20 @@ try {
                     if ($LASTEXITCODE) { throw 'pg_restore --jobs 2 failed' }
                 }
             }
+            # A restore reads last night's backup from disk, not from the page cache the backup just filled: each
+            # timed side starts with the backup's files dropped from the cache (fadvise DONTNEED, these files only).
+            $backupFiles = @(Get-ChildItem $backup.Path -File | ForEach-Object FullName)
+            function Clear-BackupCache { foreach ($f in $backupFiles) { & dd "if=$f" iflag=nocache count=0 status=none } }
             $times = @{ puo = @(); raw = @(); check = @() }
             foreach ($round in 1..$Rounds) {
                 foreach ($side in $(if ($round % 2) { 'puo', 'raw' } else { 'raw', 'puo' })) {
                     $target = "${db}_$side$round"
+                    Clear-BackupCache
                     $times[$side] += (Measure-Command { & $sides[$side] $target }).TotalSeconds
                     Remove-BenchDatabase $pg $target
                     Invoke-BenchPsql $pg 'CHECKPOINT'
                 }
+                Clear-BackupCache
                 $times.check += (Measure-Command {
                     if ((Test-PuoBackup -Environment bench -Path $backup.Path).Status -ne 'OK') { throw 'Test-PuoBackup failed.' }
                 }).TotalSeconds
