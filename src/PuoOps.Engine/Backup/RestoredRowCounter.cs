@@ -134,9 +134,9 @@ internal sealed partial class RestoredRowCounter : IAsyncDisposable
                     parallelWorkers = _restoreEnded;
                     await DatabaseAdmin.ExecuteAsync(connection, parallelWorkers ? "RESET max_parallel_workers_per_gather" : "SET max_parallel_workers_per_gather = 0", cancellation).ConfigureAwait(false);
                 }
-                counts[table] = await CountTableAsync(connection, table, cancellation).ConfigureAwait(false);
+                var rows = counts[table] = await CountTableAsync(connection, table, cancellation).ConfigureAwait(false);
                 if (!_restoreEnded)
-                    _ctx.Log($"Counted {table} while pg_restore runs: {counts[table]:N0} rows.");
+                    _ctx.Log($"Counted {table} while pg_restore runs: {(rows is null ? "missing" : $"{rows:N0} rows")}.");
             }
         }
         finally
