@@ -436,7 +436,7 @@ public sealed class BackupEngineTests
         Assert.Equal(before, await db.FingerprintAsync());
         Assert.Empty(await db.WaitForNoScratchAsync());
         Assert.Empty(await db.DerivedDatabasesAsync());
-        Assert.Empty(Process.GetProcessesByName("pg_restore").Where(p => IsOurs(p, db.Name)));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => IsOurs(p, db.Name));
     }
 
     [Fact]
