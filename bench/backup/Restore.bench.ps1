@@ -7,12 +7,13 @@
     Issue target: Restore-PuoBackup -Jobs 2 within 1.05x of createdb + pg_restore --jobs 2 alone (the median of the
     per-round ratios). PuoOps' side is everything it does: orphan check, pg_restore --list, the checksum of every
     chunk beside pg_restore --jobs 2 into a scratch database, the row counts (each table as soon as pg_restore is done
-    with it), alembic check, sanity query and the swap by renaming. Three sides, each round in another order:
+    with it), alembic check, sanity query and the swap by renaming. Three sides, each round in a random order
+    (bench/BenchTools.psm1):
     - puo:   Restore-PuoBackup -Jobs 2 -Confirm:$false;
     - raw:   createdb + pg_restore --jobs 2, the runbook's command, nothing verified;
     - floor: the same with the session settings PuoOps gives pg_restore (maintenance_work_mem 256MB, no parallel
-             workers within a job): what any verified two-job restore of PuoOps takes at least, so puo/floor is
-             the cost of the verification itself.
+             workers within a job, the same PGOPTIONS): what any verified two-job restore of PuoOps takes at
+             least, so puo/floor is the cost of the checks alone, not of the tuning.
     Each side restores into a new database, dropped afterwards (not timed), and starts with the backup's files
     dropped from the page cache, as a restore of last night's backup reads them from disk. Each round also times
     the checksum and pg_restore --list alone (Test-PuoBackup without -Restore): the work that ran before pg_restore
@@ -33,6 +34,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $sandbox = Start-BenchSandbox $root $StateFile
 $pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
 $pgRestore = Join-Path $pg.BinDir 'pg_restore'
@@ -53,7 +55,7 @@ try {
                 finally { Remove-Item Env:PGOPTIONS -ErrorAction Ignore }
                 if ($LASTEXITCODE) { throw 'pg_restore --jobs 2 failed' }
             }
-            $sides = @{
+            $sides = [ordered]@{
                 puo   = {
                     param($target)
                     $result = Restore-PuoBackup -Environment bench -Path $backup.Path -Database $target -Jobs 2 -Confirm:$false
@@ -67,17 +69,22 @@ try {
             # timed side starts with the backup's files dropped from the cache (fadvise DONTNEED, these files only).
             $backupFiles = @(Get-ChildItem $backup.Path -File | ForEach-Object FullName)
             function Clear-BackupCache { foreach ($f in $backupFiles) { & dd "if=$f" iflag=nocache count=0 status=none } }
-            $order = 'puo', 'raw', 'floor'
+            # Each side restores into a database of its own, from a cold cache, and is timed alone.
+            function Measure-Side([string] $Side) {
+                $target = "${db}_$Side$round"
+                Clear-BackupCache
+                (Measure-Command { & $sides[$Side] $target }).TotalSeconds
+                $null = Remove-BenchDatabase $pg $target
+                $null = Invoke-BenchPsql $pg 'CHECKPOINT'
+            }
             $times = @{ puo = @(); raw = @(); floor = @(); check = @() }
             foreach ($round in 1..$Rounds) {
-                # Rotate the order, so that no side always runs first or right after another.
-                foreach ($side in 0..2 | ForEach-Object { $order[($_ + $round - 1) % 3] }) {
-                    $target = "${db}_$side$round"
-                    Clear-BackupCache
-                    $times[$side] += (Measure-Command { & $sides[$side] $target }).TotalSeconds
-                    Remove-BenchDatabase $pg $target
-                    Invoke-BenchPsql $pg 'CHECKPOINT'
-                }
+                $t = Invoke-BenchRound ([ordered]@{
+                        puo   = { Measure-Side puo }
+                        raw   = { Measure-Side raw }
+                        floor = { Measure-Side floor }
+                    })
+                foreach ($side in $sides.Keys) { $times[$side] += $t[$side] }
                 Clear-BackupCache
                 $times.check += (Measure-Command {
                     if ((Test-PuoBackup -Environment bench -Path $backup.Path).Status -ne 'OK') { throw 'Test-PuoBackup failed.' }
