@@ -22,11 +22,13 @@
     one's is made. Uses the sandbox named by -StateFile, else starts its own (Postgres only) and stops it.
     Run after `dotnet pwsh ./build.ps1 -Task Build`.
 .EXAMPLE
-    dotnet pwsh -NoProfile -File bench/backup/Restore.bench.ps1 -SizeMB 512, 2150 -Rounds 3
-    About 488 MB and 2 GB databases; three rounds of each side for each.
+    dotnet pwsh -NoProfile -Command './bench/backup/Restore.bench.ps1 -SizeMB 512, 2150 -Rounds 3'
+    About 488 MB and 2 GB databases; three rounds of each side for each. (With -File, "512,2150" would reach
+    -SizeMB as one string; ValidateRange refuses what that becomes.)
 #>
 param(
     [string] $StateFile,
+    [ValidateRange(16, 65536)]
     [int[]] $SizeMB = 512,
     [ValidateRange(1, 9)]
     [int] $Rounds = 3
