@@ -85,15 +85,16 @@ CREATE INDEX memories_content ON memories (content);
         function Get-Fingerprint { Invoke-Psql "SELECT count(*) || ':' || md5(string_agg(m::text, ',' ORDER BY id)) FROM memories m" $killDb }
         function Get-Scratch { @(Invoke-Psql "SELECT datname FROM pg_database WHERE datname ~ '^${killDb}_(restore|verify)_[0-9a-f]{8}$'") }
 
-        # Runs Restore-PuoBackup in a child pwsh and kills it with SIGKILL while its pg_restore runs: the child
-        # alone (its pg_restore and its scratch guard live on), or with -EntireTree everything it started.
-        function Invoke-KilledRestore([switch] $EntireTree) {
+        # Runs Restore-PuoBackup in a child pwsh (or the script -ChildScript) and kills it with SIGKILL while its
+        # pg_restore runs: the child alone (its pg_restore and its scratch guard live on), or with -EntireTree
+        # everything it started.
+        function Invoke-KilledRestore([switch] $EntireTree, [string] $ChildScript) {
             $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
             if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
-            foreach ($a in '-NoProfile', '-NonInteractive', '-Command',
-                'Import-Module (Join-Path $env:PUO_MODULE_PATH PuoOps.psd1); $null = Connect-PuoEnvironment -Name child -PostgresConnectionString $env:PUO_KILL_CS -SkipCheck; Restore-PuoBackup -Path $env:PUO_KILL_BACKUP -Confirm:$false') {
-                $start.ArgumentList.Add($a)
+            $run = if ($ChildScript) { '-File', $ChildScript } else {
+                '-Command', 'Import-Module (Join-Path $env:PUO_MODULE_PATH PuoOps.psd1); $null = Connect-PuoEnvironment -Name child -PostgresConnectionString $env:PUO_KILL_CS -SkipCheck; Restore-PuoBackup -Path $env:PUO_KILL_BACKUP -Confirm:$false'
             }
+            foreach ($a in @('-NoProfile', '-NonInteractive') + $run) { $start.ArgumentList.Add($a) }
             # The password reaches the child only through its environment.
             $start.Environment['PUO_KILL_CS'] = $killCs
             $start.Environment['PUO_KILL_BACKUP'] = $killBackup.Path
@@ -135,6 +136,47 @@ CREATE INDEX memories_content ON memories (content);
             if ($left) { Start-Sleep -Milliseconds 100 }
         }
         $left | Should -Be 0 -Because 'the drop closes the orphaned pg_restore''s connections, and the guard ends'
+        Get-Fingerprint | Should -Be $before
+    }
+
+    It 'leaves the original untouched, and the guard cleans up, when the run is killed while the checksum still runs beside pg_restore' {
+        # The engine's restore with its test hook holding the checksum open: the kill always comes during the overlap.
+        $engine = Join-Path $env:PUO_MODULE_PATH 'deps/PuoOps.Engine.dll'
+        $child = Join-Path $TestDrive 'overlap.ps1'
+        Set-Content -LiteralPath $child -Value @"
+Add-Type -Path '$engine'
+Add-Type -IgnoreWarnings -WarningAction Ignore -ReferencedAssemblies '$engine' -TypeDefinition @'
+using System;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Tasks;
+using PuoOps;
+using PuoOps.Engine;
+using PuoOps.Engine.Backup;
+using PuoOps.Engine.Environments;
+
+public static class OverlapRun
+{
+    public static void Run(string connectionString, string backupPath)
+    {
+        var environment = PuoEnvironment.Create(new EnvironmentSettings { Name = "child", PostgresConnectionString = connectionString });
+        var context = new OperationContext(environment, TimeSpan.FromSeconds(30), CancellationToken.None);
+        Func<string, CancellationToken, Task> hook = (at, token) => at == "checksum" ? Task.Delay(Timeout.Infinite, token) : Task.CompletedTask;
+        var restore = typeof(RestoreService).GetMethod("RestoreAsync", BindingFlags.NonPublic | BindingFlags.Static);
+        ((Task)restore.Invoke(null, new object[] { context, BackupStore.Read(backupPath, null), new RestoreOptions(), hook })).GetAwaiter().GetResult();
+    }
+}
+'@
+[OverlapRun]::Run(`$env:PUO_KILL_CS, `$env:PUO_KILL_BACKUP)
+"@
+        Invoke-KilledRestore -ChildScript $child
+        Wait-NoScratch | Should -BeNullOrEmpty -Because 'the scratch guard drops the database once the dead run releases its lock'
+        $left = 1
+        for ($i = 0; $i -lt 50 -and $left; $i++) {
+            $left = [int](Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('PuoOps pg_restore', 'PuoOps scratch guard')")
+            if ($left) { Start-Sleep -Milliseconds 100 }
+        }
+        $left | Should -Be 0
         Get-Fingerprint | Should -Be $before
     }
 

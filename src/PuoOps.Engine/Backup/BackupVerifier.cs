@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using Npgsql;
 using PuoOps.Engine.Postgres;
 
@@ -31,43 +32,40 @@ public static class BackupVerifier
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
 
-    public static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options)
+    public static Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options) => TestAsync(ctx, path, options, null);
+
+    /// <param name="stageHook">Tests only, with -Restore: called at the stages RestoreService names ("checksum", "restore", "verify").</param>
+    internal static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options, Func<string, CancellationToken, Task>? stageHook)
     {
         var watch = Stopwatch.StartNew();
         var backup = BackupStore.Read(path, ctx.Environment.Name);
+        ArchiveCheck archive;
+        RestoreCheck? restore = null;
         if (options.Restore)
         {
             // A trial restore runs pg_restore and the manifest's CREATE DATABASE as this user: only from a folder that is theirs.
             BackupTrust.RequireOwnFolder(backup, options.Force);
             await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
-        }
-        var problems = new List<string>();
-        var archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
-        problems.AddRange(archive.Problems);
-        if (options.MaxAge is { } maxAge && backup.Age > maxAge)
-            problems.Add($"The backup is {Describe(backup.Age)} old, more than -MaxAge {Describe(maxAge)}.");
-
-        RestoreCheck? restore = null;
-        if (options.Restore && archive.Problems.Count == 0)
-        {
             var scratch = ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
             // Held until the scratch database is dropped: while it is, no other run takes it for an orphan.
             await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
             try
             {
-                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, null).ConfigureAwait(false);
-                problems.AddRange(restore.Mismatches);
-            }
-            catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
-            {
-                problems.Add(ex.Message);
-                restore = new RestoreCheck { Restored = false };
+                (archive, restore) = await RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, stageHook).ConfigureAwait(false);
             }
             finally
             {
                 await DatabaseAdmin.DropQuietlyAsync(ctx, scratch).ConfigureAwait(false);
             }
         }
+        else
+            archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
+
+        var problems = new List<string>(archive.Problems);
+        if (options.MaxAge is { } maxAge && backup.Age > maxAge)
+            problems.Add($"The backup is {Describe(backup.Age)} old, more than -MaxAge {Describe(maxAge)}.");
+        if (restore is not null)
+            problems.AddRange(restore.Mismatches);
 
         var status = problems.Count > 0 ? Status.Critical : backup.HasManifest ? Status.OK : Status.Warning;
         var message = problems.Count > 0 ? string.Join(" ", problems)
@@ -93,12 +91,23 @@ public static class BackupVerifier
         public bool Readable { get; init; }
         public int TocEntries { get; init; }
         public List<string> Problems { get; } = [];
+
+        public static ArchiveCheck From(ChecksumCheck checksum, TableOfContents toc)
+        {
+            var check = new ArchiveCheck { ChecksumMatches = checksum.Matches, Readable = toc.ExitCode == 0, TocEntries = toc.Entries.Count };
+            check.Problems.AddRange(checksum.Problems);
+            if (toc.ExitCode != 0)
+                check.Problems.Add($"pg_restore --list cannot read the backup (exit {toc.ExitCode}): {BackupService.LastLines(toc.ErrorTail)}");
+            return check;
+        }
     }
 
-    /// <summary>Checksum against the manifest, then pg_restore --list. Touches no database.</summary>
+    /// <summary>What pg_restore --list printed: its exit code, the end of its errors and the archive's entries (comments left out).</summary>
+    internal sealed record TableOfContents(int ExitCode, string ErrorTail, IReadOnlyList<string> Entries);
+
+    /// <summary>Checksum against the manifest and pg_restore --list, side by side. Touches no database.</summary>
     internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
     {
-        // The checksum and pg_restore --list read the same file: run them side by side.
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Checking the checksums and reading the table of contents (pg_restore --list)"));
         var watch = Stopwatch.StartNew();
         var hashTime = TimeSpan.Zero;
@@ -108,28 +117,111 @@ public static class BackupVerifier
             hashTime = watch.Elapsed;
             return verdict;
         });
-        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
-        var entries = 0;
-        var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
-            (line, isError) =>
-            {
-                if (!isError && line.Length > 0 && line[0] != ';')
-                    Interlocked.Increment(ref entries);
-            }, ctx.Cancellation).ConfigureAwait(false);
+        var toc = await ListAsync(ctx, backup).ConfigureAwait(false);
         var listTime = watch.Elapsed;
         var checksum = await hashing.ConfigureAwait(false);
         ctx.Log($"Timings: checksums of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores), " +
                 $"pg_restore --list {listTime.TotalSeconds:0.00} s, side by side.");
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Done", 100, Completed: true));
-
-        var check = new ArchiveCheck { ChecksumMatches = checksum.Matches, Readable = result.ExitCode == 0, TocEntries = entries };
-        check.Problems.AddRange(checksum.Problems);
-        if (result.ExitCode != 0)
-            check.Problems.Add($"pg_restore --list cannot read the backup (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}");
-        return check;
+        return ArchiveCheck.From(checksum, toc);
     }
 
-    internal sealed class RestoreCheck
+    /// <summary>pg_restore --list of the backup: reads only its table of contents, a moment even for a large backup.</summary>
+    private static async Task<TableOfContents> ListAsync(OperationContext ctx, DatabaseBackup backup)
+    {
+        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
+        var entries = new List<string>();
+        var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
+            (line, isError) =>
+            {
+                if (!isError && line.Length > 0 && line[0] != ';')
+                    lock (entries)
+                        entries.Add(line);
+            }, ctx.Cancellation).ConfigureAwait(false);
+        return new TableOfContents(result.ExitCode, result.ErrorTail, entries);
+    }
+
+    /// <summary>
+    /// Restores the backup into the new database <paramref name="database"/> and compares it with the manifest, with
+    /// the checksums checked beside pg_restore rather than before it: the restore goes into a scratch database, so
+    /// a damaged backup is still refused before anything the operator uses is touched. The table of contents is
+    /// read first (pg_restore --list, a moment); an unreadable one means no restore. Damage found by the checksum
+    /// stops whatever of the restore still runs (pg_restore is killed, the row counts end). The archive's verdict
+    /// wins: with a problem in it the restore check is null, whatever pg_restore did, since a damaged backup is what
+    /// makes pg_restore fail. Otherwise a failed pg_restore comes back as a check with Restored false. Nothing
+    /// returns before the checksum and the restore have both ended; the caller drops or swaps the database.
+    /// </summary>
+    internal static async Task<(ArchiveCheck Archive, RestoreCheck? Restore)> RestoreCheckedAsync(OperationContext ctx, DatabaseBackup backup,
+        string database, int jobs, string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+        var restoreCtx = new OperationContext(ctx.Environment, ctx.Timeout, stop.Token, ctx.Progress, ctx.Verbose);
+        var watch = Stopwatch.StartNew();
+        var hashTime = TimeSpan.Zero;
+        var checking = Task.Run(async () =>
+        {
+            try
+            {
+                if (stageHook is not null)
+                    await stageHook("checksum", ctx.Cancellation).ConfigureAwait(false);
+                var verdict = await BackupChecksums.VerifyAsync(backup, ctx.Cancellation).ConfigureAwait(false);
+                hashTime = watch.Elapsed;
+                if (verdict.Matches == false)
+                {
+                    ctx.Log($"The checksum of {backup.Path} does not match its manifest: stopping the restore into {database}.");
+                    await stop.CancelAsync().ConfigureAwait(false);
+                }
+                return verdict;
+            }
+            catch
+            {
+                // The backup could not be read: nothing restored from it could be trusted.
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        });
+
+        TableOfContents? toc = null;
+        RestoreCheck? restore = null;
+        ExceptionDispatchInfo? failure = null;
+        try
+        {
+            toc = await ListAsync(ctx, backup).ConfigureAwait(false);
+            if (toc.ExitCode == 0)
+                restore = await RestoreIntoAsync(restoreCtx, backup, database, toc.Entries, jobs, sanityQuery, like, stageHook).ConfigureAwait(false);
+        }
+        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
+        {
+            restore = new RestoreCheck { Restored = false, Mismatches = [ex.Message] };
+        }
+        catch (Exception ex)
+        {
+            failure = ExceptionDispatchInfo.Capture(ex);
+        }
+
+        var waiting = Stopwatch.StartNew();
+        ChecksumCheck checksum;
+        try
+        {
+            checksum = await checking.ConfigureAwait(false);
+        }
+        catch (Exception) when (failure is not null && ctx.Cancellation.IsCancellationRequested)
+        {
+            failure.Throw();
+            throw;
+        }
+        ctx.Log($"Timings: checksums of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores) " +
+                $"beside the restore, which then waited {waiting.Elapsed.TotalSeconds:0.00} s for them.");
+        if (toc is null)
+            failure!.Throw();
+        var archive = ArchiveCheck.From(checksum, toc);
+        if (archive.Problems.Count > 0)
+            return (archive, null);
+        failure?.Throw();
+        return (archive, restore is { Restored: true } ? restore with { VerifyDuration = restore.VerifyDuration + waiting.Elapsed } : restore);
+    }
+
+    internal sealed record RestoreCheck
     {
         public bool Restored { get; init; }
         public bool? RowCountsMatch { get; init; }
@@ -147,8 +239,8 @@ public static class BackupVerifier
     /// into it and compares it with the manifest. The caller drops or swaps the database afterwards,
     /// whatever happens here.
     /// </summary>
-    internal static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, int jobs,
-        string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
+    private static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, IReadOnlyList<string> tocEntries,
+        int jobs, string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         var activity = $"Restoring {backup.Name} into {database}";
@@ -174,8 +266,10 @@ public static class BackupVerifier
                 (jobs > 1 ? $" ({jobs} jobs, no parallel workers within a job)" : "") + $", maintenance_work_mem {RestoreMaintenanceWorkMem} per job.");
         var watch = Stopwatch.StartNew();
         var tablesDone = 0;
+        await using var counter = new RestoredRowCounter(ctx, database, backup.Tables, tocEntries, jobs);
         var restoring = PgTools.RunAsync(pgRestore, arguments, environment, null, (line, _) =>
         {
+            counter.Observe(line);
             if (!line.Contains("processing data for table", StringComparison.Ordinal))
                 return;
             var done = Interlocked.Increment(ref tablesDone);
@@ -198,21 +292,21 @@ public static class BackupVerifier
             await stageHook("verify", ctx.Cancellation).ConfigureAwait(false);
         var mismatches = new List<string>();
         var counts = new Dictionary<string, long>();
-        await using var restored = await DatabaseAdmin.OpenAsync(ctx, database).ConfigureAwait(false);
+        var counted = await counter.FinishAsync().ConfigureAwait(false);
         foreach (var table in backup.Tables)
         {
-            var exists = await ScalarAsync(restored, "SELECT to_regclass(@name) IS NOT NULL", ctx, DatabaseAdmin.Quote(table)).ConfigureAwait(false);
-            if (exists is not true)
+            if (counted[table] is not { } rows)
             {
                 mismatches.Add($"Table {table} is missing from the restored database.");
                 continue;
             }
-            var rows = await DatabaseAdmin.CountAsync(restored, table, ctx.Cancellation).ConfigureAwait(false);
             counts[table.ToString()] = rows;
             if (rows != table.Rows)
                 mismatches.Add($"Table {table} has {rows:N0} rows restored, {table.Rows:N0} in the manifest.");
         }
         var rowCountsMatch = mismatches.Count == 0;
+
+        await using var restored = await DatabaseAdmin.OpenAsync(ctx, database).ConfigureAwait(false);
 
         var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx.Cancellation).ConfigureAwait(false);
         bool? alembicMatches = null;

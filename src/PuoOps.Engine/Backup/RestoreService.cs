@@ -17,10 +17,11 @@ public sealed class RestoreOptions
 }
 
 /// <summary>
-/// Restores a backup without ever putting the live database at risk: the archive is checked first,
-/// restored into a new database, verified against the manifest, and only then swapped in by renaming
-/// both databases in one transaction. Until that commit the original is untouched; whatever fails or is
-/// interrupted before it, the half-restored database is dropped.
+/// Restores a backup without ever putting the live database at risk: the archive is restored into a new
+/// database while its checksums are checked beside pg_restore, verified against the manifest, and only when
+/// both agree swapped in by renaming both databases in one transaction. Until that commit the original is
+/// untouched; whatever fails or is interrupted before it (a damaged backup included), the half-restored
+/// database is dropped.
 /// </summary>
 public static class RestoreService
 {
@@ -43,7 +44,8 @@ public static class RestoreService
     public static Task<RestoreResult> RestoreAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options) =>
         RestoreAsync(ctx, backup, options, null);
 
-    /// <param name="stageHook">Tests only: called at "restore" (pg_restore running), "verify" and "swap" (inside the swap transaction).</param>
+    /// <param name="stageHook">Tests only: called at "checksum" (before the checksums are computed, beside the restore), "restore"
+    /// (pg_restore running), "verify" (pg_restore done) and "swap" (inside the swap transaction).</param>
     internal static async Task<RestoreResult> RestoreAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options,
         Func<string, CancellationToken, Task>? stageHook)
     {
@@ -52,11 +54,6 @@ public static class RestoreService
         var target = options.Database ?? backup.Database;
 
         await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
-        // Refuse a damaged archive before any database is touched.
-        var archive = await BackupVerifier.CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
-        if (archive.Problems.Count > 0)
-            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.Corrupt",
-                $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
         var (like, likeSource) = await PropertiesAsync(ctx, backup, target).ConfigureAwait(false);
 
         var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
@@ -68,7 +65,14 @@ public static class RestoreService
         var swapped = false;
         try
         {
-            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, stageHook).ConfigureAwait(false);
+            // The checksum runs beside pg_restore: the live database is touched only by the swap, after both.
+            var (archive, check) = await BackupVerifier.RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, stageHook).ConfigureAwait(false);
+            if (check is null)
+                throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.Corrupt",
+                    $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
+            if (!check.Restored)
+                throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed", $"{string.Join(" ", check.Mismatches).TrimEnd()} {target} was left as it was and the half-restored copy is dropped; " +
+                    "check the server's log and free space, then run the restore again.", backup.Path);
             if (check.Mismatches.Count > 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.VerifyFailed",
                     $"The restored copy of {backup.Path} does not match its manifest, so {target} was left as it was: {string.Join(" ", check.Mismatches)}", backup.Path);
@@ -100,11 +104,6 @@ public static class RestoreService
                 RowCounts = check.RowCounts, AlembicVersion = check.AlembicVersion, RestoreDuration = check.RestoreDuration,
                 VerifyDuration = check.VerifyDuration, SwapDuration = swapDuration, Duration = total.Elapsed, Message = message,
             };
-        }
-        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
-        {
-            throw new PuoException(ex.Kind, ex.ErrorId, $"{ex.Message.TrimEnd()} {target} was left as it was and the half-restored copy is dropped; " +
-                "check the server's log and free space, then run the restore again.", ex.Target, ex);
         }
         finally
         {

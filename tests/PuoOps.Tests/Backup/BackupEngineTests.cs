@@ -377,6 +377,152 @@ public sealed class BackupEngineTests
         Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => IsOurs(p, db.Name));
     }
 
+    /// <summary>Flips one byte of the backup file and returns the range the manifest's chunk containing it covers, as errors name it.</summary>
+    private static async Task<string> DamageAsync(DatabaseBackup backup, long offset)
+    {
+        await using (var file = new FileStream(backup.Path, FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = offset;
+            var value = file.ReadByte();
+            file.Position = offset;
+            file.WriteByte((byte)(value ^ 0xFF));
+        }
+        var chunk = Assert.Single(backup.Chunks!, c => c.Offset <= offset && offset < c.Offset + c.Length);
+        return $"bytes {chunk.Offset:N0}-{chunk.Offset + chunk.Length - 1:N0}";
+    }
+
+    [Theory]
+    [InlineData("Restore-PuoBackup")]
+    [InlineData("Test-PuoBackup -Restore")]
+    public async Task Damage_the_checksum_finds_while_pg_restore_runs_stops_it_and_leaves_the_original_and_no_scratch_database(string run)
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
+        var before = await db.FingerprintAsync();
+        // Near the end of the file: memories' data, which pg_restore reads last, so it has not failed on the damage itself.
+        var range = await DamageAsync(backup, new FileInfo(backup.Path).Length - 100);
+        var log = new List<string>();
+        var restoring = run == "Restore-PuoBackup";
+        var pgRestoreRan = false;
+
+        // The checksum starts only once pg_restore runs: whatever it finds, it finds beside pg_restore.
+        async Task Hook(string at, CancellationToken token)
+        {
+            if (at == "checksum")
+                pgRestoreRan = await WaitForPgRestoreAsync(db, restoring ? "restore" : "verify");
+        }
+
+        if (restoring)
+        {
+            var refused = await Assert.ThrowsAsync<PuoException>(() =>
+                RestoreService.RestoreAsync(Context(env, log: log), BackupStore.Read(backup.Path, null), new RestoreOptions(), Hook));
+            Assert.Equal("PuoOps.Backup.Corrupt", refused.ErrorId);
+            Assert.Equal(ErrorKind.InvalidOperation, refused.Kind);
+            Assert.Contains(range, refused.Message);
+            Assert.Contains("nothing was changed", refused.Message);
+        }
+        else
+        {
+            var test = await BackupVerifier.TestAsync(Context(env, log: log), backup.Path, new BackupTestOptions { Restore = true }, Hook);
+            Assert.Equal(Status.Critical, test.Status);
+            Assert.False(test.ChecksumMatches);
+            Assert.Null(test.Restored);
+            Assert.Contains(range, test.Message);
+        }
+        Assert.True(pgRestoreRan);
+        Assert.Contains(log, l => l.Contains("stopping the restore", StringComparison.Ordinal));
+        Assert.Equal(before, await db.FingerprintAsync());
+        Assert.Empty(await db.WaitForNoScratchAsync());
+        Assert.Empty(await db.DerivedDatabasesAsync());
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => IsOurs(p, db.Name));
+    }
+
+    [Fact]
+    public async Task Killing_pg_restore_while_the_checksum_runs_beside_it_gives_a_clear_error_and_leaves_the_original_and_no_scratch_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        await db.ExecuteAsync("INSERT INTO audit_logs (action) VALUES ('after.backup')");
+        var before = await db.FingerprintAsync();
+        var killed = false;
+
+        // pg_restore gets SIGKILL before the checksum has read a byte; the checksum then finds the backup intact.
+        async Task Hook(string at, CancellationToken token)
+        {
+            if (at != "checksum" || !await WaitForPgRestoreAsync(db))
+                return;
+            using var pgRestore = Process.GetProcessesByName("pg_restore").Single(p => IsOurs(p, db.Name));
+            pgRestore.Kill();
+            await pgRestore.WaitForExitAsync(token);
+            killed = true;
+        }
+
+        var failed = await Assert.ThrowsAsync<PuoException>(() => RestoreService.RestoreAsync(Context(env), backup, new RestoreOptions(), Hook));
+        Assert.True(killed);
+        Assert.Equal("PuoOps.Backup.RestoreFailed", failed.ErrorId);
+        Assert.Contains("killed by signal 9", failed.Message);
+        Assert.Contains($"{db.Name} was left as it was", failed.Message);
+        Assert.Equal(before, await db.FingerprintAsync());
+        Assert.Empty(await db.WaitForNoScratchAsync());
+        Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Tables_pg_restore_is_done_with_are_counted_while_it_still_runs(int jobs)
+    {
+        await using var db = await ScratchDatabase.CreateAsync(150_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var log = new List<string>();
+        var countedEarly = false;
+
+        // Holds pg_restore back with a SHARE lock on memories in the scratch database, taken as soon as the table
+        // exists: its load (one job) or its primary key (two jobs) waits, so pg_restore cannot finish until
+        // audit_logs, which it is done with, has been counted.
+        async Task Hook(string at, CancellationToken token)
+        {
+            if (at != "restore")
+                return;
+            Assert.True(await WaitForPgRestoreAsync(db));
+            var scratch = Assert.Single(await db.DerivedDatabasesAsync());
+            var builder = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Database = scratch };
+            await using var holder = new Npgsql.NpgsqlConnection(builder.ConnectionString);
+            await holder.OpenAsync(token);
+            for (var locked = false; !locked;)
+            {
+                await using var transaction = await holder.BeginTransactionAsync(token);
+                try
+                {
+                    await using var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE memories IN SHARE MODE", holder, transaction);
+                    await lockTable.ExecuteNonQueryAsync(token);
+                    for (var i = 0; i < 300 && !countedEarly; i++)
+                    {
+                        lock (log)
+                            countedEarly = log.Any(l => l.StartsWith("Counted public.audit_logs while pg_restore runs", StringComparison.Ordinal));
+                        await Task.Delay(50, token);
+                    }
+                    locked = true;
+                }
+                catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UndefinedTable)
+                {
+                    await Task.Delay(10, token);
+                }
+            }
+        }
+
+        var result = await RestoreService.RestoreAsync(Context(env, log: log), backup, new RestoreOptions { Jobs = jobs }, Hook);
+        Assert.True(countedEarly);
+        Assert.True(result.Verified);
+        Assert.Equal(150_000L, result.RowCounts["public.memories"]);
+        Assert.Equal(15_000L, result.RowCounts["public.audit_logs"]);
+        Assert.Equal(1L, result.RowCounts["public.alembic_version"]);
+    }
+
     [Fact]
     public async Task Orphaned_scratch_databases_are_dropped_by_the_next_restore_test_but_one_a_live_run_holds_is_not()
     {
@@ -626,16 +772,18 @@ public sealed class BackupEngineTests
         Assert.Contains("Restore-PuoBackup", error.Message);
     }
 
-    internal static async Task WaitForPgRestoreAsync(ScratchDatabase db)
+    /// <summary>Waits (bounded) until a pg_restore of this database's restore (or, with "verify", restore test) is connected; false if none came.</summary>
+    internal static async Task<bool> WaitForPgRestoreAsync(ScratchDatabase db, string purpose = "restore")
     {
         for (var i = 0; i < 200; i++)
         {
             var running = await db.ScalarAsync(
-                $"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname LIKE '{db.Name}\\_restore\\_%'", "postgres");
+                $"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'PuoOps pg_restore' AND datname LIKE '{db.Name}\\_{purpose}\\_%'", "postgres");
             if (running is long and > 0)
-                return;
+                return true;
             await Task.Delay(25);
         }
+        return false;
     }
 
     internal static bool IsOurs(Process process, string database)
