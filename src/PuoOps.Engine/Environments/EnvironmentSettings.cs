@@ -40,6 +40,9 @@ public sealed class EnvironmentSettings
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
 
+    /// <summary>Only look: every cmdlet that changes state refuses to act against the environment (on-call sessions).</summary>
+    public bool ReadOnly { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -59,6 +62,8 @@ public sealed class EnvironmentSettings
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
+        // An environment made from a read-only one stays read-only: deriving must not be a way around it.
+        copy.ReadOnly |= other.ReadOnly;
         return copy;
     }
 

@@ -59,6 +59,10 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter SkipCheck { get; set; }
 
+    /// <summary>Only look: every cmdlet that changes state refuses to act against this environment, even with -Confirm:$false.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -76,6 +80,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
+            ReadOnly = ReadOnly,
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",
