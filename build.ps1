@@ -9,6 +9,9 @@
                  N skipped". Exits 1 when a test failed, a test runner exited non-zero, the tests left files in
                  their temp directory, or (under CI=true) anything was skipped.
     -Task Demo   builds, starts the sandbox, runs a short runbook session (tools/Demo.ps1), stops the sandbox.
+    -Task Sandbox builds, starts the sandbox stack and leaves it running; prints how to connect a pwsh session to it
+                 (./tools/Connect-Sandbox.ps1) and how to stop it.
+    -Task StopSandbox stops the sandbox -Task Sandbox started.
     -Task Package builds, then writes out/PuoOps.zip (for Azure Automation: a PuoOps folder with PuoOps.psd1, no
                  installer) and out/PuoOps.<version>.nupkg (for Publish-PSResource / a PowerShell repository).
     -Task Clean  removes out/ and the projects' bin/obj folders.
@@ -17,7 +20,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Sandbox', 'StopSandbox', 'Package', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release',
     # Test only: run just these suites.
@@ -77,6 +80,7 @@ function Build-Module {
     Copy-Item "$bin/PuoOps.dll", "$bin/PuoOps.pdb" $moduleDir
     Copy-Item "$root/PuoOps.psd1", "$root/LICENSE" $moduleDir
     Copy-Item "$root/src/PuoOps/PuoOps.Format.ps1xml" $moduleDir
+    Copy-Item "$root/docs/about_PuoOps.help.txt" "$moduleDir/en-US"
     $exit = Invoke-Pwsh @('-File', "$root/tools/New-PuoHelp.ps1", '-ModulePath', $moduleDir, '-SourcePath', "$root/docs/cmdlets",
         '-OutputPath', "$moduleDir/en-US/PuoOps.dll-Help.xml")
     if ($exit -ne 0) { throw "Generating help failed (exit $exit)." }
@@ -112,14 +116,34 @@ function New-PuoPackage {
 }
 
 function Start-Sandbox {
-    $env:PUO_SANDBOX_STATE = $stateFile
-    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Start', '-StateFile', $stateFile)
+    param([string] $StateFile = $stateFile, [string[]] $Services)
+    $env:PUO_SANDBOX_STATE = $StateFile
+    $arguments = @('-File', $sandbox, '-Action', 'Start', '-StateFile', $StateFile)
+    if ($Services) { $arguments += @('-Services', ($Services -join ',')) }
+    $exit = Invoke-Pwsh $arguments
     if ($exit -ne 0) { throw "Starting the sandbox stack failed (exit $exit)." }
 }
 
 function Stop-Sandbox {
-    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Stop', '-StateFile', $stateFile)
-    if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $stateFile." }
+    param([string] $StateFile = $stateFile)
+    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Stop', '-StateFile', $StateFile)
+    if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $StateFile." }
+}
+
+function Get-SandboxGuide {
+    # What -Task Sandbox prints once the stack runs: how to connect a session to it and how to stop it.
+    param([string] $State = $stateFile)
+    $connect = Join-Path $root 'tools/Connect-Sandbox.ps1'
+    $stateArgument = if ($State -ne $stateFile) { " -StateFile '$State'" } else { '' }
+    @(
+        "The sandbox is running; its ports and passwords are in $State (owner-only)."
+        'Connect a new pwsh session to it (imports the built module, makes the sandbox the default environment):'
+        "    dotnet pwsh -NoExit -File '$connect'$stateArgument"
+        'or, in a pwsh session that is already open:'
+        "    & '$connect'$stateArgument"
+        'Stop it (stops every service, deletes its folder and state file):'
+        "    dotnet pwsh '$root/build.ps1' -Task StopSandbox"
+    )
 }
 
 function Get-NuGetPackagesPath {
@@ -283,6 +307,12 @@ switch ($Task) {
         Get-ChildItem $root -Include bin, obj -Directory -Recurse | Remove-Item -Recurse -Force
     }
     'Build' { Build-Module }
+    'Sandbox' {
+        Build-Module
+        Start-Sandbox
+        Get-SandboxGuide | Write-Host
+    }
+    'StopSandbox' { Stop-Sandbox }
     'Package' {
         Build-Module
         New-PuoPackage | ForEach-Object { Write-Host "Packaged $($_.FullName) ($($_.Length) bytes)" -ForegroundColor Green }

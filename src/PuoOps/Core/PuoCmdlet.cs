@@ -245,6 +245,20 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>An extra question beyond ShouldProcess (VACUUM FULL's lock): asked only where someone can answer.</summary>
     public new bool ShouldContinue(string query, string caption) => Ask(query, () => base.ShouldContinue(query, caption), alwaysPrompts: true);
 
+    /// <summary>
+    /// Progress is drawn for someone watching a console. Where the console's output goes to a file or a pipe (a script's
+    /// log, a CI job), nobody sees it and the drawing only gets in the way of the output, so it is left out; hosts
+    /// without a console (Azure Automation, a runspace with no host) still receive the records.
+    /// </summary>
+    public new void WriteProgress(ProgressRecord progressRecord)
+    {
+        if (IsConsoleHost && Console.IsOutputRedirected)
+            return;
+        base.WriteProgress(progressRecord);
+    }
+
+    private bool IsConsoleHost => Host.Name == "ConsoleHost";
+
     private bool DeclaresShouldProcess => GetType().GetCustomAttribute<CmdletAttribute>()?.SupportsShouldProcess == true;
 
     /// <summary>
@@ -288,7 +302,7 @@ public abstract class PuoCmdlet : PSCmdlet
         RefuseChangeToReadOnly(CurrentEnvironment);
         // The console host reads an answer from a redirected input as if it were typed, and fails inside PowerShell
         // when there is none; so do not let it try.
-        if (Host.Name == "ConsoleHost" && Console.IsInputRedirected && (alwaysPrompts || WouldPrompt()))
+        if (IsConsoleHost && Console.IsInputRedirected && (alwaysPrompts || WouldPrompt()))
             RefusePrompt(target, null);
         try
         {
