@@ -215,6 +215,12 @@ Describe 'Connect-PuoEnvironment -ReadOnly' {
         Get-TestKeyCount 'pester-unattended-readonly-whatif' | Should -Be 2
     }
 
+    It 'Disconnect-PuoEnvironment needs no environment to ask about: it disconnects the default and then the next' {
+        $run = Invoke-Hostless "Connect-PuoEnvironment @connection -Name second -ReadOnly -SkipCheck; Disconnect-PuoEnvironment -Name sandbox, second -Confirm:`$false; @(Get-PuoEnvironment).Count"
+        $run.Errors | Should -BeNullOrEmpty
+        $run.Output | Should -Be @(0)
+    }
+
     It 'can still be disconnected: that changes only the session' {
         $null = Connect-PuoEnvironment @connection -Name 'pester-readonly-gone' -ReadOnly -SkipCheck
         Disconnect-PuoEnvironment -Name 'pester-readonly-gone' -Confirm:$false

@@ -267,7 +267,7 @@ public abstract class PuoCmdlet : PSCmdlet
     /// </summary>
     private void RefuseChangeToReadOnlyAtStart()
     {
-        if (!DeclaresShouldProcess || (Environment is null && MyInvocation.ExpectingInput))
+        if (!DeclaresShouldProcess || ChangesOnlyTheSession || (Environment is null && MyInvocation.ExpectingInput))
             return;
         PuoEnvironment environment;
         try
@@ -283,7 +283,7 @@ public abstract class PuoCmdlet : PSCmdlet
 
     private void RefuseChangeToReadOnly(PuoEnvironment environment)
     {
-        if (!environment.ReadOnly || ChangesOnlyTheSession || IsWhatIf)
+        if (!environment.ReadOnly || IsWhatIf)
             return;
         var command = MyInvocation.MyCommand.Name;
         ThrowTerminatingError(ErrorRecords.From(new PuoException(ErrorKind.PermissionDenied, "PuoOps.Environment.ReadOnly",
@@ -299,7 +299,8 @@ public abstract class PuoCmdlet : PSCmdlet
     /// </summary>
     private bool Ask(string target, Func<bool> ask, bool alwaysPrompts = false)
     {
-        RefuseChangeToReadOnly(CurrentEnvironment);
+        if (!ChangesOnlyTheSession)
+            RefuseChangeToReadOnly(CurrentEnvironment);
         // The console host reads an answer from a redirected input as if it were typed, and fails inside PowerShell
         // when there is none; so do not let it try.
         if (IsConsoleHost && Console.IsInputRedirected && (alwaysPrompts || WouldPrompt()))
