@@ -61,6 +61,12 @@
         'Get-PuoMetric'
         'Measure-PuoLatency'
 
+        # Logs
+        'Search-PuoLog'
+
+        # Security
+        'Find-PuoAuthFailure'
+
         # Backup
         'Backup-PuoDatabase'
         'Get-PuoBackup'
@@ -69,6 +75,19 @@
         'Test-PuoDiskSpace'
         'Get-PuoMigrationVersion'
         'Invoke-PuoMigration'
+
+        # Security incidents
+        'Block-PuoIpAddress'
+        'Get-PuoBlockedIpAddress'
+        'Unblock-PuoIpAddress'
+        'Get-PuoAuditLog'
+        'Save-PuoIncidentEvidence'
+        'Get-PuoAffectedUser'
+
+        # Secrets
+        'Test-PuoSecretEnvironment'
+        'Reset-PuoApiKey'
+        'Update-PuoClientConfig'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -50,6 +50,12 @@ Describe 'Help a new user looks for' {
         $run.Output | Should -Match ([regex]::Escape('-Confirm:$false'))
     }
 
+    It 'about_PuoOps names every exported cmdlet under its runbook section' {
+        $topic = Get-Content -LiteralPath (Join-Path $env:PUO_MODULE_PATH 'en-US/about_PuoOps.help.txt') -Raw
+        $missing = Get-Command -Module PuoOps -CommandType Cmdlet | Where-Object { $topic -notmatch "\b$([regex]::Escape($_.Name))\b" } | ForEach-Object Name
+        $missing | Should -BeNullOrEmpty -Because 'docs/about_PuoOps.help.txt lists the cmdlets by runbook section'
+    }
+
     It 'every cmdlet''s help links its page in docs/cmdlets first, for Get-Help -Online' {
         foreach ($command in Get-Command -Module PuoOps -CommandType Cmdlet) {
             $uri = @((Get-Help $command.Name).relatedLinks.navigationLink)[0].uri
