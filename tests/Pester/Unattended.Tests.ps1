@@ -128,6 +128,14 @@ Describe 'A runspace with no host UI' {
 }
 
 Describe 'A console whose input is not a terminal (a scheduled task without -NonInteractive)' {
+    It 'runs under a script''s own $ConfirmPreference = ''None'', as under -Confirm:$false' {
+        New-TestKey 'pester-unattended-console-none' 2
+        $run = Invoke-ChildPwsh -Interactive "& { `$ConfirmPreference = 'None'; Clear-PuoCache -Pattern 'pester-unattended-console-none:*' }"
+        $run.Exited | Should -BeTrue
+        $run.Errors | Should -BeNullOrEmpty
+        Get-TestKeyCount 'pester-unattended-console-none' | Should -Be 0
+    }
+
     It 'fails at once with a High-impact cmdlet, saying to add -Confirm:$false, instead of waiting for an answer' {
         New-TestKey 'pester-unattended-console-ask' 2
         $run = Invoke-ChildPwsh -Interactive "Clear-PuoCache -Pattern 'pester-unattended-console-ask:*'"

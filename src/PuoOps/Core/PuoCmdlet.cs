@@ -361,7 +361,8 @@ public abstract class PuoCmdlet : PSCmdlet
         if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm))
             return ((SwitchParameter)confirm).IsPresent;
         var impact = GetType().GetCustomAttribute<CmdletAttribute>()?.ConfirmImpact ?? ConfirmImpact.Medium;
-        var preference = GetVariableValue("ConfirmPreference") is ConfirmImpact set ? set : ConfirmImpact.High;
+        // A script's own $ConfirmPreference = 'None' is a string, not the typed global: convert it as PowerShell does.
+        var preference = LanguagePrimitives.TryConvertTo(GetVariableValue("ConfirmPreference"), out ConfirmImpact set) ? set : ConfirmImpact.High;
         return preference != ConfirmImpact.None && impact >= preference;
     }
 
