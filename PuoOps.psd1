@@ -60,6 +60,8 @@
         'Test-PuoHealth'
         'Get-PuoMetric'
         'Measure-PuoLatency'
+        'Get-PuoProcess'
+        'Invoke-PuoDiagnostic'
 
         # Logs
         'Search-PuoLog'

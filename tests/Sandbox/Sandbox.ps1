@@ -11,7 +11,7 @@
     read; nothing printed by this script contains a password.
 
 .PARAMETER Action
-    Install  apt-get install what the selected services (and the scripts and tests) need (root only).
+    Install  apt-get install what the selected services (and the scripts and tests, chromium among them) need (root only).
     Start    Stop any sandbox named by the state file, then start and seed a new one.
     Stop     Stop everything the state file names, unmount, delete the root and the state file.
     Status   Print the state (no passwords) and whether each process is alive; exit 1 if not running.
@@ -319,6 +319,8 @@ $script:PackageMap = [ordered]@{
     Docker   = @('docker.io', 'busybox-static')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
     Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
+    # Not a service: the headless browser the tests open Invoke-PuoDiagnostic's HTML page in. Installed when root.
+    Browser  = @('chromium')
 }
 
 function Test-PackageInstalled([string] $Name) {
@@ -1048,7 +1050,7 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
         Write-Step "replacing the sandbox recorded in $StatePath"
         Stop-Sandbox $StatePath
     }
-    $installFor = if ($script:IsRoot) { $Want } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
+    $installFor = if ($script:IsRoot) { @($Want) + 'Browser' } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
     Install-Sandbox $installFor
 
     $root = (Invoke-Tool -FilePath 'mktemp' -ArgumentList @('-d', '/tmp/puo-sandbox-XXXXXX')).StdOut.Trim()
@@ -1153,7 +1155,7 @@ switch ($Action) {
             if ($missing) { throw "Missing packages: $($missing -join ' '). Run as root: apt-get install -y $($missing -join ' ')" }
             Write-Step 'all packages present'
         }
-        else { Install-Sandbox $Services }
+        else { Install-Sandbox (@($Services) + 'Browser') }
     }
     'Start' { $null = Start-Sandbox $StateFile $Services }
     'Stop' { Stop-Sandbox $StateFile }

@@ -263,7 +263,7 @@ public static partial class BackupService
     {
         try
         {
-            CreateOwnerOnly(directory);
+            AtomicFile.CreateOwnerOnlyDirectory(directory);
             var probe = Path.Combine(directory, $".puoops-probe-{Guid.NewGuid():N}");
             using (var stream = AtomicFile.CreateExclusive(probe))
                 stream.WriteByte(0);
@@ -332,21 +332,6 @@ public static partial class BackupService
 
     private static bool IsDiskFull(IOException ex) =>
         ex.HResult == 28 || (ex.HResult & 0xFFFF) == 28 || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
-
-    /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>
-    private static void CreateOwnerOnly(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            System.IO.Directory.CreateDirectory(directory);
-            return;
-        }
-        var missing = new Stack<string>();
-        for (var path = directory; !System.IO.Directory.Exists(path); path = Path.GetDirectoryName(path)!)
-            missing.Push(path);
-        while (missing.TryPop(out var path))
-            System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-    }
 
     /// <summary>
     /// pg_dump creates a directory-format backup's folder 0700, but its files with the process umask (often 0644):

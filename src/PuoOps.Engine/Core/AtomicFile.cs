@@ -89,6 +89,21 @@ public static class AtomicFile
         return new FileStream(path, options);
     }
 
+    /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>
+    public static void CreateOwnerOnlyDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+        var missing = new Stack<string>();
+        for (var path = directory; !Directory.Exists(path); path = Path.GetDirectoryName(path)!)
+            missing.Push(path);
+        while (missing.TryPop(out var path))
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
     /// <summary>
     /// A new directory with <paramref name="mode"/> from the start (owner-only by default), created only if nothing,
     /// not even a symlink, has that name (mkdir fails on any existing name); IOException otherwise.

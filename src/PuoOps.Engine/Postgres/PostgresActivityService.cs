@@ -47,7 +47,7 @@ public static class PostgresActivityService
                 ClientAddress = NullableString(reader, 8),
                 QueryStart = reader.IsDBNull(9) ? null : reader.GetDateTime(9),
                 TransactionStart = reader.IsDBNull(10) ? null : reader.GetDateTime(10),
-                Query = NullableString(reader, 11) ?? "",
+                Query = SecretMask.Text(NullableString(reader, 11) ?? ""), // an ALTER ROLE ... PASSWORD '...' is shown masked
                 BlockedBy = reader.GetFieldValue<int[]>(12),
             };
         }
@@ -94,7 +94,7 @@ public static class PostgresActivityService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.NotAClientBackend",
                 $"Pid {pid} on {target} is a server process ({backendType}), not a client query. Use -Force to signal it anyway.", pid);
         return new Backend(pid, NullableString(reader, 2), NullableString(reader, 3), NullableString(reader, 4),
-            NullableString(reader, 5), reader.IsDBNull(6) ? null : reader.GetDateTime(6));
+            NullableString(reader, 5) is { } query ? SecretMask.Text(query) : null, reader.IsDBNull(6) ? null : reader.GetDateTime(6));
     }
 
     /// <summary>
