@@ -1,10 +1,11 @@
+# The one place the version is written: build.ps1 reads ModuleVersion for the assembly version, the folder, the zip and the .nupkg.
 @{
     RootModule           = 'PuoOps.dll'
     ModuleVersion        = '0.1.0'
     GUID                 = '6f4c1d2e-8a3b-4c5d-9e7f-1a2b3c4d5e6f'
     Author               = 'PuoOps'
     CompanyName          = 'PuoOps'
-    Copyright            = '(c) PuoOps. All rights reserved.'
+    Copyright            = '(c) 2026 PuoOps. MIT License.'
     Description          = 'Operate the PUO Memo MCP stack (PostgreSQL, Redis, Docker, HTTP services, nginx) from PowerShell: the operational runbook as cmdlets that return objects and pipe into each other.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
@@ -96,8 +97,11 @@
 
     PrivateData          = @{
         PSData = @{
-            Tags       = @('PostgreSQL', 'Redis', 'Docker', 'Operations', 'Runbook')
-            ProjectUri = ''
+            Tags         = @('PostgreSQL', 'Redis', 'Docker', 'nginx', 'Operations', 'Runbook', 'AzureAutomation', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            # Also the base of each cmdlet's online help (docs/cmdlets/<Cmdlet>.md), which tools/New-PuoHelp.ps1 writes into the MAML.
+            ProjectUri   = 'https://github.com/puo-memo/PuoOps'
+            LicenseUri   = 'https://github.com/puo-memo/PuoOps/blob/main/LICENSE'
+            ReleaseNotes = 'First release: environments, PostgreSQL diagnosis and maintenance, Redis, Docker and Swarm services, HTTP health and latency, backup, restore and migration; read-only environments (Connect-PuoEnvironment -ReadOnly) and unattended runs that fail instead of prompting. Packaged for Azure Automation (PuoOps.zip) and PowerShell repositories (.nupkg).'
         }
     }
 }

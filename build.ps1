@@ -9,13 +9,18 @@
                  N skipped". Exits 1 when a test failed, a test runner exited non-zero, the tests left files in
                  their temp directory, or (under CI=true) anything was skipped.
     -Task Demo   builds, starts the sandbox, runs a short runbook session (tools/Demo.ps1), stops the sandbox.
+    -Task Sandbox builds, starts the sandbox stack and leaves it running; prints how to connect a pwsh session to it
+                 (./tools/Connect-Sandbox.ps1) and how to stop it.
+    -Task StopSandbox stops the sandbox -Task Sandbox started.
+    -Task Package builds, then writes out/PuoOps.zip (for Azure Automation: a PuoOps folder with PuoOps.psd1, no
+                 installer) and out/PuoOps.<version>.nupkg (for Publish-PSResource / a PowerShell repository).
     -Task Clean  removes out/ and the projects' bin/obj folders.
 .EXAMPLE
     dotnet tool restore; dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Demo', 'Sandbox', 'StopSandbox', 'Package', 'Clean')]
     [string] $Task = 'Build',
     [string] $Configuration = 'Release',
     # Test only: run just these suites.
@@ -59,7 +64,7 @@ function Build-Module {
     $outerTemp = $env:TMPDIR
     $env:TMPDIR = (& mktemp -d '/tmp/puo-build-XXXXXX').Trim()
     try {
-        Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, '-nologo', '-v', 'q', '--disable-build-servers')
+        Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, "-p:Version=$version", '-nologo', '-v', 'q', '--disable-build-servers')
         if (Test-Path $moduleRoot) { Remove-Item $moduleRoot -Recurse -Force }
         $null = New-Item -ItemType Directory -Path $moduleDir, "$moduleDir/en-US" -Force
         # The engine and its packages go to deps/, loaded by ModuleInit into the module's own AssemblyLoadContext.
@@ -73,23 +78,72 @@ function Build-Module {
     Remove-Item "$moduleDir/deps/*.deps.json" -ErrorAction SilentlyContinue
     $bin = "$root/src/PuoOps/bin/$Configuration/net8.0"
     Copy-Item "$bin/PuoOps.dll", "$bin/PuoOps.pdb" $moduleDir
-    Copy-Item "$root/PuoOps.psd1" $moduleDir
+    Copy-Item "$root/PuoOps.psd1", "$root/LICENSE" $moduleDir
     Copy-Item "$root/src/PuoOps/PuoOps.Format.ps1xml" $moduleDir
+    Copy-Item "$root/docs/about_PuoOps.help.txt" "$moduleDir/en-US"
     $exit = Invoke-Pwsh @('-File', "$root/tools/New-PuoHelp.ps1", '-ModulePath', $moduleDir, '-SourcePath', "$root/docs/cmdlets",
         '-OutputPath', "$moduleDir/en-US/PuoOps.dll-Help.xml")
     if ($exit -ne 0) { throw "Generating help failed (exit $exit)." }
     Write-Host "Module laid out in $moduleDir" -ForegroundColor Green
 }
 
+function New-PuoPackage {
+    <# Packages a built module folder: <OutputPath>/PuoOps.zip holds a PuoOps folder with PuoOps.psd1 (Azure Automation
+       names the module after the zip and wants the manifest named like both; every path under 140 characters), and
+       <OutputPath>/PuoOps.<version>.nupkg is what Publish-PSResource sends to a repository. Returns both files. #>
+    param([string] $ModulePath = $moduleDir, [string] $OutputPath = (Join-Path $root 'out'))
+    $null = New-Item -ItemType Directory -Path $OutputPath -Force
+    $stage = Join-Path $OutputPath "package-$([Guid]::NewGuid().ToString('N').Substring(0, 8))"
+    $folder = Join-Path $stage 'PuoOps'
+    try {
+        $null = New-Item -ItemType Directory -Path $folder
+        Copy-Item -Path "$ModulePath/*" -Destination $folder -Recurse
+        $tooLong = @(Get-ChildItem -LiteralPath $folder -Recurse -File | ForEach-Object { $_.FullName.Substring($stage.Length + 1) } | Where-Object Length -GE 140)
+        if ($tooLong) { throw "Azure Automation refuses module paths of 140 characters or more: $($tooLong -join ', ')." }
+        $zip = Join-Path $OutputPath 'PuoOps.zip'
+        Remove-Item -LiteralPath $zip -ErrorAction SilentlyContinue
+        # ZipFile writes '/' separators on every platform (Compress-Archive has written backslashes on Windows).
+        Add-Type -AssemblyName System.IO.Compression.FileSystem
+        [IO.Compression.ZipFile]::CreateFromDirectory($folder, $zip, [IO.Compression.CompressionLevel]::Optimal, $true)
+        $manifest = Import-PowerShellDataFile (Join-Path $folder 'PuoOps.psd1')
+        $nupkg = Join-Path $OutputPath "PuoOps.$($manifest.ModuleVersion).nupkg"
+        Remove-Item -LiteralPath $nupkg -ErrorAction SilentlyContinue
+        Compress-PSResource -Path $folder -DestinationPath $OutputPath
+        if (-not (Test-Path -LiteralPath $nupkg)) { throw "Compress-PSResource wrote no $nupkg." }
+        Get-Item -LiteralPath $zip, $nupkg
+    }
+    finally { Remove-Item -LiteralPath $stage -Recurse -Force -ErrorAction SilentlyContinue }
+}
+
 function Start-Sandbox {
-    $env:PUO_SANDBOX_STATE = $stateFile
-    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Start', '-StateFile', $stateFile)
+    param([string] $StateFile = $stateFile, [string[]] $Services)
+    $env:PUO_SANDBOX_STATE = $StateFile
+    $arguments = @('-File', $sandbox, '-Action', 'Start', '-StateFile', $StateFile)
+    if ($Services) { $arguments += @('-Services', ($Services -join ',')) }
+    $exit = Invoke-Pwsh $arguments
     if ($exit -ne 0) { throw "Starting the sandbox stack failed (exit $exit)." }
 }
 
 function Stop-Sandbox {
-    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Stop', '-StateFile', $stateFile)
-    if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $stateFile." }
+    param([string] $StateFile = $stateFile)
+    $exit = Invoke-Pwsh @('-File', $sandbox, '-Action', 'Stop', '-StateFile', $StateFile)
+    if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $StateFile." }
+}
+
+function Get-SandboxGuide {
+    # What -Task Sandbox prints once the stack runs: how to connect a session to it and how to stop it.
+    param([string] $State = $stateFile)
+    $connect = Join-Path $root 'tools/Connect-Sandbox.ps1'
+    $stateArgument = if ($State -ne $stateFile) { " -StateFile '$State'" } else { '' }
+    @(
+        "The sandbox is running; its ports and passwords are in $State (owner-only)."
+        'Connect a new pwsh session to it (imports the built module, makes the sandbox the default environment):'
+        "    dotnet pwsh -NoExit -File '$connect'$stateArgument"
+        'or, in a pwsh session that is already open:'
+        "    & '$connect'$stateArgument"
+        'Stop it (stops every service, deletes its folder and state file):'
+        "    dotnet pwsh '$root/build.ps1' -Task StopSandbox"
+    )
 }
 
 function Get-NuGetPackagesPath {
@@ -253,6 +307,16 @@ switch ($Task) {
         Get-ChildItem $root -Include bin, obj -Directory -Recurse | Remove-Item -Recurse -Force
     }
     'Build' { Build-Module }
+    'Sandbox' {
+        Build-Module
+        Start-Sandbox
+        Get-SandboxGuide | Write-Host
+    }
+    'StopSandbox' { Stop-Sandbox }
+    'Package' {
+        Build-Module
+        New-PuoPackage | ForEach-Object { Write-Host "Packaged $($_.FullName) ($($_.Length) bytes)" -ForegroundColor Green }
+    }
     'Demo' {
         Build-Module
         Start-Sandbox

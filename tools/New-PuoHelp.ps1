@@ -314,7 +314,9 @@ function Write-Command {
     $w.WriteEndElement()
 
     $w.WriteStartElement('command', 'relatedLinks', $Namespaces.command)
-    foreach ($link in $Doc.Links) {
+    # First: the page on the project site, which Get-Help -Online opens.
+    $online = [pscustomobject]@{ Text = 'Online Version:'; Uri = "$($Command.Module.ProjectUri)/blob/main/docs/cmdlets/$($Command.Name).md" }
+    foreach ($link in @($online) + @($Doc.Links)) {
         $w.WriteStartElement('maml', 'navigationLink', $Namespaces.maml)
         $w.WriteElementString('maml', 'linkText', $Namespaces.maml, $link.Text)
         $w.WriteElementString('maml', 'uri', $Namespaces.maml, $link.Uri)
@@ -378,6 +380,8 @@ $problems = [System.Collections.Generic.List[string]]::new()
 $module = Import-Module (Join-Path $ModulePath 'PuoOps.psd1') -Force -PassThru
 $commands = @(Get-Command -Module $module.Name -CommandType Cmdlet | Sort-Object Name)
 if (-not $commands) { throw "No cmdlet is exported from $ModulePath." }
+# Each cmdlet's online help is its page under the project's URI (Get-Help -Online).
+if (-not $module.ProjectUri) { throw "PuoOps.psd1 has no PrivateData.PSData.ProjectUri: the online help links are made from it." }
 
 $commonFile = Join-Path $SourcePath $CommonFileName
 if (-not (Test-Path $commonFile)) { throw "$commonFile is missing: it describes -Environment, -TimeoutSec, -WhatIf and -Confirm once for all cmdlets." }

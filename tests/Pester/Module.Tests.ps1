@@ -36,6 +36,36 @@ Describe 'PuoOps.psd1' {
         @($manifest | Sort-Object) | Should -Be @($compiled | Sort-Object)
         @((Get-Command -Module PuoOps -CommandType Cmdlet).Name | Sort-Object) | Should -Be @($compiled | Sort-Object)
     }
+
+    It 'passes Test-ModuleManifest and has what a repository and Azure Automation read' {
+        $path = Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1'
+        $tested = Test-ModuleManifest -Path $path -ErrorAction Stop
+        $tested.ExportedCmdlets.Count | Should -BeGreaterThan 0
+        $data = Import-PowerShellDataFile $path
+        @($data.CmdletsToExport | Where-Object { [WildcardPattern]::ContainsWildcardCharacters($_) }) | Should -BeNullOrEmpty
+        $data.FunctionsToExport, $data.AliasesToExport, $data.VariablesToExport | ForEach-Object { @($_) | Should -BeNullOrEmpty }
+        $data.FormatsToProcess | Should -Be @('PuoOps.Format.ps1xml')
+        $data.CompatiblePSEditions | Should -Be @('Core')
+        $data.PowerShellVersion | Should -Be '7.4'
+        $psData = $data.PrivateData.PSData
+        foreach ($uri in $psData.ProjectUri, $psData.LicenseUri) { [uri]::IsWellFormedUriString($uri, 'Absolute') | Should -BeTrue -Because "'$uri' is a URI" }
+        $psData.ReleaseNotes | Should -Not -BeNullOrEmpty
+        @($psData.Tags).Count | Should -BeGreaterThan 2
+        @($psData.Tags | Where-Object { $_ -match '\s' }) | Should -BeNullOrEmpty -Because 'a gallery tag has no spaces'
+        Join-Path $env:PUO_MODULE_PATH 'LICENSE' | Should -Exist
+        Join-Path (Resolve-Path "$PSScriptRoot/../..") 'LICENSE' | Should -Exist
+    }
+
+    It 'has the version written in one place: the manifest, which PuoOps.dll, the folder and the packages follow' {
+        $version = (Import-PowerShellDataFile (Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1')).ModuleVersion
+        Split-Path -Leaf $env:PUO_MODULE_PATH | Should -Be $version
+        $module.Version.ToString() | Should -Be $version
+        $module.ImplementingAssembly.GetName().Version.ToString(3) | Should -Be $version
+        $repo = (Resolve-Path "$PSScriptRoot/../..").Path
+        $written = @(Get-ChildItem -Path "$repo/src" -Recurse -File -Include '*.csproj', '*.props' | Select-String -Pattern '<(Version|AssemblyVersion|FileVersion|VersionPrefix)>')
+        $written += @(Get-ChildItem -Path $repo -File -Filter 'Directory.Build.props' | Select-String -Pattern '<(Version|AssemblyVersion|FileVersion|VersionPrefix)>')
+        $written | Should -BeNullOrEmpty -Because 'build.ps1 passes the manifest''s version to dotnet build'
+    }
 }
 
 Describe 'Default view of <TypeName>' -ForEach $outputTypes {

@@ -30,6 +30,30 @@ public static class ContainerService
             .ToList();
     }
 
+    /// <summary>The names of the containers of <paramref name="project"/> (every container when null), for completion.</summary>
+    public static async Task<IReadOnlyList<string>> NamesAsync(OperationContext ctx, string? project) =>
+        (await ListRawAsync(ctx, project, null).ConfigureAwait(false)).Select(ContainerStatsService.NameOf).ToList();
+
+    /// <summary>
+    /// The compose services of <paramref name="project"/> (every project when null) and, when the daemon is a Swarm
+    /// manager, the Swarm services: what -Service takes, for completion.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ServiceNamesAsync(OperationContext ctx, string? project)
+    {
+        var names = (await ListRawAsync(ctx, project, null).ConfigureAwait(false)).Select(c => ServiceOf(c.Labels)).OfType<string>().ToList();
+        try
+        {
+            var swarm = await DockerConnections.CallAsync(ctx, "Listing Swarm services", null,
+                (client, token) => client.Swarm.ListServicesAsync(null, token)).ConfigureAwait(false);
+            names.AddRange(swarm.Select(service => service.Spec?.Name).OfType<string>());
+        }
+        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Docker.NotASwarmManager")
+        {
+            // not in a swarm: compose services only
+        }
+        return names;
+    }
+
     /// <summary>The daemon's list, filtered by project label and by service (compose or Swarm service name).</summary>
     internal static async Task<IReadOnlyList<ContainerListResponse>> ListRawAsync(OperationContext ctx, string? project, IReadOnlyCollection<string>? services)
     {

@@ -51,6 +51,9 @@ public sealed class EnvironmentSettings
     /// <summary>The stack's .env file (API_KEY, JWT_SECRET, ...), for the secrets cmdlets; null: .env in the current folder.</summary>
     public string? EnvFile { get; set; }
 
+    /// <summary>Only look: every cmdlet that changes state refuses to act against the environment (on-call sessions).</summary>
+    public bool ReadOnly { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -74,6 +77,8 @@ public sealed class EnvironmentSettings
         copy.NginxPath ??= other.NginxPath;
         copy.BlockListFile ??= other.BlockListFile;
         copy.EnvFile ??= other.EnvFile;
+        // An environment made from a read-only one stays read-only: deriving must not be a way around it.
+        copy.ReadOnly |= other.ReadOnly;
         return copy;
     }
 

@@ -59,6 +59,9 @@ public sealed class PuoEnvironment : IDisposable
 
     public DateTimeOffset Created { get; }
 
+    /// <summary>Connected with -ReadOnly: cmdlets that change state refuse to act against it.</summary>
+    public bool ReadOnly => Settings.ReadOnly;
+
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>
     public bool IsDefault => Registry?.IsDefault(this) == true;
 

@@ -28,6 +28,7 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
     [Parameter]

@@ -15,6 +15,7 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     /// <summary>A backup file or folder (or one piped from Get-PuoBackup); with -Latest, the directory to take the newest from.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(BackupPathCompleter))]
     public string Path { get; set; } = "";
 
     [Parameter]

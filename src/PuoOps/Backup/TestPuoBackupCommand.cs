@@ -13,6 +13,7 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(BackupPathCompleter))]
     public string[] Path { get; set; } = [];
 
     [Parameter]

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
+using System.Management.Automation.Host;
+using System.Reflection;
 using PuoOps.Engine;
 
 namespace PuoOps.Commands;
@@ -9,7 +11,8 @@ namespace PuoOps.Commands;
 /// <see cref="OperationContext"/>, waits for engine tasks on the pipeline thread while pumping their
 /// progress and verbose lines, turns Ctrl+C into cancellation that returns within a second, and turns
 /// engine failures into ErrorRecords. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/>
-/// and <see cref="End"/>.
+/// and <see cref="End"/>. Its ShouldProcess and ShouldContinue stand in for PowerShell's: a change against a
+/// read-only environment is refused, and a prompt no one can answer (no host UI) fails at once saying what to add.
 /// </summary>
 public abstract class PuoCmdlet : PSCmdlet
 {
@@ -82,7 +85,11 @@ public abstract class PuoCmdlet : PSCmdlet
     protected virtual void End() { }
 
     // A failure in Begin (typically parameter validation) is terminating: no record could succeed after it.
-    protected sealed override void BeginProcessing() => Guard(Begin, terminating: true);
+    protected sealed override void BeginProcessing()
+    {
+        RefuseChangeToReadOnlyAtStart();
+        Guard(Begin, terminating: true);
+    }
     protected sealed override void ProcessRecord() => Guard(Process);
     protected sealed override void EndProcessing() => Guard(End);
     protected sealed override void StopProcessing() => _stopping.Cancel();
@@ -249,6 +256,124 @@ public abstract class PuoCmdlet : PSCmdlet
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// True for a cmdlet that changes only this session, not the environment's servers (Disconnect-PuoEnvironment):
+    /// a read-only environment does not refuse it.
+    /// </summary>
+    protected virtual bool ChangesOnlyTheSession => false;
+
+    public new bool ShouldProcess(string target) => Ask(target, () => base.ShouldProcess(target));
+
+    public new bool ShouldProcess(string target, string action) => Ask(target, () => base.ShouldProcess(target, action));
+
+    public new bool ShouldProcess(string verboseDescription, string verboseWarning, string caption) =>
+        Ask(verboseDescription, () => base.ShouldProcess(verboseDescription, verboseWarning, caption));
+
+    public new bool ShouldProcess(string verboseDescription, string verboseWarning, string caption, out ShouldProcessReason shouldProcessReason)
+    {
+        var reason = ShouldProcessReason.None;
+        var answer = Ask(verboseDescription, () => base.ShouldProcess(verboseDescription, verboseWarning, caption, out reason));
+        shouldProcessReason = reason;
+        return answer;
+    }
+
+    /// <summary>An extra question beyond ShouldProcess (VACUUM FULL's lock): asked only where someone can answer.</summary>
+    public new bool ShouldContinue(string query, string caption) => Ask(query, () => base.ShouldContinue(query, caption), alwaysPrompts: true);
+
+    /// <summary>
+    /// Progress is drawn for someone watching a console. Where the console's output goes to a file or a pipe (a script's
+    /// log, a CI job), nobody sees it and the drawing only gets in the way of the output, so it is left out; hosts
+    /// without a console (Azure Automation, a runspace with no host) still receive the records.
+    /// </summary>
+    public new void WriteProgress(ProgressRecord progressRecord)
+    {
+        if (IsConsoleHost && Console.IsOutputRedirected)
+            return;
+        base.WriteProgress(progressRecord);
+    }
+
+    private bool IsConsoleHost => Host.Name == "ConsoleHost";
+
+    private bool DeclaresShouldProcess => GetType().GetCustomAttribute<CmdletAttribute>()?.SupportsShouldProcess == true;
+
+    /// <summary>
+    /// Refuses before anything runs when the environment is already known (given, or the default when nothing is
+    /// piped); an environment that arrives with a piped record is checked when the change is asked for.
+    /// </summary>
+    private void RefuseChangeToReadOnlyAtStart()
+    {
+        if (!DeclaresShouldProcess || ChangesOnlyTheSession || (Environment is null && MyInvocation.ExpectingInput))
+            return;
+        PuoEnvironment environment;
+        try
+        {
+            environment = CurrentEnvironment;
+        }
+        catch (PuoException)
+        {
+            return; // no environment: the cmdlet's own call reports that
+        }
+        RefuseChangeToReadOnly(environment);
+    }
+
+    private void RefuseChangeToReadOnly(PuoEnvironment environment)
+    {
+        if (!environment.ReadOnly || IsWhatIf)
+            return;
+        var command = MyInvocation.MyCommand.Name;
+        ThrowTerminatingError(ErrorRecords.From(new PuoException(ErrorKind.PermissionDenied, "PuoOps.Environment.ReadOnly",
+            $"{command} changes state, and environment '{environment.Name}' was connected with -ReadOnly, so {command} refuses to act against it, " +
+            "even with -Confirm:$false. Add -WhatIf to see what it would do, or connect the environment again without -ReadOnly to make changes.",
+            environment.Name)));
+    }
+
+    /// <summary>
+    /// PowerShell's own ShouldProcess or ShouldContinue, after the read-only check (-WhatIf still describes). Where no one
+    /// can answer a prompt (a runspace without host UI as in Azure Automation, pwsh -NonInteractive, a console whose input
+    /// is not a terminal as in a scheduled task), the cmdlet fails at once saying to add -Confirm:$false.
+    /// </summary>
+    private bool Ask(string target, Func<bool> ask, bool alwaysPrompts = false)
+    {
+        if (!ChangesOnlyTheSession)
+            RefuseChangeToReadOnly(CurrentEnvironment);
+        // The console host reads an answer from a redirected input as if it were typed, and fails inside PowerShell
+        // when there is none; so do not let it try.
+        if (IsConsoleHost && Console.IsInputRedirected && (alwaysPrompts || WouldPrompt()))
+            RefusePrompt(target, null);
+        try
+        {
+            return ask();
+        }
+        catch (Exception ex) when (ex is HostException or PSInvalidOperationException)
+        {
+            RefusePrompt(target, ex);
+            return false;
+        }
+    }
+
+    /// <summary>What ShouldProcess itself decides: prompt under -Confirm, or when the impact reaches $ConfirmPreference.</summary>
+    private bool WouldPrompt()
+    {
+        if (IsWhatIf)
+            return false;
+        if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var confirm))
+            return ((SwitchParameter)confirm).IsPresent;
+        var impact = GetType().GetCustomAttribute<CmdletAttribute>()?.ConfirmImpact ?? ConfirmImpact.Medium;
+        // A script's own $ConfirmPreference = 'None' is a string, not the typed global: convert it as PowerShell does.
+        var preference = LanguagePrimitives.TryConvertTo(GetVariableValue("ConfirmPreference"), out ConfirmImpact set) ? set : ConfirmImpact.High;
+        return preference != ConfirmImpact.None && impact >= preference;
+    }
+
+    private void RefusePrompt(string target, Exception? cause)
+    {
+        var command = MyInvocation.MyCommand.Name;
+        var message = $"{command} asks for confirmation before it acts on '{target}', and this session cannot ask anyone " +
+                      "(no interactive host: Azure Automation, a scheduled task, pwsh -NonInteractive or input that is not a terminal). " +
+                      $"Add -Confirm:$false to run {command} unattended, or -WhatIf to see what it would do.";
+        ThrowTerminatingError(new ErrorRecord(new PSInvalidOperationException(message, cause), "PuoOps.Core.ConfirmationUnavailable",
+            ErrorCategory.InvalidOperation, target));
     }
 
     /// <summary>Queues engine progress so it is written from the pipeline thread.</summary>

@@ -13,6 +13,7 @@ public sealed class GetPuoContainerCommand : PuoCmdlet
 
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[]? Service { get; set; }
 
     /// <summary>The compose project; defaults to the environment's ComposeProject.</summary>

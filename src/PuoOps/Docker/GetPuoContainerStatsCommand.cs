@@ -20,11 +20,13 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ContainerSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "ContainerId")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ContainerNameCompleter))]
     public string[] Container { get; set; } = [];
 
     [Parameter(ParameterSetName = ProjectSet)]
     [Parameter(ParameterSetName = AllSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[]? Service { get; set; }
 
     [Parameter(ParameterSetName = ProjectSet)]

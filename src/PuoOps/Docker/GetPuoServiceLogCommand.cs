@@ -18,6 +18,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ServiceSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[] Service { get; set; } = [];
 
     /// <summary>The compose project; defaults to the environment's ComposeProject.</summary>
@@ -29,6 +30,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ContainerSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "ContainerId")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ContainerNameCompleter))]
     public string[] Container { get; set; } = [];
 
     /// <summary>Only the last N lines of each container (default: all).</summary>

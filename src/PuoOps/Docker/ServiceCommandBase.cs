@@ -15,6 +15,7 @@ public abstract class ServiceCommandBase : PuoCmdlet
     /// <summary>Compose service names (all their containers) or Swarm service names.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[] Service { get; set; } = [];
 
     /// <summary>The compose project; defaults to the environment's ComposeProject.</summary>

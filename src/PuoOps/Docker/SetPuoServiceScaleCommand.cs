@@ -14,6 +14,7 @@ public sealed class SetPuoServiceScaleCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string Service { get; set; } = "";
 
     [Parameter(Mandatory = true, Position = 1)]

@@ -76,6 +76,10 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter SkipCheck { get; set; }
 
+    /// <summary>Only look: every cmdlet that changes state refuses to act against this environment, even with -Confirm:$false.</summary>
+    [Parameter]
+    public SwitchParameter ReadOnly { get; set; }
+
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
@@ -97,6 +101,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             NginxPath = FullPath(NginxPath),
             BlockListFile = FullPath(BlockListFile),
             EnvFile = FullPath(EnvFile),
+            ReadOnly = ReadOnly,
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",

@@ -10,6 +10,9 @@ public sealed class DisconnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? Name { get; set; }
 
+    /// <summary>Disconnecting changes only this session, so a read-only environment can still be disconnected.</summary>
+    protected override bool ChangesOnlyTheSession => true;
+
     protected override void Process()
     {
         var names = Name ?? [CurrentEnvironment.Name];

@@ -20,6 +20,7 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[]? Service { get; set; }
 
     [Parameter(ParameterSetName = TopSet)]

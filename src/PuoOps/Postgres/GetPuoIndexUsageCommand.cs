@@ -13,10 +13,12 @@ public sealed class GetPuoIndexUsageCommand : PuoCmdlet
 {
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string? Table { get; set; }
 
     [Parameter]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(IndexNameCompleter))]
     public string? Index { get; set; }
 
     [Parameter]

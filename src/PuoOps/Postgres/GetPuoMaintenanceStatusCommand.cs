@@ -10,6 +10,7 @@ public sealed class GetPuoMaintenanceStatusCommand : PuoCmdlet
 {
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string? Table { get; set; }
 
     [Parameter]

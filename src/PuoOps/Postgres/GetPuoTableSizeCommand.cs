@@ -10,6 +10,7 @@ public sealed class GetPuoTableSizeCommand : PuoCmdlet
 {
     [Parameter(Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string? Table { get; set; }
 
     [Parameter]

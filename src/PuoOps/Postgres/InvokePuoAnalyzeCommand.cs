@@ -10,6 +10,7 @@ public sealed class InvokePuoAnalyzeCommand : PuoCmdlet
 {
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[]? Table { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]

@@ -11,6 +11,7 @@ public sealed class InvokePuoPrewarmCommand : PuoCmdlet
     /// <summary>Tables to load; without it, every table of the application schemas.</summary>
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[]? Table { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]

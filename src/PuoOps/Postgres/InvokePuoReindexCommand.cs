@@ -14,6 +14,7 @@ public sealed class InvokePuoReindexCommand : PuoCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [Alias("IndexName")]
+    [ArgumentCompleter(typeof(IndexNameCompleter))]
     public string[] Index { get; set; } = [];
 
     [Parameter(ValueFromPipelineByPropertyName = true)]

@@ -15,6 +15,7 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
 
     [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[]? Table { get; set; }
 
     [Parameter(ValueFromPipelineByPropertyName = true)]

@@ -16,6 +16,7 @@ public sealed class SavePuoIncidentEvidenceCommand : PuoCmdlet
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
     [Parameter]
