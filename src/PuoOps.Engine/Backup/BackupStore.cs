@@ -196,6 +196,29 @@ public static class BackupStore
             .Skip(keep)
             .ToList();
 
+    /// <summary>
+    /// -Keep: removes each backup <see cref="Expired"/> names that <paramref name="confirm"/> agrees to (the
+    /// cmdlet's ShouldProcess); returns the ones that could not be removed, with why.
+    /// </summary>
+    public static IReadOnlyList<(DatabaseBackup Backup, Exception Error)> RemoveExpired(OperationContext ctx, string directory, DatabaseBackup newest, int keep,
+        Func<DatabaseBackup, bool> confirm)
+    {
+        var failed = new List<(DatabaseBackup, Exception)>();
+        foreach (var old in Expired(directory, newest, keep).Where(confirm))
+        {
+            try
+            {
+                Remove(old);
+                ctx.Log($"Removed {old.Path}.");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                failed.Add((old, ex));
+            }
+        }
+        return failed;
+    }
+
     /// <summary>The newest complete backup (with a manifest, not partial) in a directory: what -Latest restores.</summary>
     public static DatabaseBackup Latest(string directory, string? database) =>
         List(directory).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))

@@ -10,10 +10,14 @@ public sealed class BackupTestOptions
 {
     /// <summary>Also restore into a scratch database and compare it with the manifest.</summary>
     public bool Restore { get; init; }
+    /// <summary>The scratch database to restore into, as <see cref="BackupVerifier.DescribeAsync"/> named it in the prompt; null: a new name.</summary>
+    public string? ScratchDatabase { get; init; }
     /// <summary>A backup older than this is Critical.</summary>
     public TimeSpan? MaxAge { get; init; }
     public int Jobs { get; init; } = 1;
     public string? SanityQuery { get; init; }
+    /// <summary>The folder of pg_restore and psql to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
+    public string? PgBinPath { get; init; }
 }
 
 /// <summary>
@@ -29,6 +33,26 @@ public static class BackupVerifier
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
 
+    /// <summary>
+    /// What Test-PuoBackup will do to <paramref name="backup"/>, for -WhatIf and the confirmation prompt: with a
+    /// restore, the scratch database it creates and drops and the orphans of dead runs it drops first (reads
+    /// only). Returns the scratch database's name, for <see cref="BackupTestOptions.ScratchDatabase"/>.
+    /// </summary>
+    public static async Task<(string? ScratchDatabase, string Description)> DescribeAsync(OperationContext ctx, DatabaseBackup backup, bool restore)
+    {
+        var record = backup.HasManifest ? "; the verdict is recorded in its manifest" : "";
+        if (!restore)
+            return (null, $"backup {backup.Path}: check its checksums and read it with pg_restore --list{record}");
+        var scratch = ScratchName(backup);
+        var orphans = await ScratchDatabases.DropOrphansAsync(ctx, dryRun: true).ConfigureAwait(false);
+        return (scratch, $"backup {backup.Path}: check its checksums, create the database {scratch} on {PostgresConnections.Endpoint(ctx).Host}:{PostgresConnections.Endpoint(ctx).Port}, " +
+                         $"restore into it, compare it with the manifest and drop it{record}"
+                         + (orphans.Count == 0 ? "" : $"; first drops {string.Join(", ", orphans)}, scratch database(s) left by a run whose process died"));
+    }
+
+    private static string ScratchName(DatabaseBackup backup) =>
+        ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+
     public static async Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options)
     {
         var watch = Stopwatch.StartNew();
@@ -36,20 +60,20 @@ public static class BackupVerifier
         if (options.Restore)
             await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
         var problems = new List<string>();
-        var archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
+        var archive = await CheckArchiveAsync(ctx, backup, options.PgBinPath).ConfigureAwait(false);
         problems.AddRange(archive.Problems);
         if (options.MaxAge is { } maxAge && backup.Age > maxAge)
-            problems.Add($"The backup is {Describe(backup.Age)} old, more than -MaxAge {Describe(maxAge)}.");
+            problems.Add($"The backup is {Units.Duration(backup.Age)} old, more than -MaxAge {Units.Duration(maxAge)}.");
 
         RestoreCheck? restore = null;
         if (options.Restore && archive.Problems.Count == 0)
         {
-            var scratch = ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+            var scratch = options.ScratchDatabase ?? ScratchName(backup);
             // Held until the scratch database is dropped: while it is, no other run takes it for an orphan.
-            await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
+            await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch, options.PgBinPath).ConfigureAwait(false);
             try
             {
-                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, null).ConfigureAwait(false);
+                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, options.PgBinPath, null).ConfigureAwait(false);
                 problems.AddRange(restore.Mismatches);
             }
             catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
@@ -90,7 +114,7 @@ public static class BackupVerifier
     }
 
     /// <summary>Checksum against the manifest, then pg_restore --list. Touches no database.</summary>
-    internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
+    internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup, string? pgBinPath)
     {
         // The checksum and pg_restore --list read the same file: run them side by side.
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Checking the checksums and reading the table of contents (pg_restore --list)"));
@@ -102,7 +126,7 @@ public static class BackupVerifier
             hashTime = watch.Elapsed;
             return verdict;
         });
-        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
+        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion), pgBinPath);
         var entries = 0;
         var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
             (line, isError) =>
@@ -119,7 +143,7 @@ public static class BackupVerifier
         var check = new ArchiveCheck { ChecksumMatches = checksum.Matches, Readable = result.ExitCode == 0, TocEntries = entries };
         check.Problems.AddRange(checksum.Problems);
         if (result.ExitCode != 0)
-            check.Problems.Add($"pg_restore --list cannot read the backup (exit {result.ExitCode}): {BackupService.LastLines(result.ErrorTail)}");
+            check.Problems.Add($"pg_restore --list cannot read the backup (exit {result.ExitCode}): {PgToolLog.LastLines(result.ErrorTail)}");
         return check;
     }
 
@@ -142,17 +166,17 @@ public static class BackupVerifier
     /// whatever happens here.
     /// </summary>
     internal static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, int jobs,
-        string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
+        string? sanityQuery, DatabaseProperties? like, string? pgBinPath, Func<string, CancellationToken, Task>? stageHook)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         var activity = $"Restoring {backup.Name} into {database}";
         int serverMajor;
-        await using (var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
+        await using (var admin = await PostgresConnections.OpenDatabaseAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
         {
-            serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx.Cancellation).ConfigureAwait(false);
+            serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx).ConfigureAwait(false);
             await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}", like).ConfigureAwait(false);
         }
-        var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)));
+        var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)), pgBinPath);
         var arguments = new List<string> { "--dbname", database, "--exit-on-error", "--verbose" };
         if (jobs > 1)
             arguments.AddRange(["--jobs", jobs.ToString(CultureInfo.InvariantCulture)]);
@@ -183,7 +207,7 @@ public static class BackupVerifier
         if (result.ExitCode != 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed",
                 $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}{(result.ExitCode > 128 ? $", killed by signal {result.ExitCode - 128}" : "")}): " +
-                BackupService.LastLines(result.ErrorTail), backup.Path);
+                PgToolLog.LastLines(result.ErrorTail), backup.Path);
         var restoreDuration = watch.Elapsed;
 
         ctx.Report(new ProgressInfo(activity, "Comparing row counts and the alembic revision with the manifest", 96));
@@ -192,10 +216,10 @@ public static class BackupVerifier
             await stageHook("verify", ctx.Cancellation).ConfigureAwait(false);
         var mismatches = new List<string>();
         var counts = new Dictionary<string, long>();
-        await using var restored = await DatabaseAdmin.OpenAsync(ctx, database).ConfigureAwait(false);
+        await using var restored = await PostgresConnections.OpenDatabaseAsync(ctx, database).ConfigureAwait(false);
         foreach (var table in backup.Tables)
         {
-            var exists = await ScalarAsync(restored, "SELECT to_regclass(@name) IS NOT NULL", ctx, DatabaseAdmin.Quote(table)).ConfigureAwait(false);
+            var exists = await ScalarAsync(restored, "SELECT to_regclass(@name) IS NOT NULL", ctx, SqlQuote.Identifier(table.Schema, table.Name)).ConfigureAwait(false);
             if (exists is not true)
             {
                 mismatches.Add($"Table {table} is missing from the restored database.");
@@ -208,7 +232,7 @@ public static class BackupVerifier
         }
         var rowCountsMatch = mismatches.Count == 0;
 
-        var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx.Cancellation).ConfigureAwait(false);
+        var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx).ConfigureAwait(false);
         bool? alembicMatches = null;
         var alembicDumped = !backup.Partial || backup.Tables.Any(t => t.Name == "alembic_version");
         if (backup.HasManifest && alembicDumped)
@@ -252,7 +276,4 @@ public static class BackupVerifier
     /// <summary>The major version of "15.4 (Debian 15.4-1)"; 0 when unknown (any installed tool will do).</summary>
     internal static int Major(string? serverVersion) =>
         serverVersion is not null && int.TryParse(serverVersion.Split('.', ' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : 0;
-
-    internal static string Describe(TimeSpan span) =>
-        span.TotalDays >= 1 ? $"{span.TotalDays:0.#} days" : span.TotalHours >= 1 ? $"{span.TotalHours:0.#} hours" : $"{span.TotalMinutes:0.#} minutes";
 }

@@ -19,8 +19,7 @@ public static partial class MigrationService
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        var versions = await ctx.WithTimeoutAsync("PuoOps.Backup.Timeout", "Reading alembic_version", endpoint.DisplayName,
-            token => DatabaseAdmin.AlembicVersionsAsync(connection, token)).ConfigureAwait(false);
+        var versions = await DatabaseAdmin.AlembicVersionsAsync(connection, ctx).ConfigureAwait(false);
         return new MigrationVersion
         {
             Environment = ctx.Environment.Name, Database = endpoint.Database,
@@ -32,19 +31,19 @@ public static partial class MigrationService
         new() { Environment = ctx.Environment.Name, Database = PostgresConnections.Endpoint(ctx).Database };
 
     /// <summary>Steps 1 and 2: Backup-PuoDatabase, then Test-PuoBackup's checksum and pg_restore --list.</summary>
-    public static async Task BackupAsync(OperationContext ctx, MigrationResult run, string directory)
+    public static async Task BackupAsync(OperationContext ctx, MigrationResult run, string directory, string? pgBinPath)
     {
         var before = await GetVersionAsync(ctx).ConfigureAwait(false);
         run.VersionBefore = before.Version;
         var backup = await StepAsync(run, "Backup", async step =>
         {
-            var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory }).ConfigureAwait(false);
-            step.Message = $"{made.Path} ({DiskSpaceService.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
+            var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory, PgBinPath = pgBinPath }).ConfigureAwait(false);
+            step.Message = $"{made.Path} ({Units.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
             return made;
         }).ConfigureAwait(false);
         await StepAsync(run, "VerifyBackup", async step =>
         {
-            var test = await BackupVerifier.TestAsync(ctx, backup.Path, new BackupTestOptions()).ConfigureAwait(false);
+            var test = await BackupVerifier.TestAsync(ctx, backup.Path, new BackupTestOptions { PgBinPath = pgBinPath }).ConfigureAwait(false);
             step.Message = test.Message;
             if (test.Status != Status.OK)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
@@ -77,7 +76,7 @@ public static partial class MigrationService
             }, ctx.Cancellation).ConfigureAwait(false);
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
-                    $"'{command}' failed (exit {result.ExitCode}): {BackupService.LastLines(Scrub(result.ErrorTail, password))}", command);
+                    $"'{command}' failed (exit {result.ExitCode}): {PgToolLog.LastLines(Scrub(result.ErrorTail, password))}", command);
             step.Message = reported is null ? "Finished; it reported no upgrade." : $"Finished; it reported an upgrade to {reported}.";
             return result;
         }).ConfigureAwait(false);
@@ -100,11 +99,11 @@ public static partial class MigrationService
     }
 
     /// <summary>Restores the verified backup after a failed migration (the failed database is kept for inspection).</summary>
-    public static Task RestoreAsync(OperationContext ctx, MigrationResult run) =>
+    public static Task RestoreAsync(OperationContext ctx, MigrationResult run, string? pgBinPath) =>
         StepAsync(run, "Restore", async step =>
         {
             var backup = BackupStore.Read(run.BackupPath!, ctx.Environment.Name);
-            var restored = await RestoreService.RestoreAsync(ctx, backup, new RestoreOptions { Database = run.Database }).ConfigureAwait(false);
+            var restored = await RestoreService.RestoreAsync(ctx, backup, new RestoreOptions { Database = run.Database, PgBinPath = pgBinPath }).ConfigureAwait(false);
             run.Restored = true;
             step.Message = restored.Message;
             return restored;

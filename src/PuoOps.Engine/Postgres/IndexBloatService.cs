@@ -31,19 +31,20 @@ public static class IndexBloatService
               LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND NOT s.inherited AND s.attname = a.attname
                                   AND s.tablename = CASE WHEN k.attnum = 0 THEN i.relname ELSE t.relname END) w
         WHERE am.amname = 'btree' AND {PostgresRelations.SystemSchemaFilter}
-          AND n.nspname LIKE @schema AND t.relname LIKE @table AND i.relname LIKE @index
+          AND n.nspname ~* @schema AND t.relname ~* @table AND i.relname ~* @index
         """;
 
     /// <summary>Every matching B-tree index, most wasted bytes first.</summary>
-    public static async Task<IReadOnlyList<IndexBloat>> GetAsync(OperationContext ctx, string? schema, string? table, string? index,
+    /// <param name="tables">The tables whose indexes are read.</param>
+    /// <param name="indexes">The indexes, in the same schema (<see cref="RelationPattern.ParseIndexes"/>).</param>
+    public static async Task<IReadOnlyList<IndexBloat>> GetAsync(OperationContext ctx, RelationPattern tables, RelationPattern indexes,
         double warningPercent, double criticalPercent)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
-        command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-        command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
-        command.Parameters.AddWithValue("index", PostgresRelations.ToLike(index));
+        tables.AddParameters(command.Parameters, "table");
+        command.Parameters.AddWithValue("index", (indexes.Name ?? NamePattern.Any).Regex);
         var found = new List<IndexBloat>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
         {
@@ -60,7 +61,7 @@ public static class IndexBloatService
                 {
                     Environment = ctx.Environment.Name,
                     Schema = reader.GetString(0), Table = reader.GetString(1), Index = reader.GetString(2),
-                    SizeBytes = pages * blockSize, Size = IndexUsageService.FormatBytes(pages * blockSize),
+                    SizeBytes = pages * blockSize,
                     ExpectedBytes = expectedPages * blockSize, BloatBytes = bloatPages * blockSize, BloatPercent = percent,
                     FillFactor = fillFactor,
                     // Without planner statistics (never analyzed) there is nothing to estimate from.
@@ -68,8 +69,8 @@ public static class IndexBloatService
                 });
             }
         }
-        if (found.Count == 0 && !string.IsNullOrEmpty(index) && !PostgresRelations.HasWildcard(index) && !PostgresRelations.HasWildcard(schema))
-            throw PostgresRelations.NotFound("B-tree index", schema, index, ctx, "Get-PuoIndexUsage");
+        if (found.Count == 0 && indexes.IsLiteral)
+            throw PostgresRelations.NotFound("B-tree index", indexes, ctx, "Get-PuoIndexUsage");
         return found.OrderByDescending(b => b.BloatBytes).ThenBy(b => b.Schema).ThenBy(b => b.Index).ToList();
     }
 

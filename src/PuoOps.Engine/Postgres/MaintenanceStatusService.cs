@@ -34,14 +34,14 @@ public static class MaintenanceStatusService
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
         WHERE c.relkind IN ('r', 'm') AND {PostgresRelations.SystemSchemaFilter}
-          AND n.nspname LIKE @schema AND c.relname LIKE @table
+          AND n.nspname ~* @schema AND c.relname ~* @table
         ORDER BY 4 DESC, 1, 2
         """;
 
     private const string DatabaseSql = "SELECT datname, age(datfrozenxid)::int8 FROM pg_database WHERE datname = current_database()";
 
     /// <summary>Table rows, then (when no table filter is given) the database's own wraparound row.</summary>
-    public static async IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, string? schema, string? table,
+    public static async IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, RelationPattern pattern,
         MaintenanceThresholds thresholds, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         thresholds.Validate();
@@ -49,8 +49,7 @@ public static class MaintenanceStatusService
         var database = connection.Database;
         await using (var command = connection.Command(TableSql, ctx))
         {
-            command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-            command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
+            pattern.AddParameters(command.Parameters, "table");
             await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
             var any = false;
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
@@ -58,10 +57,10 @@ public static class MaintenanceStatusService
                 any = true;
                 yield return TableRow(ctx, database, reader, thresholds);
             }
-            if (!any && !string.IsNullOrEmpty(table) && !PostgresRelations.HasWildcard(table) && !PostgresRelations.HasWildcard(schema))
-                throw PostgresRelations.NotFound("table", schema, table, ctx, "Get-PuoTableSize");
+            if (!any && pattern.IsLiteral)
+                throw PostgresRelations.NotFound("table", pattern, ctx, "Get-PuoTableSize");
         }
-        if (!string.IsNullOrEmpty(table) || !string.IsNullOrEmpty(schema))
+        if (pattern.Schema is not null || pattern.Name is not null)
             yield break;
         await using (var command = connection.Command(DatabaseSql, ctx))
         {
@@ -110,5 +109,7 @@ public static class MaintenanceStatusService
         };
     }
 
-    internal static DateTime? NullableTime(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDateTime(ordinal);
+    /// <summary>A timestamptz column as a point in time (UTC), null when NULL.</summary>
+    internal static DateTimeOffset? NullableTime(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
 }

@@ -31,19 +31,28 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [Parameter]
     public ScriptBlock? SmokeTest { get; set; }
 
+    /// <summary>On failure, restore the verified backup and swap it in for the live database (the failed one is kept).</summary>
     [Parameter]
     public SwitchParameter RestoreOnFailure { get; set; }
+
+    /// <summary>The folder holding pg_dump, pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
 
     protected override void Process()
     {
         var context = Context;
         var workingDirectory = GetUnresolvedProviderPathFromPSPath(WorkingDirectory ?? SessionState.Path.CurrentFileSystemLocation.Path);
-        if (!ShouldProcess($"database {context.Environment.Postgres}", $"Back up to {BackupPath}, then run '{Command}' in {workingDirectory}"))
+        var onFailure = RestoreOnFailure
+            ? $"; if it fails, restore that backup and swap it in for the live database {context.Environment.Postgres} (the failed database is kept as <name>_before_restore_<timestamp>)"
+            : "; if it fails, the database is left as the migration left it";
+        if (!ShouldProcess($"database {context.Environment.Postgres}", $"Back up to {BackupPath} and verify it, then run '{Command}' in {workingDirectory}{onFailure}"))
             return;
         var run = MigrationService.Start(context);
         try
         {
-            Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath)));
+            Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath), PgBinPath));
             Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion));
             if (SmokeTest is not null)
                 RunSmokeTest(run);
@@ -54,7 +63,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
         catch (PuoException ex) when (!Stopping.IsCancellationRequested)
         {
             if (RestoreOnFailure && run.BackupPath is not null)
-                Await(MigrationService.RestoreAsync(context, run));
+                Await(MigrationService.RestoreAsync(context, run, PgBinPath));
             var failure = MigrationService.Failed(run, ex);
             WriteObject(run);
             ThrowFatal(failure, run.BackupPath);

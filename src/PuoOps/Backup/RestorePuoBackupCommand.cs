@@ -34,11 +34,16 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? SanityQuery { get; set; }
 
+    /// <summary>The folder holding pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
+
     protected override void Process()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
         var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
-        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery };
+        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath };
         var context = Context;
         if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))
             return;

@@ -5,20 +5,24 @@ namespace PuoOps.Commands.Backup;
 
 /// <summary>
 /// Checks each backup (piped from Backup-PuoDatabase or Get-PuoBackup): checksum and pg_restore --list,
-/// and with -Restore a restore into a scratch database compared with the manifest.
+/// and with -Restore a restore into a scratch database compared with the manifest. ShouldProcess names the
+/// scratch database it creates and drops, and the orphaned ones it drops first.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Test, "PuoBackup")]
+[Cmdlet(VerbsDiagnostic.Test, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(BackupTestResult))]
 public sealed class TestPuoBackupCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
     [ValidateNotNullOrEmpty]
+    [TextOnly]
     public string[] Path { get; set; } = [];
 
     [Parameter]
     public SwitchParameter Restore { get; set; }
 
     [Parameter]
+    [Duration]
     public TimeSpan? MaxAge { get; set; }
 
     [Parameter]
@@ -29,25 +33,28 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? SanityQuery { get; set; }
 
+    /// <summary>The folder holding pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
+
     protected override void Begin()
     {
         if (MaxAge is { } age && age <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.MaxAge", $"-MaxAge must be positive (got {age}).", age));
     }
 
-    protected override void Process()
+    protected override void Process() => ForEachItem(Path, path =>
     {
-        foreach (var path in Path)
+        var context = Context;
+        var fullPath = GetUnresolvedProviderPathFromPSPath(path);
+        var (scratch, description) = Await(BackupVerifier.DescribeAsync(context, BackupStore.Read(fullPath, context.Environment.Name), Restore));
+        if (!ShouldProcess(description, Restore ? "Test the backup by restoring it" : "Test the backup"))
+            return;
+        var options = new BackupTestOptions
         {
-            try
-            {
-                var options = new BackupTestOptions { Restore = Restore, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery };
-                WriteObject(Await(BackupVerifier.TestAsync(Context, GetUnresolvedProviderPathFromPSPath(path), options)));
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, path);
-            }
-        }
-    }
+            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath,
+        };
+        WriteObject(Await(BackupVerifier.TestAsync(context, fullPath, options)));
+    });
 }

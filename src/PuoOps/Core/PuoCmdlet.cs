@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
+using System.Reflection;
 using PuoOps.Engine;
 
 namespace PuoOps.Commands;
@@ -8,14 +9,19 @@ namespace PuoOps.Commands;
 /// The one base class of every PuoOps cmdlet: resolves the environment, builds the engine's
 /// <see cref="OperationContext"/>, waits for engine tasks on the pipeline thread while pumping their
 /// progress and verbose lines, turns Ctrl+C into cancellation that returns within a second, and turns
-/// engine failures into ErrorRecords. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/>
-/// and <see cref="End"/>.
+/// engine failures into ErrorRecords, pages rows (-First/-Skip where the cmdlet supports paging), turns
+/// name selectors into <see cref="NamePattern"/>s, and completes whatever progress is still shown when it
+/// ends. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/> and <see cref="End"/>.
 /// </summary>
 public abstract class PuoCmdlet : PSCmdlet
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(800);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<Action> _pending = new();
+    private readonly Dictionary<int, string> _openProgress = [];
+    private HashSet<string> _typedParameters = [];
+    private ulong _rowsSeen;
+    private ulong _rowsWritten;
 
     /// <summary>The environment to work on: a name, or an object from Get-PuoEnvironment. Defaults to the session default.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -42,11 +48,85 @@ public abstract class PuoCmdlet : PSCmdlet
     protected virtual void Process() { }
     protected virtual void End() { }
 
+    protected PuoCmdlet() => IsPaged = GetType().GetCustomAttribute<CmdletAttribute>()?.SupportsPaging == true;
+
+    /// <summary>True for a cmdlet declared with SupportsPaging: its rows go through -Skip and -First.</summary>
+    private bool IsPaged { get; }
+
     // A failure in Begin (typically parameter validation) is terminating: no record could succeed after it.
-    protected sealed override void BeginProcessing() => Guard(Begin, terminating: true);
+    protected sealed override void BeginProcessing()
+    {
+        // What is bound now was typed (or splatted); what binds later comes from the pipeline.
+        _typedParameters = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+        Guard(Begin, terminating: true);
+    }
+
     protected sealed override void ProcessRecord() => Guard(Process);
-    protected sealed override void EndProcessing() => Guard(End);
+
+    protected sealed override void EndProcessing()
+    {
+        Guard(End);
+        foreach (var (id, activity) in _openProgress)
+            WriteProgress(new ProgressRecord(id, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        _openProgress.Clear();
+        if (IsPaged && PagingParameters.IncludeTotalCount)
+            WriteObject(PagingParameters.NewTotalCount(_rowsSeen, 1.0));
+    }
+
     protected sealed override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>
+    /// -First as the operator gave it (null when not given), for engines that can stop early or must know how
+    /// many to find; <see cref="WriteRow"/> applies -Skip and -First to what they return either way.
+    /// </summary>
+    protected long? FirstRequested =>
+        IsPaged && PagingParameters.First != ulong.MaxValue ? (long)Math.Min(PagingParameters.First, long.MaxValue) : null;
+
+    /// <summary>-Skip (0 when not given or the cmdlet does not page).</summary>
+    protected long SkipRequested => IsPaged ? (long)Math.Min(PagingParameters.Skip, long.MaxValue) : 0;
+
+    /// <summary>
+    /// Writes one of many rows, honouring -Skip and -First; false once -First rows are written (and no total
+    /// is asked for), so the caller can stop reading.
+    /// </summary>
+    protected bool WriteRow(object row)
+    {
+        if (!IsPaged)
+        {
+            WriteObject(row);
+            return true;
+        }
+        _rowsSeen++;
+        if (_rowsSeen > PagingParameters.Skip && _rowsWritten < PagingParameters.First)
+        {
+            WriteObject(row);
+            _rowsWritten++;
+        }
+        return _rowsWritten < PagingParameters.First || PagingParameters.IncludeTotalCount;
+    }
+
+    /// <summary>Writes rows through <see cref="WriteRow"/> until -First is reached.</summary>
+    protected void WriteRows<T>(IEnumerable<T> rows)
+    {
+        foreach (var row in rows)
+            if (!WriteRow(row!))
+                return;
+    }
+
+    /// <summary>
+    /// A name selector's values as patterns: typed, each is a wildcard pattern; bound from a piped record (by
+    /// property name) or piped by value, each is exactly that name, so a record selects itself and nothing more.
+    /// </summary>
+    protected IReadOnlyList<NamePattern> NamePatterns(IEnumerable<string>? values, string parameterName) =>
+        values?.Select(value => NamePattern.Parse(FromPipeline(parameterName) ? NamePattern.Escape(value) : value)).ToList() ?? [];
+
+    /// <summary>The value of a name selector as <see cref="NamePatterns"/> reads it: a typed pattern, or escaped to match only itself when piped.</summary>
+    protected string? PatternText(string? value, string parameterName) =>
+        value is null || !FromPipeline(parameterName) ? value : NamePattern.Escape(value);
+
+    /// <summary>True when <paramref name="parameterName"/> was bound from the pipeline rather than typed.</summary>
+    protected bool FromPipeline(string parameterName) =>
+        MyInvocation.BoundParameters.ContainsKey(parameterName) && !_typedParameters.Contains(parameterName);
 
     /// <summary>Waits for an engine task on the pipeline thread and returns its result.</summary>
     protected T Await<T>(Task<T> task)
@@ -61,7 +141,7 @@ public abstract class PuoCmdlet : PSCmdlet
         task.GetAwaiter().GetResult();
     }
 
-    /// <summary>Writes each item of an engine stream as soon as it arrives.</summary>
+    /// <summary>Writes each item of an engine stream as soon as it arrives (through -Skip and -First where the cmdlet pages).</summary>
     protected void WriteEach<T>(IAsyncEnumerable<T> items)
     {
         var enumerator = items.GetAsyncEnumerator(Stopping);
@@ -72,7 +152,8 @@ public abstract class PuoCmdlet : PSCmdlet
                 var next = enumerator.MoveNextAsync();
                 if (!(next.IsCompletedSuccessfully ? next.Result : Await(next.AsTask())))
                     break;
-                WriteObject(enumerator.Current);
+                if (!WriteRow(enumerator.Current!))
+                    break;
             }
         }
         finally
@@ -176,14 +257,23 @@ public abstract class PuoCmdlet : PSCmdlet
         }
     }
 
-    /// <summary>Queues engine progress so it is written from the pipeline thread.</summary>
+    /// <summary>
+    /// Queues engine progress so it is written from the pipeline thread, and remembers what is still shown so
+    /// that <see cref="EndProcessing"/> completes it.
+    /// </summary>
     private sealed class Progress(PuoCmdlet cmdlet) : IProgress<ProgressInfo>
     {
         public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() =>
+        {
+            if (value.Completed)
+                cmdlet._openProgress.Remove(value.ActivityId);
+            else
+                cmdlet._openProgress[value.ActivityId] = value.Activity;
             cmdlet.WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
             {
                 PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
                 RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-            }));
+            });
+        });
     }
 }

@@ -12,6 +12,7 @@ namespace PuoOps.Commands.Docker;
 public sealed class SetPuoServiceScaleCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string Service { get; set; } = "";
 
@@ -24,15 +25,25 @@ public sealed class SetPuoServiceScaleCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? Project { get; set; }
 
+    /// <summary>How long to wait for the new replicas to run and be healthy (Swarm: to converge); then the result says Converged = $false.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    protected override void Begin() => ServiceControlService.ValidateWait(WaitTimeout);
+
     protected override void Process()
     {
         var context = Context;
-        var target = Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, Service));
-        if (!ShouldProcess(target.Description, $"Scale to {Replicas} replica(s)"))
-            return;
-        var scale = Await(ServiceControlService.ScaleAsync(context, target, Replicas));
-        if (!scale.Converged)
-            WriteWarning($"{target.Name} was scaled to {Replicas} but not all replicas were running (and healthy) within {TimeoutSec} s. Check Get-PuoContainer and Get-PuoServiceLog.");
-        WriteObject(scale);
+        var pattern = NamePatterns([Service], nameof(Service))[0];
+        ForEachItem(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, pattern)), target =>
+        {
+            if (!ShouldProcess(target.Description, $"Scale to {Replicas} replica(s)"))
+                return;
+            var scale = Await(ServiceScaleService.ScaleAsync(context, target, Replicas, WaitTimeout));
+            if (!scale.Converged)
+                WriteWarning($"{target.Name} was scaled to {Replicas} but not all replicas were running (and healthy) within -WaitTimeout {Engine.Units.Duration(WaitTimeout)}. Check Get-PuoContainer and Get-PuoServiceLog.");
+            WriteObject(scale);
+        });
     }
 }
