@@ -7,7 +7,7 @@ namespace PuoOps.Engine.Docker;
 /// Get-PuoContainerStats: CPU, memory, network, block I/O and PIDs of many containers at once.
 /// Every container is read twice with one-shot=true, all containers concurrently, at least <c>interval</c> apart,
 /// and CPU % is the difference of the two readings: the same formula as docker stats, over the window between
-/// the two readings' timestamps (reported as SampleSeconds).
+/// the two readings' timestamps (reported as SampleWindow).
 /// The daemon does not read cgroups per request: a stats request subscribes to its stats collector, which, when
 /// idle, makes a pass over the containers subscribed at that instant, publishes, sleeps 1 s, and passes again while
 /// anyone is subscribed (daemon/stats/collector.go); one-shot only skips the priming frame (daemon/stats.go). So
@@ -129,7 +129,7 @@ public static class ContainerStatsService
             BlockWrittenBytes = (long)blocks.Where(b => string.Equals(b.Op, "write", StringComparison.OrdinalIgnoreCase)).Aggregate(0UL, (sum, b) => sum + b.Value),
             Pids = (long)(after.PidsStats?.Current ?? 0),
             Read = ContainerService.PointInTime(after.Read),
-            SampleSeconds = Math.Round((after.Read - before.Read).TotalSeconds, 3),
+            SampleWindow = after.Read - before.Read,
             Message = status switch
             {
                 Status.OK => "",

@@ -49,8 +49,11 @@ public sealed class ContainerStats
     public long BlockWrittenBytes { get; init; }
     public long Pids { get; init; }
     public DateTimeOffset Read { get; init; }
-    /// <summary>Seconds between the two daemon readings CPU % is computed over (at least one stats collection, about 1 s).</summary>
-    public double SampleSeconds { get; init; }
+    /// <summary>The time between the two daemon readings CPU % is computed over (at least one stats collection, about 1 s).</summary>
+    public TimeSpan SampleWindow { get; init; }
+    /// <summary>Deprecated: use SampleWindow (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use SampleWindow.")]
+    public double SampleSeconds => Math.Round(SampleWindow.TotalSeconds, 3);
     public string Message { get; init; } = "";
 }
 

@@ -166,9 +166,18 @@ public sealed class QueryPlan
     public string Statement { get; init; } = "";
     /// <summary>False with -NoAnalyze: times and actual rows are then empty.</summary>
     public bool Analyzed { get; init; }
-    public double? PlanningMs { get; init; }
-    public double? ExecutionMs { get; init; }
-    public double? TotalMs { get; init; }
+    public TimeSpan? Planning { get; init; }
+    public TimeSpan? Execution { get; init; }
+    public TimeSpan? Total { get; init; }
+    /// <summary>Deprecated: use Planning (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use Planning.")]
+    public double? PlanningMs => Planning?.TotalMilliseconds;
+    /// <summary>Deprecated: use Execution (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use Execution.")]
+    public double? ExecutionMs => Execution?.TotalMilliseconds;
+    /// <summary>Deprecated: use Total (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use Total.")]
+    public double? TotalMs => Total?.TotalMilliseconds;
     public double TotalCost { get; init; }
     public string RootNode { get; init; } = "";
     /// <summary>Nodes with the most time of their own (children excluded), slowest first.</summary>
@@ -194,9 +203,15 @@ public sealed class PlanNode
     public double? ActualRows { get; init; }
     public double? Loops { get; init; }
     /// <summary>Time including children, over all loops.</summary>
-    public double? TotalMs { get; init; }
+    public TimeSpan? Total { get; init; }
     /// <summary>Time of this node alone, over all loops.</summary>
-    public double? SelfMs { get; init; }
+    public TimeSpan? Self { get; init; }
+    /// <summary>Deprecated: use Total (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use Total.")]
+    public double? TotalMs => Total?.TotalMilliseconds;
+    /// <summary>Deprecated: use Self (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use Self.")]
+    public double? SelfMs => Self?.TotalMilliseconds;
     /// <summary>How far the estimate missed: max(actual, plan) / min(actual, plan), each at least 1.</summary>
     public double? EstimateFactor { get; init; }
     public long? SharedHitBlocks { get; init; }
@@ -208,7 +223,7 @@ public sealed class PlanNode
 
     public override string ToString() =>
         NodeType + (Relation is null ? "" : " on " + Relation) + (Index is null ? "" : " using " + Index)
-        + (SelfMs is { } ms ? $" ({ms:0.###} ms)" : "");
+        + (Self is { } self ? $" ({Engine.Units.Duration(self)})" : "");
 }
 
 /// <summary>How pg_prewarm loads blocks: into shared buffers, into the OS cache by reading, or by an asynchronous OS hint.</summary>

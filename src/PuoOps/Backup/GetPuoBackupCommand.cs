@@ -11,7 +11,7 @@ public sealed class GetPuoBackupCommand : PuoCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName")]
     [ValidateNotNullOrEmpty]
-    [TextOnly]
+    [TextOrProperty(nameof(Path), "FullName")]
     public string Path { get; set; } = "";
 
     /// <summary>Only backups of the databases this name (wildcards allowed) selects.</summary>

@@ -15,7 +15,7 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName")]
     [ValidateNotNullOrEmpty]
-    [TextOnly]
+    [TextOrProperty(nameof(Path), "FullName")]
     public string[] Path { get; set; } = [];
 
     [Parameter]

@@ -120,6 +120,13 @@ public abstract class PuoCmdlet : PSCmdlet
     protected IReadOnlyList<NamePattern> NamePatterns(IEnumerable<string>? values, string parameterName) =>
         values?.Select(value => NamePattern.Parse(FromPipeline(parameterName) ? NamePattern.Escape(value) : value)).ToList() ?? [];
 
+    /// <summary>
+    /// Runs <paramref name="body"/> for each value of a name selector as a pattern (see <see cref="NamePatterns"/>);
+    /// a failure (a malformed pattern, a name that matches nothing) is that value's error, naming it as typed.
+    /// </summary>
+    protected void ForEachPattern(IEnumerable<string> values, string parameterName, Action<NamePattern> body) =>
+        ForEachItem(values, value => body(NamePatterns([value], parameterName)[0]));
+
     /// <summary>The value of a name selector as <see cref="NamePatterns"/> reads it: a typed pattern, or escaped to match only itself when piped.</summary>
     protected string? PatternText(string? value, string parameterName) =>
         value is null || !FromPipeline(parameterName) ? value : NamePattern.Escape(value);

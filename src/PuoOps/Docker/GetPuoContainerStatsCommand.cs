@@ -21,7 +21,7 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
     [Alias("Id", "ContainerId")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
-    [TextOnly]
+    [TextOrProperty(nameof(Container), "Id", "ContainerId")]
     public string[] Container { get; set; } = [];
 
     [Parameter(ParameterSetName = ProjectSet)]
@@ -39,7 +39,7 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
 
     /// <summary>
     /// Least milliseconds between the two readings CPU % is computed from. The daemon's stats collector reads
-    /// containers about once a second, so the window is at least that; each result's SampleSeconds is the window measured.
+    /// containers about once a second, so the window is at least that; each result's SampleWindow is the window measured.
     /// </summary>
     [Parameter]
     [ValidateRange(100, 10000)]

@@ -72,7 +72,7 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
         var project = Project ?? context.Environment.ComposeProject;
         // Resolve every service first, then read them all at once: with -Follow one would otherwise never end.
         var targets = new List<ServiceTarget>();
-        ForEachItem(NamePatterns(Service, nameof(Service)), pattern => targets.AddRange(Await(ServiceTarget.ResolveAsync(context, project, pattern))));
+        ForEachPattern(Service, nameof(Service), pattern => targets.AddRange(Await(ServiceTarget.ResolveAsync(context, project, pattern))));
         WriteEach(ServiceLogService.ReadServicesAsync(context, targets, Options));
     }
 

@@ -16,7 +16,7 @@ public abstract class ServiceCommandBase : PuoCmdlet
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
-    [TextOnly]
+    [TextOrProperty(nameof(Service))]
     public string[] Service { get; set; } = [];
 
     /// <summary>The compose project; defaults to the environment's ComposeProject.</summary>
@@ -39,7 +39,7 @@ public abstract class ServiceCommandBase : PuoCmdlet
     {
         var context = Context;
         var project = Project ?? context.Environment.ComposeProject;
-        ForEachItem(NamePatterns(Service, nameof(Service)), pattern => ForEachItem(Await(ServiceTarget.ResolveAsync(context, project, pattern)), target =>
+        ForEachPattern(Service, nameof(Service), pattern => ForEachItem(Await(ServiceTarget.ResolveAsync(context, project, pattern)), target =>
         {
             if (!_done.Add(target.Name) || !ShouldProcess(target.Description, $"{Action} {target.Kind.ToLowerInvariant()} service"))
                 return;

@@ -35,8 +35,7 @@ public sealed class SetPuoServiceScaleCommand : PuoCmdlet
     protected override void Process()
     {
         var context = Context;
-        var pattern = NamePatterns([Service], nameof(Service))[0];
-        ForEachItem(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, pattern)), target =>
+        ForEachPattern([Service], nameof(Service), pattern => ForEachItem(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, pattern)), target =>
         {
             if (!ShouldProcess(target.Description, $"Scale to {Replicas} replica(s)"))
                 return;
@@ -44,6 +43,6 @@ public sealed class SetPuoServiceScaleCommand : PuoCmdlet
             if (!scale.Converged)
                 WriteWarning($"{target.Name} was scaled to {Replicas} but not all replicas were running (and healthy) within -WaitTimeout {Engine.Units.Duration(WaitTimeout)}. Check Get-PuoContainer and Get-PuoServiceLog.");
             WriteObject(scale);
-        });
+        }));
     }
 }

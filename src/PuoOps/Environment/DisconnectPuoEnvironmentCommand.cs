@@ -14,7 +14,7 @@ public sealed class DisconnectPuoEnvironmentCommand : PuoCmdlet
     public string[]? Name { get; set; }
 
     protected override void Process() =>
-        ForEachItem(Name is null ? [NamePattern.Parse(NamePattern.Escape(CurrentEnvironment.Name))] : NamePatterns(Name, nameof(Name)), pattern =>
+        ForEachPattern(Name ?? [NamePattern.Escape(CurrentEnvironment.Name)], nameof(Name), pattern =>
         {
             var matches = SessionEnvironments.Current.List().Where(e => pattern.IsMatch(e.Name)).Select(e => e.Name).ToList();
             if (matches.Count == 0 && !pattern.HasWildcards)

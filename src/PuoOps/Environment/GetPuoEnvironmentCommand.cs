@@ -24,7 +24,7 @@ public sealed class GetPuoEnvironmentCommand : PuoCmdlet
             return;
         }
         var connected = SessionEnvironments.Current.List();
-        ForEachItem(NamePatterns(Name, nameof(Name)), pattern =>
+        ForEachPattern(Name, nameof(Name), pattern =>
         {
             var matches = connected.Where(e => pattern.IsMatch(e.Name)).ToList();
             if (matches.Count == 0 && !pattern.HasWildcards)

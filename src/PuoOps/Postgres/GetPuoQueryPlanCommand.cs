@@ -13,6 +13,7 @@ public sealed class GetPuoQueryPlanCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Statement")]
+    [TextOrProperty(nameof(Query), "Statement")]
     public string Query { get; set; } = "";
 
     /// <summary>Plan only (EXPLAIN without ANALYZE): the statement is not run.</summary>

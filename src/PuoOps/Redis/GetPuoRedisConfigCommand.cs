@@ -10,7 +10,7 @@ public sealed class GetPuoRedisConfigCommand : PuoCmdlet
     /// <summary>CONFIG GET patterns, Redis globs the server matches: maxmemory, maxmemory-*, *.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    [TextOnly]
+    [TextOrProperty(nameof(Name))]
     public string[] Name { get; set; } = ["*"];
 
     protected override void Process() => WriteEach(RedisConfigService.GetAsync(Context, Name));

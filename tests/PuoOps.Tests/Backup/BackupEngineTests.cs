@@ -121,12 +121,18 @@ public sealed class BackupEngineTests
         Assert.Equal(new[] { "public.alembic_version", "public.audit_logs", "public.memories" }, await Dumped("public.*"));
         Assert.Equal(new[] { "public.memories" }, await Dumped("*.MEM?RIES", "memories"));
 
+        // The module's rule: a wildcard that matches nothing selects nothing, a name that matches nothing is an error.
+        Assert.Equal(new[] { "public.audit_logs" }, await Dumped("audit_logs", "nomatch*"));
         var entries = Directory.GetFileSystemEntries(db.Directory).Length;
-        var missing = await Assert.ThrowsAsync<PuoException>(() =>
-            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs", "nomatch*"] }));
-        Assert.Equal(ErrorKind.NotFound, missing.Kind);
-        Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
-        Assert.Contains("'nomatch*'", missing.Message);
+        foreach (var tables in new[] { new[] { "audit_logs", "nomatch" }, new[] { "nomatch*" } })
+        {
+            var missing = await Assert.ThrowsAsync<PuoException>(() =>
+                BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = tables }));
+            Assert.Equal(ErrorKind.NotFound, missing.Kind);
+            Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
+            Assert.Contains($"'{tables[^1]}'", missing.Message);
+        }
+        // Nothing was dumped: pg_dump without --table would have dumped everything.
         Assert.Equal(entries, Directory.GetFileSystemEntries(db.Directory).Length);
         var unclosed = await Assert.ThrowsAsync<PuoException>(() =>
             BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit[_logs"] }));

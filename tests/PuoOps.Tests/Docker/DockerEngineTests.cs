@@ -90,7 +90,7 @@ public sealed class DockerEngineTests : IDisposable
         Assert.True(idleStats.MemoryUsage > 0 && idleStats.MemoryLimit >= idleStats.MemoryUsage);
         Assert.True(idleStats.Pids >= 1);
         // CPU % is a delta over two distinct daemon readings, never one reading: the window between them is reported.
-        Assert.All(new[] { busyStats, idleStats }, s => Assert.True(s.SampleSeconds > 0, $"{s.Name}: window {s.SampleSeconds} s"));
+        Assert.All(new[] { busyStats, idleStats }, s => Assert.True(s.SampleWindow > TimeSpan.Zero, $"{s.Name}: window {s.SampleWindow}"));
         Assert.Equal(ErrorKind.NotFound, samples[2].Error!.Kind);
         Assert.Contains("xunit-no-such-container", samples[2].Error!.Message);
     }

@@ -313,7 +313,7 @@ public sealed class PostgresMaintenanceTests
         var plan = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"DELETE FROM {scratch.Name} WHERE val > 0", analyze: true, 100);
         Assert.True(plan.Analyzed);
         Assert.Equal("ModifyTable", plan.RootNode);
-        Assert.True(plan.ExecutionMs > 0 && plan.TotalMs >= plan.ExecutionMs);
+        Assert.True(plan.Execution > TimeSpan.Zero && plan.Total >= plan.Execution);
         Assert.Contains(plan.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name && n.ActualRows == 500);
         Assert.Contains("\"Execution Time\"", plan.Json);
         Assert.Equal(500L, await scratch.ScalarAsync<long>($"SELECT count(*) FROM {scratch.Name}"));
@@ -335,7 +335,7 @@ public sealed class PostgresMaintenanceTests
 
         var planOnly = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env, timeoutSeconds: 1), "SELECT pg_sleep(5)", false, 100);
         Assert.False(planOnly.Analyzed);
-        Assert.Null(planOnly.ExecutionMs);
+        Assert.Null(planOnly.Execution);
     }
 
     [Fact]
