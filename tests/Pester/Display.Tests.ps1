@@ -53,3 +53,16 @@ Describe 'Time parameters' {
         { Get-Window -Duration 'fortnight' } | Should -Throw -ExpectedMessage '*is not a duration*'
     }
 }
+
+Describe 'Duration parameters and bare numbers' {
+    BeforeAll {
+        function Get-Span { param([PuoOps.Commands.Duration()] [TimeSpan] $Duration) $Duration }
+    }
+
+    It 'refuses an unquoted 90s, which PowerShell reads as the number 90, instead of taking it as 90 ticks' {
+        { Get-Span -Duration 90s } | Should -Throw -ExpectedMessage "*with its unit in quotes ('90s'*"
+        { Get-Span -Duration 2d } | Should -Throw -ExpectedMessage '*is a number, not a duration*'
+        Get-Span -Duration '90s' | Should -Be ([timespan]::FromSeconds(90))
+        Get-Span -Duration 0 | Should -Be ([timespan]::Zero)
+    }
+}

@@ -40,6 +40,8 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
 /// <summary>
 /// For duration parameters (type <see cref="TimeSpan"/>): <c>500ms</c>, <c>90s</c>, <c>1h30m</c>, <c>00:05:00</c>
 /// or a TimeSpan, with <see cref="TimeInput"/>'s spellings, so every duration of the module is written alike.
+/// A bare number other than 0 is refused: PowerShell would make it ticks, and reads an unquoted 90s or 2d as the
+/// numbers 90 and 2 (type suffixes), losing the unit.
 /// </summary>
 public sealed class DurationAttribute : ArgumentTransformationAttribute
 {
@@ -47,6 +49,10 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
         TimeWindowAttribute.Translate(() => TimeWindowAttribute.Unwrap(inputData) switch
         {
             string text => TimeInput.ParseDuration(text),
+            0 => TimeSpan.Zero,
+            decimal or double or float or long or int or short or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
+                $"{inputData} is a number, not a duration: write it with its unit in quotes ('90s', '5m', '1h30m') or as 00:01:30. " +
+                "PowerShell reads an unquoted 90s or 2d as the bare number."),
             var other => other,
         });
 }
