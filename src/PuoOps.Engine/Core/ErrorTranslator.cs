@@ -35,10 +35,10 @@ public static class ErrorTranslator
                     environment?.RedisEndpoint?.DisplayName, exception);
             case RedisServerException server:
                 return FromRedisServer(server, environment?.RedisEndpoint?.DisplayName ?? "Redis");
+            // A failed Docker call is translated where it is made (DockerConnections.CallAsync, TranslateDocker), which
+            // knows that the socket error came from the daemon; here a socket error is not guessed to be Docker's.
             case DockerApiException docker:
                 return FromDocker(docker, environment?.DockerHost ?? "Docker", null);
-            case HttpRequestException or SocketException or IOException when IsDocker(exception):
-                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version", DockerSocketDenied);
             case UnauthorizedAccessException:
                 return new PuoException(ErrorKind.PermissionDenied, "PuoOps.PermissionDenied", exception.Message, null, exception);
             case TimeoutException or OperationCanceledException:
@@ -76,10 +76,6 @@ public static class ErrorTranslator
                 return Translate(exception, null);
         }
     }
-
-    private static bool IsDocker(Exception exception) =>
-        exception.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true
-        || exception.InnerException?.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true;
 
     private static PuoException FromPostgres(PostgresException e, string target)
     {

@@ -169,15 +169,10 @@ public sealed class QueryPlan
     public TimeSpan? Planning { get; init; }
     public TimeSpan? Execution { get; init; }
     public TimeSpan? Total { get; init; }
-    /// <summary>Deprecated: use Planning (a TimeSpan); removed in the next release.</summary>
-    [Obsolete("Use Planning.")]
-    public double? PlanningMs => Planning?.TotalMilliseconds;
-    /// <summary>Deprecated: use Execution (a TimeSpan); removed in the next release.</summary>
-    [Obsolete("Use Execution.")]
-    public double? ExecutionMs => Execution?.TotalMilliseconds;
-    /// <summary>Deprecated: use Total (a TimeSpan); removed in the next release.</summary>
-    [Obsolete("Use Total.")]
-    public double? TotalMs => Total?.TotalMilliseconds;
+    /// <summary>Deprecated milliseconds of <see cref="Planning"/>, <see cref="Execution"/> and <see cref="Total"/>; removed in the next release.</summary>
+    [Obsolete("Use Planning.")] public double? PlanningMs => Planning?.TotalMilliseconds;
+    [Obsolete("Use Execution.")] public double? ExecutionMs => Execution?.TotalMilliseconds;
+    [Obsolete("Use Total.")] public double? TotalMs => Total?.TotalMilliseconds;
     public double TotalCost { get; init; }
     public string RootNode { get; init; } = "";
     /// <summary>Nodes with the most time of their own (children excluded), slowest first.</summary>
@@ -206,12 +201,9 @@ public sealed class PlanNode
     public TimeSpan? Total { get; init; }
     /// <summary>Time of this node alone, over all loops.</summary>
     public TimeSpan? Self { get; init; }
-    /// <summary>Deprecated: use Total (a TimeSpan); removed in the next release.</summary>
-    [Obsolete("Use Total.")]
-    public double? TotalMs => Total?.TotalMilliseconds;
-    /// <summary>Deprecated: use Self (a TimeSpan); removed in the next release.</summary>
-    [Obsolete("Use Self.")]
-    public double? SelfMs => Self?.TotalMilliseconds;
+    /// <summary>Deprecated milliseconds of <see cref="Total"/> and <see cref="Self"/>; removed in the next release.</summary>
+    [Obsolete("Use Total.")] public double? TotalMs => Total?.TotalMilliseconds;
+    [Obsolete("Use Self.")] public double? SelfMs => Self?.TotalMilliseconds;
     /// <summary>How far the estimate missed: max(actual, plan) / min(actual, plan), each at least 1.</summary>
     public double? EstimateFactor { get; init; }
     public long? SharedHitBlocks { get; init; }
