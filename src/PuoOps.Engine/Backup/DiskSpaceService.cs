@@ -30,13 +30,13 @@ public static class DiskSpaceService
         string? database = null;
         if (ctx.Environment.PostgresEndpoint is not null)
         {
-            await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-            await using var command = connection.Command("SELECT current_database(), pg_database_size(current_database())", ctx);
-            await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
+            (database, databaseSize) = await PostgresConnections.ReadAsync(ctx, async connection =>
             {
+                await using var command = connection.Command("SELECT current_database(), pg_database_size(current_database())", ctx);
+                await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
                 await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
-                (database, databaseSize) = (reader.GetString(0), reader.GetInt64(1));
-            }
+                return (reader.GetString(0), reader.GetInt64(1));
+            }).ConfigureAwait(false);
             var last = Directory.Exists(fullPath)
                 ? BackupStore.List(fullPath).FirstOrDefault(b => b.Database == database && !b.Partial && b.DatabaseSizeBytes > 0)
                 : null;

@@ -18,8 +18,7 @@ public static partial class MigrationService
     public static async Task<MigrationVersion> GetVersionAsync(OperationContext ctx)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        var versions = await DatabaseAdmin.AlembicVersionsAsync(connection, ctx).ConfigureAwait(false);
+        var versions = await PostgresConnections.ReadAsync(ctx, connection => DatabaseAdmin.AlembicVersionsAsync(connection, ctx)).ConfigureAwait(false);
         return new MigrationVersion
         {
             Environment = ctx.Environment.Name, Database = endpoint.Database,

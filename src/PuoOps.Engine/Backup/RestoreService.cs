@@ -84,7 +84,9 @@ public static class RestoreService
             (var existed, previous) = await SwapAsync(ctx, target, scratch, previous, like, stageHook).ConfigureAwait(false);
             swapped = true;
             var swapDuration = swapWatch.Elapsed;
-            await ClearPoolAsync(ctx, target).ConfigureAwait(false);
+            // The swap terminated the environment's pooled connections to the old database: none may be handed out again.
+            if (PostgresConnections.Endpoint(ctx).Database == target)
+                await PostgresConnections.ClearPoolAsync(ctx).ConfigureAwait(false);
 
             var dropped = false;
             if (existed && options.DropPrevious)
@@ -187,14 +189,5 @@ public static class RestoreService
                 ctx.Log($"A client reconnected to {target} during the swap ({ex.MessageText}); retrying ({attempt}/{SwapAttempts}).");
             }
         }
-    }
-
-    /// <summary>The environment's pooled connections to the old database were terminated; do not hand them out again.</summary>
-    private static async Task ClearPoolAsync(OperationContext ctx, string target)
-    {
-        if (PostgresConnections.Endpoint(ctx).Database != target)
-            return;
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        NpgsqlConnection.ClearPool(connection);
     }
 }

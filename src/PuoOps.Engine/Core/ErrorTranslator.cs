@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Docker.DotNet;
 using Npgsql;
+using PuoOps.Engine.Postgres;
 using StackExchange.Redis;
 
 namespace PuoOps.Engine;
@@ -22,6 +23,8 @@ public static class ErrorTranslator
                 return puo;
             case AggregateException { InnerExceptions.Count: 1 } aggregate:
                 return Translate(aggregate.InnerException!, environment);
+            case NpgsqlException lost when PostgresConnections.IsBroken(lost) && lost is not PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow }:
+                return ConnectionLost(lost, environment?.PostgresEndpoint?.DisplayName ?? "PostgreSQL");
             case PostgresException postgres:
                 return FromPostgres(postgres, environment?.PostgresEndpoint?.DisplayName ?? "PostgreSQL");
             case NpgsqlException npgsql:
@@ -90,7 +93,7 @@ public static class ErrorTranslator
             PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
             PostgresErrorCodes.QueryCanceled => (ErrorKind.Timeout, "Canceled", "The statement was canceled (statement timeout, -TimeoutSec or an operator)."),
             PostgresErrorCodes.TooManyConnections => (ErrorKind.ResourceUnavailable, "TooManyConnections", "The server is out of connection slots; see Get-PuoConnectionStat."),
-            PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.CrashShutdown =>
+            PostgresErrorCodes.CannotConnectNow =>
                 (ErrorKind.Connection, "Unavailable", "The server is starting up or shutting down; retry shortly."),
             _ when e.SqlState.StartsWith("42", StringComparison.Ordinal) || e.SqlState.StartsWith("22", StringComparison.Ordinal) =>
                 (ErrorKind.InvalidArgument, "InvalidStatement", "Check the statement or the value given."),
@@ -99,6 +102,12 @@ public static class ErrorTranslator
         var message = $"PostgreSQL at {target}: {e.MessageText} (SQLSTATE {e.SqlState}).";
         return new PuoException(kind, "PuoOps.Postgres." + id, hint.Length == 0 ? message : message + " " + hint, target, e);
     }
+
+    /// <summary>A connection that broke under a command (see PostgresConnections.IsBroken): what happened, and that a change is never retried.</summary>
+    private static PuoException ConnectionLost(NpgsqlException e, string target) =>
+        new(ErrorKind.Connection, "PuoOps.Postgres.ConnectionLost",
+            $"PostgreSQL at {target} closed the connection ({PostgresConnections.Reason(e)}): the server restarted, or the session was terminated. " +
+            "A read is retried once on a fresh connection, a change is never retried: check whether it took effect, then run it again.", target, e);
 
     /// <summary>What to do when the Docker socket's file mode keeps the user out (EACCES on connect).</summary>
     private const string DockerSocketDenied =

@@ -14,7 +14,8 @@ internal static class ContainerCloner
     public static async Task<string> CloneAsync(OperationContext ctx, ServiceTarget target, ContainerInspectResponse template, int number)
     {
         var name = $"{target.Project}-{target.Service}-{number}";
-        var config = template.Config;
+        var config = template.Config ?? throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.IncompleteAnswer",
+            $"Docker at {ctx.Environment.DockerHost} described {template.Name.TrimStart('/')} without its configuration, so it cannot be cloned; nothing was created.", target.Service);
         var labels = new Dictionary<string, string>(config.Labels ?? new Dictionary<string, string>())
         {
             [ContainerService.NumberLabel] = number.ToString(CultureInfo.InvariantCulture),
@@ -22,7 +23,7 @@ internal static class ContainerCloner
         var parameters = new CreateContainerParameters(config)
         {
             Name = name,
-            Hostname = null, // the template's is its own container id
+            Hostname = "", // the template's is its own container id; empty lets the daemon name the clone
             Labels = labels,
             HostConfig = template.HostConfig,
         };

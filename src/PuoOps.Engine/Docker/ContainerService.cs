@@ -97,7 +97,7 @@ public static class ContainerService
         DockerConnections.CallAsync(ctx, "Inspecting the container", idOrName,
             (client, token) => client.Containers.InspectContainerAsync(idOrName, token));
 
-    internal static Container ToContainer(OperationContext ctx, ContainerInspectResponse c, IList<Port>? ports, string? status)
+    internal static Container ToContainer(OperationContext ctx, ContainerInspectResponse c, IList<PortSummary>? ports, string? status)
     {
         var labels = c.Config?.Labels ?? new Dictionary<string, string>();
         var state = c.State;
@@ -141,7 +141,7 @@ public static class ContainerService
             ? time
             : null;
 
-    private static string[] FormatPorts(IList<Port>? ports) =>
+    private static string[] FormatPorts(IList<PortSummary>? ports) =>
         ports is null ? []
         : ports.OrderBy(p => p.PrivatePort).ThenBy(p => p.IP, StringComparer.Ordinal)
             .Select(p => p.PublicPort > 0 ? $"{p.IP}:{p.PublicPort}->{p.PrivatePort}/{p.Type}" : $"{p.PrivatePort}/{p.Type}")

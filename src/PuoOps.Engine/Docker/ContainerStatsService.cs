@@ -98,14 +98,15 @@ public static class ContainerStatsService
     internal static ContainerStats Compute(OperationContext ctx, ContainerListResponse container, ContainerStatsResponse before, ContainerStatsResponse after,
         Thresholds thresholds)
     {
-        var cpuDelta = (double)after.CPUStats.CPUUsage.TotalUsage - before.CPUStats.CPUUsage.TotalUsage;
-        var systemDelta = (double)after.CPUStats.SystemUsage - before.CPUStats.SystemUsage;
-        var cpus = after.CPUStats.OnlineCPUs > 0 ? after.CPUStats.OnlineCPUs : (uint)(after.CPUStats.CPUUsage.PercpuUsage?.Count ?? 1);
+        // Fields the daemon leaves out (no cgroup controller, an older API) are null: they count as 0, and no memory limit as unknown.
+        var cpuDelta = (double)(after.CPUStats?.CPUUsage?.TotalUsage ?? 0) - (before.CPUStats?.CPUUsage?.TotalUsage ?? 0);
+        var systemDelta = (double)(after.CPUStats?.SystemUsage ?? 0) - (before.CPUStats?.SystemUsage ?? 0);
+        var cpus = after.CPUStats?.OnlineCPUs is > 0 and var online ? online : (uint)(after.CPUStats?.CPUUsage?.PercpuUsage?.Count ?? 1);
         var cpuPercent = systemDelta > 0 && cpuDelta >= 0 ? cpuDelta / systemDelta * cpus * 100 : 0;
 
-        var memory = after.MemoryStats;
-        var usage = MemoryWithoutCache(memory);
-        var memoryPercent = memory.Limit > 0 ? usage * 100.0 / memory.Limit : double.NaN;
+        var limit = after.MemoryStats?.Limit ?? 0;
+        var usage = MemoryWithoutCache(after.MemoryStats);
+        var memoryPercent = limit > 0 ? usage * 100.0 / limit : double.NaN;
 
         var networks = after.Networks?.Values ?? [];
         var blocks = after.BlkioStats?.IoServiceBytesRecursive ?? [];
@@ -121,7 +122,7 @@ public static class ContainerStatsService
             Service = ContainerService.ServiceOf(container.Labels),
             CpuPercent = Math.Round(cpuPercent, 2),
             MemoryUsage = (long)usage,
-            MemoryLimit = (long)memory.Limit,
+            MemoryLimit = (long)limit,
             MemoryPercent = double.IsNaN(memoryPercent) ? 0 : Math.Round(memoryPercent, 2),
             NetworkReceivedBytes = (long)networks.Aggregate(0UL, (sum, n) => sum + n.RxBytes),
             NetworkSentBytes = (long)networks.Aggregate(0UL, (sum, n) => sum + n.TxBytes),
@@ -140,14 +141,15 @@ public static class ContainerStatsService
     }
 
     /// <summary>Usage minus the reclaimable page cache, as docker stats shows it (cgroup v1 and v2).</summary>
-    private static double MemoryWithoutCache(MemoryStats memory)
+    private static double MemoryWithoutCache(MemoryStats? memory)
     {
-        var stats = memory.Stats ?? new Dictionary<string, ulong>();
-        if (stats.TryGetValue("total_inactive_file", out var v1) && v1 < memory.Usage)
-            return memory.Usage - v1;
-        if (stats.TryGetValue("inactive_file", out var v2) && v2 < memory.Usage)
-            return memory.Usage - v2;
-        return memory.Usage;
+        var usage = memory?.Usage ?? 0;
+        var stats = memory?.Stats ?? new Dictionary<string, ulong>();
+        if (stats.TryGetValue("total_inactive_file", out var v1) && v1 < usage)
+            return usage - v1;
+        if (stats.TryGetValue("inactive_file", out var v2) && v2 < usage)
+            return usage - v2;
+        return usage;
     }
 
     private static Status Classify(double percent, double warning, double critical) => PuoOps.Thresholds.Classify(percent, warning, critical);

@@ -4,51 +4,54 @@ namespace PuoOps.Engine.Docker;
 
 /// <summary>
 /// The environment's one DockerClient, created on first use and disposed with the environment. The API
-/// version is negotiated: an unversioned GET /version tells the daemon's version, and the client then
-/// speaks the lower of that and the newest version Docker.DotNet models. Hard-coding a version is what
-/// broke Microsoft's Docker PowerShell module when daemons moved on.
+/// version is negotiated, never hard-coded (what broke Microsoft's Docker PowerShell module when daemons
+/// moved on): an unversioned GET /version tells the daemon's range (ApiVersion, MinAPIVersion), and the
+/// client speaks the newest version both sides support.
 /// </summary>
 internal static class DockerConnections
 {
-    /// <summary>The newest Engine API whose models Docker.DotNet 3.125 was generated from (Docker 20.10).</summary>
-    public static readonly Version ClientMaxApiVersion = new(1, 41);
+    /// <summary>The oldest Engine API PuoOps is tested against: Docker 20.10, as the sandbox runs it.</summary>
+    public static readonly Version ClientMinApiVersion = new(1, 41);
+
+    /// <summary>The newest Engine API whose models Docker.DotNet.Enhanced 4.3 was generated from (Docker 29.4).</summary>
+    public static readonly Version ClientMaxApiVersion = new(1, 54);
 
     public static Task<DockerClient> ClientAsync(OperationContext ctx)
     {
         var host = ctx.Environment.DockerHost;
         return ctx.Environment.GetClientAsync("docker", async () =>
         {
-            var endpoint = ParseHost(host);
+            // The calls carry their own deadline (OperationContext); a followed log has none.
+            var builder = new DockerClientBuilder().WithEndpoint(ParseHost(host)).WithTimeout(Timeout.InfiniteTimeSpan);
             ctx.Log($"Connecting to Docker at {host}.");
-            var configuration = new DockerClientConfiguration(endpoint, defaultTimeout: Timeout.InfiniteTimeSpan);
-            try
+            var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
             {
-                var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
-                {
-                    using var unversioned = configuration.CreateClient();
-                    return await unversioned.System.GetVersionAsync(token).ConfigureAwait(false);
-                }).ConfigureAwait(false);
-                var negotiated = Negotiate(version.APIVersion, version.MinAPIVersion, host);
-                ctx.Log($"Docker {version.Version} at {host} speaks API {version.APIVersion}; using {negotiated}.");
-                return configuration.CreateClient(negotiated);
-            }
-            catch
-            {
-                configuration.Dispose();
-                throw;
-            }
+                using var unversioned = builder.Build();
+                return await unversioned.System.GetVersionAsync(token).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            var negotiated = Negotiate(version.APIVersion, version.MinAPIVersion, host);
+            ctx.Log($"Docker {version.Version} at {host} speaks API {version.MinAPIVersion ?? "?"} to {version.APIVersion}; using {negotiated}.");
+            return builder.WithApiVersion(negotiated).Build();
         });
     }
 
-    /// <summary>min(daemon, client); refuses a daemon whose oldest supported API is newer than what the client models.</summary>
+    /// <summary>
+    /// The newest version in both ranges: min(daemon's, client's newest). A daemon whose range does not meet the
+    /// client's gets an error naming both ranges.
+    /// </summary>
     internal static Version Negotiate(string? daemonApiVersion, string? daemonMinApiVersion, string host)
     {
-        if (!Version.TryParse(daemonApiVersion, out var daemon))
-            return ClientMaxApiVersion; // an ancient or odd daemon that does not say: try ours and let it answer
-        if (Version.TryParse(daemonMinApiVersion, out var minimum) && minimum > ClientMaxApiVersion)
+        if (!Version.TryParse(daemonApiVersion, out var daemonMax))
+            return ClientMaxApiVersion; // an odd daemon that does not say: try ours and let it answer
+        // A daemon that names no minimum accepts every version up to its own.
+        var daemonMin = Version.TryParse(daemonMinApiVersion, out var minimum) ? minimum : new Version(1, 0);
+        var negotiated = daemonMax < ClientMaxApiVersion ? daemonMax : ClientMaxApiVersion;
+        if (negotiated < daemonMin || negotiated < ClientMinApiVersion)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiVersion",
-                $"Docker at {host} needs API {minimum} or newer; PuoOps speaks up to {ClientMaxApiVersion}. Update PuoOps.", host);
-        return daemon < ClientMaxApiVersion ? daemon : ClientMaxApiVersion;
+                $"Docker at {host} speaks Engine API {daemonMinApiVersion ?? "?"} to {daemonApiVersion}; PuoOps speaks {ClientMinApiVersion} to {ClientMaxApiVersion}, " +
+                (daemonMin > ClientMaxApiVersion ? "so the daemon is newer than PuoOps: update PuoOps." : "so the daemon is older than PuoOps supports: update the Docker Engine."),
+                host);
+        return negotiated;
     }
 
     /// <summary>unix:///path, tcp://host:port (http), or a bare socket path; anything else is InvalidArgument.</summary>

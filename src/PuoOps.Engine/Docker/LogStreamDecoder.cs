@@ -1,82 +1,42 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using Docker.DotNet;
 
 namespace PuoOps.Engine.Docker;
 
 /// <summary>
-/// Splits a Docker log stream into lines, keeping stdout and stderr apart. Without a TTY the daemon
-/// multiplexes both streams into frames: an 8-byte header (stream type, 3 zero bytes, big-endian payload
-/// length) then the payload; a frame can hold part of a line or several lines, so each stream keeps its
-/// own unfinished line. Written by hand over one reused 64 KiB buffer because Docker.DotNet's
-/// MultiplexedStream hands out one frame per call and copies; this keeps memory flat however long the log.
+/// Splits a Docker log stream into lines, keeping stdout and stderr apart. Docker.DotNet's MultiplexedStream
+/// takes the frames apart (without a TTY the daemon multiplexes both streams: an 8-byte header, then the
+/// payload); a frame can hold part of a line or several lines, so each stream keeps its own unfinished line.
+/// One 64 KiB buffer is reused for every read, so memory stays flat however long the log.
 /// </summary>
 internal sealed class LogStreamDecoder
 {
     public const int Stdout = 1;
     public const int Stderr = 2;
-    private const int HeaderLength = 8;
 
-    private readonly Stream _stream;
-    private readonly bool _multiplexed;
+    private readonly MultiplexedStream _stream;
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly MemoryStream?[] _partial = new MemoryStream?[3];
-    private int _start;
-    private int _end;
-    private int _frameStream = Stdout;
-    private long _frameRemaining;
 
-    public LogStreamDecoder(Stream stream, bool multiplexed)
+    public LogStreamDecoder(MultiplexedStream stream)
     {
         _stream = stream;
-        _multiplexed = multiplexed;
     }
 
     /// <summary>Reads more and appends the complete lines found to <paramref name="lines"/>; false at the end of the stream.</summary>
     public async ValueTask<bool> ReadLinesAsync(List<(int Stream, string Line)> lines, CancellationToken cancellation)
     {
-        if (_start > 0 && _start == _end)
-            _start = _end = 0;
-        if (_end == _buffer.Length)
-        {
-            // Keep the unread bytes (at most a header) and make room.
-            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
-            _end -= _start;
-            _start = 0;
-        }
-        var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellation).ConfigureAwait(false);
-        if (read == 0)
+        var read = await _stream.ReadOutputAsync(_buffer, 0, _buffer.Length, cancellation).ConfigureAwait(false);
+        if (read.EOF)
         {
             for (var s = Stdout; s <= Stderr; s++)
                 if (_partial[s] is { Length: > 0 } rest)
                     lines.Add((s, Decode(rest.GetBuffer().AsSpan(0, (int)rest.Length))));
             return false;
         }
-        _end += read;
-        Parse(lines);
+        Split(read.Target == MultiplexedStream.TargetStream.StandardError ? Stderr : Stdout, _buffer.AsSpan(0, read.Count), lines);
         return true;
-    }
-
-    private void Parse(List<(int Stream, string Line)> lines)
-    {
-        while (_start < _end)
-        {
-            if (_multiplexed && _frameRemaining == 0)
-            {
-                if (_end - _start < HeaderLength)
-                    return;
-                var header = _buffer.AsSpan(_start, HeaderLength);
-                _frameStream = header[0] == Stderr ? Stderr : Stdout;
-                _frameRemaining = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
-                _start += HeaderLength;
-                continue;
-            }
-            var take = _multiplexed ? (int)Math.Min(_frameRemaining, _end - _start) : _end - _start;
-            Split(_frameStream, _buffer.AsSpan(_start, take), lines);
-            _start += take;
-            if (_multiplexed)
-                _frameRemaining -= take;
-        }
     }
 
     private void Split(int stream, ReadOnlySpan<byte> payload, List<(int Stream, string Line)> lines)

@@ -26,7 +26,7 @@ public static class ServiceControlService
     {
         if (wait <= TimeSpan.Zero || wait > TimeSpan.FromDays(1))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.WaitTimeout",
-                $"-WaitTimeout must be between 1 ms and 1 day (got {wait}). Example: -WaitTimeout 5m.", wait);
+                $"-WaitTimeout must be between 1 ms and 1 day (got {wait}). Example: -WaitTimeout '5m'.", wait);
     }
 
     /// <param name="wait">How long to wait until the service runs (and is healthy) or stopped; null: do not wait.</param>
@@ -70,7 +70,7 @@ public static class ServiceControlService
             Target = ContainerStatsService.NameOf(c),
             Action = action.ToString(),
             Before = c.State,
-            After = after[i].State.Status,
+            After = after[i].State?.Status ?? "",
             Changed = changed[i],
             Health = ServiceWaits.HealthOf(after[i]),
             Duration = clock.Elapsed,
@@ -88,12 +88,12 @@ public static class ServiceControlService
         {
             case ServiceAction.Restart:
                 // What docker service update --force does: a new ForceUpdate value makes Swarm replace every task.
-                spec.TaskTemplate.ForceUpdate++;
+                service.TaskTemplate.ForceUpdate++;
                 break;
             case ServiceAction.Stop when replicas is null:
             case ServiceAction.Start when replicas is null:
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.GlobalService",
-                    $"Swarm service '{spec.Name}' is global: it runs on every node and cannot be stopped or started by replica count. Use Restart-PuoService, or docker service rm.", spec.Name);
+                    $"Swarm service '{service.Name}' is global: it runs on every node and cannot be stopped or started by replica count. Use Restart-PuoService, or docker service rm.", service.Name);
             case ServiceAction.Stop when replicas == 0:
             case ServiceAction.Start when replicas > 0:
                 changed = false;
@@ -101,16 +101,16 @@ public static class ServiceControlService
             case ServiceAction.Stop:
                 spec.Labels ??= new Dictionary<string, string>();
                 spec.Labels[StoppedReplicasLabel] = replicas!.Value.ToString(CultureInfo.InvariantCulture);
-                spec.Mode.Replicated.Replicas = 0;
+                spec.Mode!.Replicated!.Replicas = 0; // replicas is not null: the service is replicated
                 break;
             case ServiceAction.Start:
                 var restore = spec.Labels is not null && spec.Labels.Remove(StoppedReplicasLabel, out var saved)
                               && ulong.TryParse(saved, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count > 0 ? count : 1UL;
-                spec.Mode.Replicated.Replicas = restore;
+                spec.Mode!.Replicated!.Replicas = restore;
                 break;
         }
         if (changed)
-            await ServiceTarget.UpdateSwarmAsync(ctx, service, spec).ConfigureAwait(false);
+            await ServiceTarget.UpdateSwarmAsync(ctx, service).ConfigureAwait(false);
         var refreshed = await ServiceTarget.InspectSwarmAsync(ctx, service.ID).ConfigureAwait(false);
         if (wait is { } limit && changed)
             await ServiceWaits.SwarmConvergedAsync(ctx, refreshed, limit, clock, throwOnTimeout: true).ConfigureAwait(false);
@@ -119,7 +119,7 @@ public static class ServiceControlService
             Environment = ctx.Environment.Name,
             Service = target.Service,
             Kind = target.Kind,
-            Target = spec.Name,
+            Target = service.Name,
             Action = action.ToString(),
             Before = before,
             After = await DescribeSwarmAsync(ctx, refreshed).ConfigureAwait(false),
@@ -128,9 +128,9 @@ public static class ServiceControlService
         };
     }
 
-    private static async Task<string> DescribeSwarmAsync(OperationContext ctx, SwarmService service)
+    private static async Task<string> DescribeSwarmAsync(OperationContext ctx, InspectedService service)
     {
         var running = await ServiceTarget.CountRunningTasksAsync(ctx, service).ConfigureAwait(false);
-        return service.Spec.Mode?.Replicated?.Replicas is { } desired ? $"{running}/{desired} running" : $"{running} running (global)";
+        return service.DesiredReplicas is { } desired ? $"{running}/{desired} running" : $"{running} running (global)";
     }
 }

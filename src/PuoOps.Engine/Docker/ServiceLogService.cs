@@ -43,8 +43,8 @@ public static class ServiceLogService
             Tail = options.Tail?.ToString(CultureInfo.InvariantCulture) ?? "all", Since = UnixTime(options.Since), Until = UnixTime(options.Until),
         };
         var stream = await DockerConnections.CallAsync(ctx, "Opening the container's log", name,
-            (client, token) => OpenContainerLogAsync(client, inspected.ID, parameters, token)).ConfigureAwait(false);
-        await foreach (var (streamType, line) in ReadLinesAsync(ctx, stream, !inspected.Config.Tty, name, cancellation).ConfigureAwait(false))
+            (client, token) => client.Containers.GetContainerLogsAsync(inspected.ID, parameters, token)).ConfigureAwait(false);
+        await foreach (var (streamType, line) in ReadLinesAsync(ctx, stream, name, cancellation).ConfigureAwait(false))
         {
             var (time, message) = options.Timestamps ? LogStreamDecoder.SplitTimestamp(line) : (null, line);
             yield return ToLine(ctx, time, name, streamType, message);
@@ -63,10 +63,9 @@ public static class ServiceLogService
             ShowStdout = true, ShowStderr = true, Timestamps = timestamps, Details = true, Follow = options.Follow,
             Tail = options.Tail?.ToString(CultureInfo.InvariantCulture) ?? "all", Since = UnixTime(options.Since),
         };
-        var stream = await DockerConnections.CallAsync(ctx, "Opening the Swarm service's log", service.Spec.Name,
-            (client, token) => OpenServiceLogAsync(client, service.ID, parameters, token)).ConfigureAwait(false);
-        await foreach (var (streamType, line) in ReadLinesAsync(ctx, stream, !service.Spec.TaskTemplate.ContainerSpec.TTY, service.Spec.Name, cancellation)
-                           .ConfigureAwait(false))
+        var stream = await DockerConnections.CallAsync(ctx, "Opening the Swarm service's log", service.Name,
+            (client, token) => client.Swarm.GetServiceLogsAsync(service.ID, service.Tty, parameters, token)).ConfigureAwait(false);
+        await foreach (var (streamType, line) in ReadLinesAsync(ctx, stream, service.Name, cancellation).ConfigureAwait(false))
         {
             // With details the daemon writes "[<time> ]<attr=value,...> <message>": the task id names the replica.
             var (time, rest) = timestamps ? LogStreamDecoder.SplitTimestamp(line) : (null, line);
@@ -78,7 +77,7 @@ public static class ServiceLogService
             var taskId = attributes.Split(',').FirstOrDefault(a => a.StartsWith(SwarmTaskAttribute, StringComparison.Ordinal))?[SwarmTaskAttribute.Length..];
             if (taskId is not null && !taskNames.ContainsKey(taskId))
                 taskNames = await TaskNamesAsync(ctx, target).ConfigureAwait(false); // a task started since the last look
-            var container = taskId is not null && taskNames.TryGetValue(taskId, out var taskName) ? taskName : service.Spec.Name;
+            var container = taskId is not null && taskNames.TryGetValue(taskId, out var taskName) ? taskName : service.Name;
             yield return ToLine(ctx, options.Timestamps ? time : null, container, streamType, message);
         }
     }
@@ -93,13 +92,13 @@ public static class ServiceLogService
     };
 
     /// <summary>Decoded lines of one log stream; disposing the stream on cancellation unblocks a follow read at once.</summary>
-    private static async IAsyncEnumerable<(int Stream, string Line)> ReadLinesAsync(OperationContext ctx, Stream stream, bool multiplexed, string target,
+    private static async IAsyncEnumerable<(int Stream, string Line)> ReadLinesAsync(OperationContext ctx, MultiplexedStream stream, string target,
         [EnumeratorCancellation] CancellationToken cancellation)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, ctx.Cancellation);
-        await using var _ = stream.ConfigureAwait(false);
+        using var _ = stream;
         await using var registration = linked.Token.Register(stream.Dispose).ConfigureAwait(false);
-        var decoder = new LogStreamDecoder(stream, multiplexed);
+        var decoder = new LogStreamDecoder(stream);
         var lines = new List<(int Stream, string Line)>(1024);
         while (true)
         {
@@ -124,18 +123,10 @@ public static class ServiceLogService
         }
     }
 
-#pragma warning disable CS0618 // the raw-stream overloads are marked obsolete in favour of MultiplexedStream; see LogStreamDecoder for why they are used
-    private static Task<Stream> OpenContainerLogAsync(DockerClient client, string id, ContainerLogsParameters parameters, CancellationToken token) =>
-        client.Containers.GetContainerLogsAsync(id, parameters, token);
-
-    private static Task<Stream> OpenServiceLogAsync(DockerClient client, string id, ServiceLogsParameters parameters, CancellationToken token) =>
-        client.Swarm.GetServiceLogsAsync(id, parameters, token);
-#pragma warning restore CS0618
-
     private static async Task<Dictionary<string, string>> TaskNamesAsync(OperationContext ctx, ServiceTarget target)
     {
         var tasks = await ServiceTarget.ListTasksAsync(ctx, target.SwarmService!).ConfigureAwait(false);
-        var name = target.SwarmService!.Spec.Name;
+        var name = target.SwarmService!.Name;
         return tasks.ToDictionary(t => t.ID, t => t.Slot > 0 ? $"{name}.{t.Slot}" : $"{name}.{t.NodeID}");
     }
 

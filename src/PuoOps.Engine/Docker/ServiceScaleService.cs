@@ -25,11 +25,11 @@ public static class ServiceScaleService
     {
         var service = target.SwarmService!;
         var before = target.DesiredReplicas ?? throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.GlobalService",
-            $"Swarm service '{service.Spec.Name}' is global (one task per node); it has no replica count to set.", service.Spec.Name);
+            $"Swarm service '{service.Name}' is global (one task per node); it has no replica count to set.", service.Name);
         if (before != replicas)
         {
-            service.Spec.Mode.Replicated.Replicas = (ulong)replicas;
-            await ServiceTarget.UpdateSwarmAsync(ctx, service, service.Spec).ConfigureAwait(false);
+            service.Spec.Mode!.Replicated!.Replicas = (ulong)replicas; // before is not null: the service is replicated
+            await ServiceTarget.UpdateSwarmAsync(ctx, service).ConfigureAwait(false);
         }
         var refreshed = await ServiceTarget.InspectSwarmAsync(ctx, service.ID).ConfigureAwait(false);
         var converged = await ServiceWaits.SwarmConvergedAsync(ctx, refreshed, wait, clock, throwOnTimeout: false).ConfigureAwait(false);

@@ -35,7 +35,7 @@ public sealed class ServiceTarget
     internal IReadOnlyList<ContainerListResponse> Containers { get; private init; } = [];
 
     /// <summary>Swarm: the service as inspected.</summary>
-    internal SwarmService? SwarmService { get; private init; }
+    internal InspectedService? SwarmService { get; private init; }
 
     internal string? Project { get; private init; }
 
@@ -78,23 +78,24 @@ public sealed class ServiceTarget
         };
     }
 
-    private static async Task<ServiceTarget> ForSwarmAsync(OperationContext ctx, string service, SwarmService swarm)
+    private static async Task<ServiceTarget> ForSwarmAsync(OperationContext ctx, string service, InspectedService swarm)
     {
         var running = await CountRunningTasksAsync(ctx, swarm).ConfigureAwait(false);
-        var mode = swarm.Spec.Mode?.Replicated is { } replicated ? $"{running}/{replicated.Replicas ?? 0} replicas running" : $"global, {running} running";
-        return new ServiceTarget(service, Swarm, swarm.Spec.Name, $"Swarm service '{swarm.Spec.Name}' ({mode})") { SwarmService = swarm };
+        var mode = swarm.DesiredReplicas is { } replicas ? $"{running}/{replicas} replicas running" : $"global, {running} running";
+        return new ServiceTarget(service, Swarm, swarm.Name, $"Swarm service '{swarm.Name}' ({mode})") { SwarmService = swarm };
     }
 
-    internal int? DesiredReplicas => SwarmService?.Spec.Mode?.Replicated?.Replicas is { } r ? (int)r : null;
+    internal int? DesiredReplicas => SwarmService?.DesiredReplicas is { } r ? (int)r : null;
 
-    internal static Task<SwarmService> InspectSwarmAsync(OperationContext ctx, string idOrName) =>
-        DockerConnections.CallAsync(ctx, "Inspecting the Swarm service", idOrName, (client, token) => client.Swarm.InspectServiceAsync(idOrName, token));
+    internal static async Task<InspectedService> InspectSwarmAsync(OperationContext ctx, string idOrName) =>
+        InspectedService.From(await DockerConnections.CallAsync(ctx, "Inspecting the Swarm service", idOrName,
+            (client, token) => client.Swarm.InspectServiceAsync(idOrName, token)).ConfigureAwait(false), ctx.Environment.DockerHost);
 
     /// <summary>
     /// The Swarm services whose name, or whose name without the <c>project_</c> prefix of a stack, the pattern
     /// matches, with that service name; none when this daemon is not a swarm manager.
     /// </summary>
-    private static async Task<List<(string Service, SwarmService Swarm)>> FindSwarmServicesAsync(OperationContext ctx, string? project, NamePattern pattern)
+    private static async Task<List<(string Service, InspectedService Swarm)>> FindSwarmServicesAsync(OperationContext ctx, string? project, NamePattern pattern)
     {
         IEnumerable<SwarmService> services;
         try
@@ -107,29 +108,50 @@ public sealed class ServiceTarget
             return [];
         }
         var prefix = project is null ? null : project + "_";
-        var found = new List<(string, SwarmService)>();
-        foreach (var swarm in services)
+        var found = new List<(string, InspectedService)>();
+        foreach (var swarm in services.Select(s => InspectedService.From(s, ctx.Environment.DockerHost)))
         {
-            var name = swarm.Spec.Name;
-            if (pattern.IsMatch(name))
-                found.Add((name, swarm));
-            else if (prefix is not null && name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && pattern.IsMatch(name[prefix.Length..]))
-                found.Add((name[prefix.Length..], swarm));
+            if (pattern.IsMatch(swarm.Name))
+                found.Add((swarm.Name, swarm));
+            else if (prefix is not null && swarm.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && pattern.IsMatch(swarm.Name[prefix.Length..]))
+                found.Add((swarm.Name[prefix.Length..], swarm));
         }
         return found;
     }
 
-    internal static Task UpdateSwarmAsync(OperationContext ctx, SwarmService service, ServiceSpec spec) =>
-        DockerConnections.CallAsync(ctx, "Updating the Swarm service", spec.Name, (client, token) =>
-            client.Swarm.UpdateServiceAsync(service.ID, new ServiceUpdateParameters { Service = spec, Version = (long)service.Version.Index }, token));
+    /// <summary>Sends a changed spec back, naming the version it was read at.</summary>
+    internal static Task UpdateSwarmAsync(OperationContext ctx, InspectedService service) =>
+        DockerConnections.CallAsync(ctx, "Updating the Swarm service", service.Name, (client, token) =>
+            client.Swarm.UpdateServiceAsync(service.ID, new ServiceUpdateParameters { Service = service.Spec, Version = (long)service.Version }, token));
 
-    internal static async Task<IList<TaskResponse>> ListTasksAsync(OperationContext ctx, SwarmService swarm) =>
-        await DockerConnections.CallAsync(ctx, "Listing the Swarm service's tasks", swarm.Spec.Name, (client, token) =>
+    internal static async Task<IList<TaskResponse>> ListTasksAsync(OperationContext ctx, InspectedService swarm) =>
+        await DockerConnections.CallAsync(ctx, "Listing the Swarm service's tasks", swarm.Name, (client, token) =>
             client.Tasks.ListAsync(new TasksListParameters
             {
                 Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [swarm.ID] = true } },
             }, token)).ConfigureAwait(false);
 
-    internal static async Task<int> CountRunningTasksAsync(OperationContext ctx, SwarmService swarm) =>
+    internal static async Task<int> CountRunningTasksAsync(OperationContext ctx, InspectedService swarm) =>
         (await ListTasksAsync(ctx, swarm).ConfigureAwait(false)).Count(t => t.Status?.State == TaskState.Running && t.DesiredState == TaskState.Running);
+}
+
+/// <summary>
+/// A Swarm service as inspected, with what every daemon sends (its spec, task template and version) checked
+/// once by <see cref="From"/>, so the code that changes the spec never sends back a half-empty one.
+/// </summary>
+/// <param name="Version">The spec's version index, which an update must name.</param>
+internal sealed record InspectedService(string ID, ulong Version, ServiceSpec Spec, TaskSpec TaskTemplate)
+{
+    public string Name => Spec.Name ?? ID;
+
+    /// <summary>The replica count asked for; null for a global service.</summary>
+    public ulong? DesiredReplicas => Spec.Mode?.Replicated is { } replicated ? replicated.Replicas ?? 0 : null;
+
+    public bool Tty => TaskTemplate.ContainerSpec?.TTY ?? false;
+
+    public static InspectedService From(SwarmService service, string host) =>
+        service is { Spec.TaskTemplate: { } template, Version.Index: { } version }
+            ? new InspectedService(service.ID, version, service.Spec, template)
+            : throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.IncompleteAnswer",
+                $"Docker at {host} described Swarm service {service.ID} without its spec or version; nothing was changed. Check it with docker service inspect.", service.ID);
 }

@@ -23,9 +23,11 @@ public static class BlockingQueryService
         DateTimeOffset? QueryStart, DateTimeOffset? TransactionStart, string Query, TimeSpan Duration);
 
     /// <summary>Root blockers each followed by the backends waiting on them, depth first.</summary>
-    public static async Task<IReadOnlyList<BlockingQuery>> GetAsync(OperationContext ctx)
+    public static Task<IReadOnlyList<BlockingQuery>> GetAsync(OperationContext ctx) =>
+        PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx));
+
+    private static async Task<IReadOnlyList<BlockingQuery>> ReadAsync(NpgsqlConnection connection, OperationContext ctx)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
         var rows = new Dictionary<int, Row>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))

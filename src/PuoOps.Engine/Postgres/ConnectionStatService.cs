@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace PuoOps.Engine.Postgres;
 
 /// <summary>The runbook's "count(*) FROM pg_stat_activity; SHOW max_connections", with the breakdown that explains it.</summary>
@@ -17,7 +19,11 @@ public static class ConnectionStatService
     public static async Task<ConnectionStat> GetAsync(OperationContext ctx, double warningPercent, double criticalPercent)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        return await PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx, warningPercent, criticalPercent)).ConfigureAwait(false);
+    }
+
+    private static async Task<ConnectionStat> ReadAsync(NpgsqlConnection connection, OperationContext ctx, double warningPercent, double criticalPercent)
+    {
         await using var command = connection.Command(Sql, ctx);
         var byState = new Dictionary<string, long>();
         var byUser = new Dictionary<string, long>();

@@ -1,3 +1,5 @@
+using Npgsql;
+
 namespace PuoOps.Engine.Postgres;
 
 /// <summary>
@@ -41,7 +43,13 @@ public static class IndexBloatService
         double warningPercent, double criticalPercent)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        return await PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx, tables, indexes, warningPercent, criticalPercent))
+            .ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<IndexBloat>> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern tables,
+        RelationPattern indexes, double warningPercent, double criticalPercent)
+    {
         await using var command = connection.Command(Sql, ctx);
         tables.AddParameters(command.Parameters, "table");
         command.Parameters.AddWithValue("index", (indexes.Name ?? NamePattern.Any).Regex);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using Npgsql;
 
@@ -67,10 +66,13 @@ public static class IndexUsageService
 
     /// <param name="tables">The tables whose indexes are read.</param>
     /// <param name="indexes">The indexes, in the same schema (<see cref="RelationPattern.ParseIndexes"/>).</param>
-    public static async IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, RelationPattern tables, RelationPattern indexes,
-        IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, RelationPattern tables, RelationPattern indexes,
+        IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force) =>
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, tables, indexes, filter, minimumStatsAge, force));
+
+    private static async IAsyncEnumerable<IndexUsage> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern tables,
+        RelationPattern indexes, IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var batch = new NpgsqlBatch(connection) { Timeout = ctx.TimeoutSeconds };
         batch.BatchCommands.Add(new NpgsqlBatchCommand(StatsSinceSql));
         batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(AttributeSql), tables, indexes));

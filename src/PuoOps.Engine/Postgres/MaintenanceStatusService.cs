@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Npgsql;
 
 namespace PuoOps.Engine.Postgres;
@@ -41,11 +40,15 @@ public static class MaintenanceStatusService
     private const string DatabaseSql = "SELECT datname, age(datfrozenxid)::int8 FROM pg_database WHERE datname = current_database()";
 
     /// <summary>Table rows, then (when no table filter is given) the database's own wraparound row.</summary>
-    public static async IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, RelationPattern pattern,
-        MaintenanceThresholds thresholds, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, RelationPattern pattern, MaintenanceThresholds thresholds)
     {
         thresholds.Validate();
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
+        return PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, pattern, thresholds));
+    }
+
+    private static async IAsyncEnumerable<MaintenanceStatus> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern,
+        MaintenanceThresholds thresholds)
+    {
         var database = connection.Database;
         await using (var command = connection.Command(TableSql, ctx))
         {

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -22,10 +21,12 @@ public static class PostgresActivityService
         ORDER BY duration DESC
         """;
 
-    public static async IAsyncEnumerable<SlowQuery> GetSlowQueriesAsync(OperationContext ctx, TimeSpan minimumDuration,
-        bool includeIdleInTransaction, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<SlowQuery> GetSlowQueriesAsync(OperationContext ctx, TimeSpan minimumDuration, bool includeIdleInTransaction) =>
+        PostgresConnections.StreamAsync(ctx, connection => SlowQueriesAsync(connection, ctx, minimumDuration, includeIdleInTransaction));
+
+    private static async IAsyncEnumerable<SlowQuery> SlowQueriesAsync(NpgsqlConnection connection, OperationContext ctx, TimeSpan minimumDuration,
+        bool includeIdleInTransaction)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(SlowQuerySql, ctx);
         command.Parameters.AddWithValue("include_idle", includeIdleInTransaction);
         command.Parameters.AddWithValue("minimum", NpgsqlDbType.Interval, minimumDuration);
@@ -66,9 +67,11 @@ public static class PostgresActivityService
     /// Finds the backend and refuses what must never be signalled: this module's own session and,
     /// unless <paramref name="allowNonClient"/>, server processes such as autovacuum or WAL senders.
     /// </summary>
-    public static async Task<Backend> GetBackendAsync(OperationContext ctx, int pid, bool allowNonClient)
+    public static Task<Backend> GetBackendAsync(OperationContext ctx, int pid, bool allowNonClient) =>
+        PostgresConnections.ReadAsync(ctx, connection => BackendAsync(connection, ctx, pid, allowNonClient));
+
+    private static async Task<Backend> BackendAsync(NpgsqlConnection connection, OperationContext ctx, int pid, bool allowNonClient)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(
             "SELECT pid = pg_backend_pid(), backend_type, usename, datname, state, query, query_start FROM pg_stat_activity WHERE pid = @pid", ctx);
         command.Parameters.AddWithValue("pid", pid);
@@ -104,17 +107,24 @@ public static class PostgresActivityService
     /// <summary>
     /// pg_cancel_backend or pg_terminate_backend. When <paramref name="expectedQueryStart"/> is given, only
     /// signals if the backend still runs that same query, so a query that finished between the listing and
-    /// the stop (or a reused pid) is left alone. Returns false when nothing was signalled.
+    /// the stop (or a reused pid) is left alone. Returns false when nothing was signalled. A terminated backend
+    /// may have been one of the environment's pooled connections, so a termination clears the pool.
     /// </summary>
     public static async Task<bool> SignalAsync(OperationContext ctx, int pid, bool terminate, DateTimeOffset? expectedQueryStart)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        var function = terminate ? "pg_terminate_backend" : "pg_cancel_backend";
-        await using var command = connection.Command(
-            $"SELECT {function}(pid) FROM pg_stat_activity WHERE pid = @pid AND pid <> pg_backend_pid() AND (@start::timestamptz IS NULL OR query_start = @start)", ctx);
-        command.Parameters.AddWithValue("pid", pid);
-        command.Parameters.Add(new NpgsqlParameter("start", NpgsqlDbType.TimestampTz) { Value = expectedQueryStart is { } s ? s.ToUniversalTime() : DBNull.Value });
-        return await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false) is true;
+        bool signalled;
+        await using (var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false))
+        {
+            var function = terminate ? "pg_terminate_backend" : "pg_cancel_backend";
+            await using var command = connection.Command(
+                $"SELECT {function}(pid) FROM pg_stat_activity WHERE pid = @pid AND pid <> pg_backend_pid() AND (@start::timestamptz IS NULL OR query_start = @start)", ctx);
+            command.Parameters.AddWithValue("pid", pid);
+            command.Parameters.Add(new NpgsqlParameter("start", NpgsqlDbType.TimestampTz) { Value = expectedQueryStart is { } s ? s.ToUniversalTime() : DBNull.Value });
+            signalled = await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false) is true;
+        }
+        if (signalled && terminate)
+            await PostgresConnections.ClearPoolAsync(ctx).ConfigureAwait(false);
+        return signalled;
     }
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Npgsql;
 
 namespace PuoOps.Engine.Postgres;
 
@@ -10,31 +11,7 @@ public static class PostgresHealthService
         var target = PostgresConnections.Endpoint(ctx).DisplayName;
         try
         {
-            await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-            await using var command = connection.Command(
-                "SELECT split_part(current_setting('server_version'), ' ', 1), pg_is_in_recovery(), current_database(), current_user", ctx);
-            string version, database, user;
-            bool inRecovery;
-            await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
-            {
-                await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
-                (version, inRecovery, database, user) = (reader.GetString(0), reader.GetBoolean(1), reader.GetString(2), reader.GetString(3));
-            }
-            // Best of three round trips: the first can include pool warm-up, and one sample is noise.
-            var latency = TimeSpan.MaxValue;
-            await using var ping = connection.Command("SELECT 1", ctx);
-            for (var i = 0; i < 3; i++)
-            {
-                var watch = Stopwatch.StartNew();
-                await ping.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false);
-                latency = watch.Elapsed < latency ? watch.Elapsed : latency;
-            }
-            return new PostgresHealth
-            {
-                Environment = ctx.Environment.Name, Target = target, Status = Status.OK, Reachable = true, Authenticated = true,
-                ServerVersion = version, Latency = latency, InRecovery = inRecovery, Database = database, User = user,
-                Message = inRecovery ? "Accepting connections (read-only standby)." : "Accepting connections.",
-            };
+            return await PostgresConnections.ReadAsync(ctx, connection => ProbeAsync(connection, ctx, target)).ConfigureAwait(false);
         }
         catch (Exception ex) when (!ctx.Cancellation.IsCancellationRequested)
         {
@@ -47,5 +24,33 @@ public static class PostgresHealthService
                 Message = error.Message,
             };
         }
+    }
+
+    private static async Task<PostgresHealth> ProbeAsync(NpgsqlConnection connection, OperationContext ctx, string target)
+    {
+        await using var command = connection.Command(
+            "SELECT split_part(current_setting('server_version'), ' ', 1), pg_is_in_recovery(), current_database(), current_user", ctx);
+        string version, database, user;
+        bool inRecovery;
+        await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
+        {
+            await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
+            (version, inRecovery, database, user) = (reader.GetString(0), reader.GetBoolean(1), reader.GetString(2), reader.GetString(3));
+        }
+        // Best of three round trips: the first can include pool warm-up, and one sample is noise.
+        var latency = TimeSpan.MaxValue;
+        await using var ping = connection.Command("SELECT 1", ctx);
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await ping.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false);
+            latency = watch.Elapsed < latency ? watch.Elapsed : latency;
+        }
+        return new PostgresHealth
+        {
+            Environment = ctx.Environment.Name, Target = target, Status = Status.OK, Reachable = true, Authenticated = true,
+            ServerVersion = version, Latency = latency, InRecovery = inRecovery, Database = database, User = user,
+            Message = inRecovery ? "Accepting connections (read-only standby)." : "Accepting connections.",
+        };
     }
 }

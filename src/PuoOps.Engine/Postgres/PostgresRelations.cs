@@ -35,18 +35,12 @@ public static class PostgresRelations
     /// The tables <paramref name="pattern"/> selects. Without a schema only application schemas are searched.
     /// A name without wildcards that matches nothing is NotFound.
     /// </summary>
-    public static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, RelationPattern pattern)
-    {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        return await ResolveTablesAsync(connection, ctx, pattern, includeSystem: false).ConfigureAwait(false);
-    }
+    public static Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, RelationPattern pattern) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, pattern, includeSystem: false));
 
     /// <summary>Every table VACUUM or ANALYZE without a table list would process: system catalogs included.</summary>
-    public static async Task<IReadOnlyList<TableTarget>> AllTablesAsync(OperationContext ctx)
-    {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
-        return await ResolveTablesAsync(connection, ctx, RelationPattern.All, includeSystem: true).ConfigureAwait(false);
-    }
+    public static Task<IReadOnlyList<TableTarget>> AllTablesAsync(OperationContext ctx) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, RelationPattern.All, includeSystem: true));
 
     private static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(NpgsqlConnection connection, OperationContext ctx,
         RelationPattern pattern, bool includeSystem)
@@ -70,9 +64,11 @@ public static class PostgresRelations
     }
 
     /// <summary>The indexes <paramref name="pattern"/> selects, with their current size.</summary>
-    public static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, RelationPattern pattern)
+    public static Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, RelationPattern pattern) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveIndexesAsync(connection, ctx, pattern));
+
+    private static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command($"""
             SELECT n.nspname, t.relname, i.relname, pg_relation_size(i.oid)
             FROM pg_index x

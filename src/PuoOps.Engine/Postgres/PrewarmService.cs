@@ -18,9 +18,11 @@ public static class PrewarmService
         """;
 
     /// <summary>Where the extension lives, so its function is called by its qualified name; InvalidOperation when it is missing.</summary>
-    public static async Task<string> FindFunctionAsync(OperationContext ctx)
+    public static Task<string> FindFunctionAsync(OperationContext ctx) =>
+        PostgresConnections.ReadAsync(ctx, connection => FindFunctionAsync(connection, ctx));
+
+    private static async Task<string> FindFunctionAsync(Npgsql.NpgsqlConnection connection, OperationContext ctx)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_prewarm'", ctx);
         return await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false) is string schema

@@ -17,8 +17,15 @@ public static class QueryPlanService
     {
         if (string.IsNullOrWhiteSpace(statement))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Postgres.EmptyStatement", "Give the statement to explain, e.g. -Query 'SELECT * FROM memories WHERE user_id = ''user_42'''.");
+        // A read, even with ANALYZE: whatever the statement did is rolled back.
+        return await PostgresConnections.ReadAsync(ctx, connection => ExplainAsync(connection, ctx, statement, analyze, largeTableRows, slowestCount))
+            .ConfigureAwait(false);
+    }
+
+    private static async Task<QueryPlan> ExplainAsync(NpgsqlConnection connection, OperationContext ctx, string statement, bool analyze,
+        long largeTableRows, int slowestCount)
+    {
         var target = PostgresConnections.Endpoint(ctx).DisplayName;
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         string json;
         await using (var transaction = await connection.BeginTransactionAsync(ctx.Cancellation).ConfigureAwait(false))
         {

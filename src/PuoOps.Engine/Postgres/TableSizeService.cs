@@ -1,4 +1,4 @@
-using System.Runtime.CompilerServices;
+using Npgsql;
 
 namespace PuoOps.Engine.Postgres;
 
@@ -20,10 +20,11 @@ public static class TableSizeService
         """;
 
     /// <summary>The tables <paramref name="pattern"/> selects, largest first; at most <paramref name="limit"/> when given.</summary>
-    public static async IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, RelationPattern pattern, long? limit,
-        [EnumeratorCancellation] CancellationToken cancellation = default)
+    public static IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, RelationPattern pattern, long? limit) =>
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, pattern, limit));
+
+    private static async IAsyncEnumerable<TableSize> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern, long? limit)
     {
-        await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
         pattern.AddParameters(command.Parameters, "table");
         command.Parameters.AddWithValue("limit", (object?)limit ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint;

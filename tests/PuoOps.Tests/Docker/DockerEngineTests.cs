@@ -20,12 +20,21 @@ public sealed class DockerEngineTests : IDisposable
     }
 
     [Fact]
-    public void Negotiation_takes_the_lower_of_daemon_and_client_versions()
+    public void Negotiation_takes_the_newest_version_both_sides_speak_and_names_both_ranges_when_there_is_none()
     {
-        Assert.Equal(DockerConnections.ClientMaxApiVersion, DockerConnections.Negotiate("1.50", "1.24", "h"));
-        Assert.Equal(new Version(1, 39), DockerConnections.Negotiate("1.39", "1.12", "h"));
-        var tooNew = Assert.Throws<PuoException>(() => DockerConnections.Negotiate("1.60", "1.50", "h"));
+        Assert.Equal(DockerConnections.ClientMaxApiVersion, DockerConnections.Negotiate("1.60", "1.24", "h"));
+        Assert.Equal(new Version(1, 52), DockerConnections.Negotiate("1.52", "1.44", "h")); // Engine 29
+        Assert.Equal(new Version(1, 41), DockerConnections.Negotiate("1.41", "1.12", "h")); // Engine 20.10
+        Assert.Equal(new Version(1, 45), DockerConnections.Negotiate("1.45", null, "h"));
+
+        var tooNew = Assert.Throws<PuoException>(() => DockerConnections.Negotiate("1.70", "1.60", "h"));
         Assert.Equal("PuoOps.Docker.ApiVersion", tooNew.ErrorId);
+        Assert.Contains("1.60 to 1.70", tooNew.Message);
+        Assert.Contains($"{DockerConnections.ClientMinApiVersion} to {DockerConnections.ClientMaxApiVersion}", tooNew.Message);
+        Assert.Contains("update PuoOps", tooNew.Message);
+        var tooOld = Assert.Throws<PuoException>(() => DockerConnections.Negotiate("1.39", "1.12", "h"));
+        Assert.Contains("1.12 to 1.39", tooOld.Message);
+        Assert.Contains("update the Docker Engine", tooOld.Message);
     }
 
     [Fact]
@@ -120,7 +129,7 @@ public sealed class DockerEngineTests : IDisposable
     {
         // stdout "hello wor" + stderr "oops\n" + stdout "ld\nsecond\n" + stdout "tail without newline"
         var frames = Frame(1, "hello wor").Concat(Frame(2, "oops\n")).Concat(Frame(1, "ld\nsecond\n")).Concat(Frame(1, "tail without newline")).ToArray();
-        var decoder = new LogStreamDecoder(new TrickleStream(frames, 3), multiplexed: true);
+        var decoder = new LogStreamDecoder(new global::Docker.DotNet.MultiplexedStream(new TrickleStream(frames, 3), multiplexed: true));
         var lines = new List<(int Stream, string Line)>();
         while (await decoder.ReadLinesAsync(lines, default))
         {
