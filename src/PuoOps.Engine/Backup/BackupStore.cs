@@ -69,7 +69,7 @@ public static class BackupStore
     internal static string TempPath(string finalPath) =>
         Path.Combine(Path.GetDirectoryName(finalPath)!, "." + Path.GetFileName(finalPath) + PartialSuffix);
 
-    internal static string ManifestPath(string backupPath) => backupPath.TrimEnd('/') + ManifestSuffix;
+    internal static string ManifestPath(string backupPath) => Path.TrimEndingDirectorySeparator(backupPath) + ManifestSuffix;
 
     internal static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
@@ -89,7 +89,7 @@ public static class BackupStore
     /// <summary>A backup and its manifest; a backup without one still shows, with what the file system knows.</summary>
     public static DatabaseBackup Read(string path, string? environment)
     {
-        path = Path.GetFullPath(path).TrimEnd('/');
+        path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         var isDirectory = Directory.Exists(path);
         if (!isDirectory && !File.Exists(path))
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NotFound",

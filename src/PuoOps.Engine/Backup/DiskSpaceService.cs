@@ -64,6 +64,12 @@ public static class DiskSpaceService
         };
     }
 
-    private static bool IsUnder(string path, string root) =>
-        root == "/" || path == root.TrimEnd('/') || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);
+    /// <summary>Whether <paramref name="path"/> is <paramref name="root"/> or below it, with the platform's separator and case rule.</summary>
+    private static bool IsUnder(string path, string root)
+    {
+        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var folder = Path.TrimEndingDirectorySeparator(root);
+        return string.Equals(Path.TrimEndingDirectorySeparator(path), folder, comparison)
+               || path.StartsWith(Path.EndsInDirectorySeparator(root) ? root : root + Path.DirectorySeparatorChar, comparison);
+    }
 }
