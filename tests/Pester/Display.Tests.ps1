@@ -42,7 +42,8 @@ Describe 'Time parameters' {
     }
 
     It 'refuses a bare number with a message that shows the accepted spellings' {
-        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*not a Int32*'
+        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*12 is a number, not a point in time*'
+        { Get-Window -Since 2d } | Should -Throw -ExpectedMessage "*in quotes ('1h', '2d'*"
         { Get-Window -Since 'soonish' } | Should -Throw -ExpectedMessage '*neither a date nor a duration*'
     }
 

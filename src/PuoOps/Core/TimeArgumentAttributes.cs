@@ -18,6 +18,9 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
             DateTime point => point.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(point, DateTimeKind.Local)) : new DateTimeOffset(point),
             TimeSpan back => TimeInput.BackFrom(DateTimeOffset.Now, back),
             string text => TimeInput.ParsePointInTime(text, DateTimeOffset.Now),
+            decimal or double or float or long or int or short or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
+                $"{inputData} is a number, not a point in time: write a duration back from now in quotes ('1h', '2d', '90s'), or a date. " +
+                "PowerShell reads an unquoted 2d or 90s as the bare number."),
             var other => throw new ArgumentTransformationMetadataException(
                 $"Give a point in time (a date, or a duration back from now such as 1h), not a {other.GetType().Name}."),
         });
