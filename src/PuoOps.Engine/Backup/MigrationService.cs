@@ -52,8 +52,12 @@ public static partial class MigrationService
         }).ConfigureAwait(false);
     }
 
-    /// <summary>Steps 3 and 4: the migration command, then the alembic_version check.</summary>
-    public static async Task MigrateAsync(OperationContext ctx, MigrationResult run, string command, string workingDirectory, string? expectedVersion)
+    /// <summary>
+    /// Steps 3 and 4: the migration command, then the alembic_version check. The command is stopped (its whole
+    /// process tree) when it runs longer than <paramref name="commandTimeout"/>: a wait of its own, not -TimeoutSec.
+    /// </summary>
+    public static async Task MigrateAsync(OperationContext ctx, MigrationResult run, string command, string workingDirectory, string? expectedVersion,
+        TimeSpan commandTimeout)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         string? reported = null;
@@ -64,15 +68,27 @@ public static partial class MigrationService
             environment["PGDATABASE"] = endpoint.Database;
             environment["DATABASE_URL"] = $"postgresql://{Uri.EscapeDataString(endpoint.User)}:{Uri.EscapeDataString(password ?? "")}@{endpoint.Host}:{endpoint.Port}/{Uri.EscapeDataString(endpoint.Database)}";
             var (shell, flag) = OperatingSystem.IsWindows() ? ("cmd.exe", "/c") : ("/bin/sh", "-c");
-            ctx.Log($"Running '{command}' in {workingDirectory}.");
-            var result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
+            ctx.Log($"Running '{command}' in {workingDirectory}, for at most {Units.Duration(commandTimeout)}.");
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+            limit.CancelAfter(commandTimeout);
+            ChildResult result;
+            try
             {
-                // The command sees the password (it must connect); its output never shows it.
-                var safe = Scrub(line, password);
-                ctx.Log(safe);
-                if (RunningUpgrade().Match(safe) is { Success: true } match)
-                    reported = match.Groups[1].Value;
-            }, ctx.Cancellation).ConfigureAwait(false);
+                result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
+                {
+                    // The command sees the password (it must connect); its output never shows it.
+                    var safe = Scrub(line, password);
+                    ctx.Log(safe);
+                    if (RunningUpgrade().Match(safe) is { Success: true } match)
+                        reported = match.Groups[1].Value;
+                }, limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!ctx.Cancellation.IsCancellationRequested)
+            {
+                throw new PuoException(ErrorKind.Timeout, "PuoOps.Backup.MigrationTimeout",
+                    $"'{command}' did not finish within -CommandTimeout {Units.Duration(commandTimeout)} and was stopped. Raise -CommandTimeout if the migration needs longer.",
+                    command, ex);
+            }
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
                     $"'{command}' failed (exit {result.ExitCode}): {PgToolLog.LastLines(Scrub(result.ErrorTail, password))}", command);

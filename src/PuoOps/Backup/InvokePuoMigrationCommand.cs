@@ -31,6 +31,11 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [Parameter]
     public ScriptBlock? SmokeTest { get; set; }
 
+    /// <summary>How long the migration command may run before it is stopped and the migration fails.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>On failure, restore the verified backup and swap it in for the live database (the failed one is kept).</summary>
     [Parameter]
     public SwitchParameter RestoreOnFailure { get; set; }
@@ -39,6 +44,12 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? PgBinPath { get; set; }
+
+    protected override void Begin()
+    {
+        if (CommandTimeout <= TimeSpan.Zero)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.CommandTimeout", $"-CommandTimeout must be positive (got {CommandTimeout}).", CommandTimeout));
+    }
 
     protected override void Process()
     {
@@ -53,7 +64,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
         try
         {
             Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath), PgBinPath));
-            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion));
+            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, CommandTimeout));
             if (SmokeTest is not null)
                 RunSmokeTest(run);
             run.Succeeded = true;

@@ -631,7 +631,7 @@ public sealed class BackupEngineTests
         await MigrationService.BackupAsync(ctx, run, db.Directory, null);
         Assert.NotNull(run.BackupPath);
         const string command = "echo \"url=$DATABASE_URL\" && psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
-        await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null);
+        await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null, TimeSpan.FromMinutes(5));
         Assert.Equal("c0ffee000001", run.ReportedVersion);
         Assert.Equal("c0ffee000001", run.VersionAfter);
         Assert.Equal(ScratchDatabase.Alembic, run.VersionBefore);
@@ -645,12 +645,20 @@ public sealed class BackupEngineTests
         // A command that reports one revision but leaves another fails the check.
         var second = MigrationService.Start(ctx);
         await MigrationService.BackupAsync(ctx, second, db.Directory, null);
-        var failed = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, second, "echo 'Running upgrade c0ffee000001 -> d00d00000002, nothing'", db.Directory, null));
+        var failed = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, second, "echo 'Running upgrade c0ffee000001 -> d00d00000002, nothing'", db.Directory, null, TimeSpan.FromMinutes(5)));
         Assert.Contains("d00d00000002", failed.Message);
         Assert.Equal(Status.Critical, second.Steps.Last().Status);
         var error = MigrationService.Failed(second, failed);
         Assert.Contains(second.BackupPath!, error.Message);
         Assert.Contains("Restore-PuoBackup", error.Message);
+
+        // A command that hangs is stopped at -CommandTimeout, its own wait (not -TimeoutSec), and the step says so.
+        var third = MigrationService.Start(ctx);
+        await MigrationService.BackupAsync(ctx, third, db.Directory, null);
+        var hung = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, third, "sleep 60", db.Directory, null, TimeSpan.FromSeconds(1)));
+        Assert.Equal(ErrorKind.Timeout, hung.Kind);
+        Assert.Equal("PuoOps.Backup.MigrationTimeout", hung.ErrorId);
+        Assert.Equal(Status.Critical, third.Steps.Last().Status);
     }
 
     internal static async Task WaitForPgRestoreAsync(ScratchDatabase db)
