@@ -18,6 +18,8 @@ public sealed class BackupTestOptions
     public string? SanityQuery { get; init; }
     /// <summary>The folder of pg_restore and psql to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
     public string? PgBinPath { get; init; }
+    /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
+    public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
 }
 
 /// <summary>
@@ -29,6 +31,9 @@ public static class BackupVerifier
 {
     /// <summary>The maintenance_work_mem of each pg_restore session (memory for index builds, taken only as needed).</summary>
     internal const string RestoreMaintenanceWorkMem = "256MB";
+
+    /// <summary>What -RestoreTimeout is unless given: long enough for a large database, short of a job that never ends.</summary>
+    public static readonly TimeSpan DefaultRestoreTimeout = TimeSpan.FromHours(6);
 
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
@@ -73,7 +78,7 @@ public static class BackupVerifier
             await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch, options.PgBinPath).ConfigureAwait(false);
             try
             {
-                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, options.PgBinPath, null).ConfigureAwait(false);
+                restore = await RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, options.PgBinPath, options.RestoreTimeout, null).ConfigureAwait(false);
                 problems.AddRange(restore.Mismatches);
             }
             catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
@@ -163,10 +168,10 @@ public static class BackupVerifier
     /// <summary>
     /// Creates <paramref name="database"/> (like <paramref name="like"/> if given), pg_restores the backup
     /// into it and compares it with the manifest. The caller drops or swaps the database afterwards,
-    /// whatever happens here.
+    /// whatever happens here. pg_restore is stopped when it runs longer than <paramref name="restoreTimeout"/>.
     /// </summary>
     internal static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, int jobs,
-        string? sanityQuery, DatabaseProperties? like, string? pgBinPath, Func<string, CancellationToken, Task>? stageHook)
+        string? sanityQuery, DatabaseProperties? like, string? pgBinPath, TimeSpan restoreTimeout, Func<string, CancellationToken, Task>? stageHook)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         var activity = $"Restoring {backup.Name} into {database}";
@@ -192,6 +197,8 @@ public static class BackupVerifier
                 (jobs > 1 ? $" ({jobs} jobs, no parallel workers within a job)" : "") + $", maintenance_work_mem {RestoreMaintenanceWorkMem} per job.");
         var watch = Stopwatch.StartNew();
         var tablesDone = 0;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+        limit.CancelAfter(restoreTimeout);
         var restoring = PgTools.RunAsync(pgRestore, arguments, environment, null, (line, _) =>
         {
             if (!line.Contains("processing data for table", StringComparison.Ordinal))
@@ -200,10 +207,20 @@ public static class BackupVerifier
             ctx.Log(line);
             ctx.Report(new ProgressInfo(activity, $"{line.Replace("pg_restore: ", "", StringComparison.Ordinal)} ({watch.Elapsed:mm\\:ss})",
                 backup.Tables.Count == 0 ? -1 : Math.Min(95, done * 95 / backup.Tables.Count)));
-        }, ctx.Cancellation);
+        }, limit.Token);
         if (stageHook is not null)
             await stageHook("restore", ctx.Cancellation).ConfigureAwait(false);
-        var result = await restoring.ConfigureAwait(false);
+        ChildResult result;
+        try
+        {
+            result = await restoring.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!ctx.Cancellation.IsCancellationRequested)
+        {
+            throw new PuoException(ErrorKind.Timeout, "PuoOps.Backup.RestoreTimeout",
+                $"pg_restore of {backup.Path} into {database} did not finish within -RestoreTimeout {Units.Duration(restoreTimeout)} and was stopped. Raise -RestoreTimeout for a database this large.",
+                backup.Path, ex);
+        }
         if (result.ExitCode != 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed",
                 $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}{(result.ExitCode > 128 ? $", killed by signal {result.ExitCode - 128}" : "")}): " +

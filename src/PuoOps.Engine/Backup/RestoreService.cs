@@ -14,6 +14,8 @@ public sealed class RestoreOptions
     public string? SanityQuery { get; init; }
     /// <summary>The folder of pg_restore and psql to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
     public string? PgBinPath { get; init; }
+    /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
+    public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
 }
 
 /// <summary>
@@ -75,7 +77,7 @@ public static class RestoreService
         var swapped = false;
         try
         {
-            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, options.PgBinPath, stageHook).ConfigureAwait(false);
+            var check = await BackupVerifier.RestoreIntoAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, options.PgBinPath, options.RestoreTimeout, stageHook).ConfigureAwait(false);
             if (check.Mismatches.Count > 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.VerifyFailed",
                     $"The restored copy of {backup.Path} does not match its manifest, so {target} was left as it was: {string.Join(" ", check.Mismatches)}", backup.Path);

@@ -39,11 +39,22 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? PgBinPath { get; set; }
 
+    /// <summary>How long pg_restore may run before it is stopped; the restore's own wait, not -TimeoutSec.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan RestoreTimeout { get; set; } = BackupVerifier.DefaultRestoreTimeout;
+
+    protected override void Begin()
+    {
+        if (RestoreTimeout <= TimeSpan.Zero)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.RestoreTimeout", $"-RestoreTimeout must be positive (got {RestoreTimeout}).", RestoreTimeout));
+    }
+
     protected override void Process()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
         var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
-        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath };
+        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout };
         var context = Context;
         if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))
             return;

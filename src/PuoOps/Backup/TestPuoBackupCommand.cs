@@ -38,10 +38,17 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? PgBinPath { get; set; }
 
+    /// <summary>How long pg_restore may run before it is stopped; the restore's own wait, not -TimeoutSec.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan RestoreTimeout { get; set; } = BackupVerifier.DefaultRestoreTimeout;
+
     protected override void Begin()
     {
         if (MaxAge is { } age && age <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.MaxAge", $"-MaxAge must be positive (got {age}).", age));
+        if (RestoreTimeout <= TimeSpan.Zero)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.RestoreTimeout", $"-RestoreTimeout must be positive (got {RestoreTimeout}).", RestoreTimeout));
     }
 
     protected override void Process() => ForEachItem(Path, path =>
@@ -53,7 +60,7 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
             return;
         var options = new BackupTestOptions
         {
-            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath,
+            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout,
         };
         WriteObject(Await(BackupVerifier.TestAsync(context, fullPath, options)));
     });

@@ -572,6 +572,19 @@ public sealed class BackupEngineTests
     }
 
     [Fact]
+    public async Task A_trial_restore_longer_than_RestoreTimeout_is_stopped_and_leaves_no_scratch_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(2_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var stopped = await Assert.ThrowsAsync<PuoException>(() => BackupVerifier.TestAsync(Context(env), backup.Path,
+            new BackupTestOptions { Restore = true, RestoreTimeout = TimeSpan.FromMilliseconds(1) }));
+        Assert.Equal(ErrorKind.Timeout, stopped.Kind);
+        Assert.Equal("PuoOps.Backup.RestoreTimeout", stopped.ErrorId);
+        Assert.Empty(await db.DerivedDatabasesAsync());
+    }
+
+    [Fact]
     public async Task Keep_lists_only_older_backups_of_the_same_database_and_scope()
     {
         await using var db = await ScratchDatabase.CreateAsync(200);
