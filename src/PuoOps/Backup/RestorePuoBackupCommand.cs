@@ -9,7 +9,7 @@ namespace PuoOps.Commands.Backup;
 /// </summary>
 [Cmdlet(VerbsData.Restore, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
 [OutputType(typeof(RestoreResult))]
-public sealed class RestorePuoBackupCommand : PuoCmdlet
+public sealed class RestorePuoBackupCommand : RestoreCommandBase
 {
     /// <summary>A backup file or folder (or one piped from Get-PuoBackup); with -Latest, the directory to take the newest from.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -24,31 +24,7 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     public string? Database { get; set; }
 
     [Parameter]
-    [ValidateRange(1, 64)]
-    public int Jobs { get; set; } = 1;
-
-    [Parameter]
     public SwitchParameter DropPrevious { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? SanityQuery { get; set; }
-
-    /// <summary>The folder holding pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? PgBinPath { get; set; }
-
-    /// <summary>How long pg_restore may run before it is stopped; the restore's own wait, not -TimeoutSec.</summary>
-    [Parameter]
-    [Duration]
-    public TimeSpan RestoreTimeout { get; set; } = BackupVerifier.DefaultRestoreTimeout;
-
-    protected override void Begin()
-    {
-        if (RestoreTimeout <= TimeSpan.Zero)
-            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.RestoreTimeout", $"-RestoreTimeout must be positive (got {RestoreTimeout}).", RestoreTimeout));
-    }
 
     protected override void Process()
     {

@@ -10,7 +10,7 @@ namespace PuoOps.Commands.Backup;
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Test, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(BackupTestResult))]
-public sealed class TestPuoBackupCommand : PuoCmdlet
+public sealed class TestPuoBackupCommand : RestoreCommandBase
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName")]
@@ -25,30 +25,11 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
     [Duration]
     public TimeSpan? MaxAge { get; set; }
 
-    [Parameter]
-    [ValidateRange(1, 64)]
-    public int Jobs { get; set; } = 1;
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? SanityQuery { get; set; }
-
-    /// <summary>The folder holding pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? PgBinPath { get; set; }
-
-    /// <summary>How long pg_restore may run before it is stopped; the restore's own wait, not -TimeoutSec.</summary>
-    [Parameter]
-    [Duration]
-    public TimeSpan RestoreTimeout { get; set; } = BackupVerifier.DefaultRestoreTimeout;
-
     protected override void Begin()
     {
+        base.Begin();
         if (MaxAge is { } age && age <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.MaxAge", $"-MaxAge must be positive (got {age}).", age));
-        if (RestoreTimeout <= TimeSpan.Zero)
-            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.RestoreTimeout", $"-RestoreTimeout must be positive (got {RestoreTimeout}).", RestoreTimeout));
     }
 
     protected override void Process() => ForEachItem(Path, path =>
