@@ -104,11 +104,12 @@ Describe 'Slow search queries: plans, blocking, warm cache' {
     BeforeAll { $script:table = New-ScratchTable 500 }
     AfterAll { Invoke-Psql "DROP TABLE IF EXISTS $table" }
 
-    It 'EXPLAIN ANALYZE of a DELETE leaves every row in place' {
-        $plan = Get-PuoQueryPlan "DELETE FROM $table WHERE val > 0"
+    It 'EXPLAIN ANALYZE of a DELETE is refused, its plan shown, and every row stays in place' {
+        { Get-PuoQueryPlan "DELETE FROM $table WHERE val > 0" -ErrorAction Stop } | Should -Throw -ErrorId 'PuoOps.Postgres.QueryPlanReadOnly*'
+        $plan = Get-PuoQueryPlan "DELETE FROM $table WHERE val > 0" -NoAnalyze
         $plan.RootNode | Should -Be 'ModifyTable'
-        $plan.Execution | Should -BeGreaterThan ([timespan]::Zero)
         ($plan.Json | ConvertFrom-Json)[0].Plan.'Node Type' | Should -Be 'ModifyTable'
+        (Get-PuoQueryPlan "SELECT * FROM $table WHERE val > 0").Execution | Should -BeGreaterThan ([timespan]::Zero)
         Invoke-Psql "SELECT count(*) FROM $table" | Should -Be '500'
     }
 

@@ -49,7 +49,7 @@ function Connect-PuoSandbox {
     foreach ($key in $variables.Keys) {
         [Environment]::SetEnvironmentVariable($variables[$key], $connection[$key])
     }
-    Connect-PuoEnvironment @connection -PassThru:$PassThru -ErrorAction Stop
+    Connect-PuoEnvironment @connection -Default -PassThru:$PassThru -ErrorAction Stop
 }
 
 Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox

@@ -97,7 +97,9 @@ Describe 'High CPU: clear a corrupted cache (FLUSHDB)' {
         New-TestKeys 'pester:flush' 30 -Database 8
         $sharedBefore = (Invoke-RedisCli @('-n', '0', 'DBSIZE')) -as [long]
         (Clear-PuoCache -Environment 'pester-redis-db8' -WhatIf).Scanned | Should -Be 30
-        $result = Clear-PuoCache -Environment 'pester-redis-db8' -Confirm:$false
+        { Clear-PuoCache -Environment 'pester-redis-db8' -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'PuoOps.Redis.FlushNeedsForce*'
+        (Invoke-RedisCli @('-n', '8', 'DBSIZE')) -as [long] | Should -Be 30
+        $result = Clear-PuoCache -Environment 'pester-redis-db8' -Force -Confirm:$false
         $result.Deleted | Should -Be 30
         (Invoke-RedisCli @('-n', '8', 'DBSIZE')) -as [long] | Should -Be 0
         (Invoke-RedisCli @('-n', '0', 'DBSIZE')) -as [long] | Should -BeGreaterThan ([math]::Min($sharedBefore, 1000) - 1)

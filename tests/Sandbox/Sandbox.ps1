@@ -278,19 +278,25 @@ function Read-State([string] $Path) {
 }
 
 function Save-State([System.Collections.IDictionary] $State, [string] $Path) {
-    # Atomic write (temp + rename), readable by the owner only: it holds the passwords.
+    # Atomic write (temp + rename), readable by the owner only from the first byte: it holds the passwords.
+    # The temp file has an unpredictable name and is created exclusively, so nothing planted under a name
+    # (a symlink to another file) is written through.
     $dir = Split-Path -Parent $Path
-    if (-not (Test-Path -LiteralPath $dir)) { $null = New-Item -ItemType Directory -Path $dir -Force }
+    if (-not (Test-Path -LiteralPath $dir)) { $null = [IO.Directory]::CreateDirectory($dir, [IO.UnixFileMode]'UserRead, UserWrite, UserExecute') }
     # Inside the repo (default out/sandbox/), keep the password-bearing file out of git, the
     # way .pytest_cache does it: a self-ignoring .gitignore in the folder.
     $ignore = Join-Path $dir '.gitignore'
     if ($dir.StartsWith("$script:RepoRoot/") -and -not (Test-Path -LiteralPath $ignore)) {
         [IO.File]::WriteAllText($ignore, "# written by tests/Sandbox/Sandbox.ps1: sandbox state holds passwords`n*`n")
     }
-    $tmp = "$Path.$PID.tmp"
-    [IO.File]::WriteAllText($tmp, (ConvertTo-Json -InputObject $State -Depth 6))
-    [IO.File]::SetUnixFileMode($tmp, [IO.UnixFileMode]'UserRead, UserWrite')
-    [IO.File]::Move($tmp, $Path, $true)
+    $tmp = "$Path.$([guid]::NewGuid().ToString('N')).tmp"
+    $options = [IO.FileStreamOptions]@{ Mode = 'CreateNew'; Access = 'Write'; Share = 'None'; UnixCreateMode = [IO.UnixFileMode]'UserRead, UserWrite' }
+    try {
+        $writer = [IO.StreamWriter]::new($tmp, [Text.UTF8Encoding]::new($false), $options)
+        try { $writer.Write((ConvertTo-Json -InputObject $State -Depth 6)) } finally { $writer.Dispose() }
+        [IO.File]::Move($tmp, $Path, $true)
+    }
+    catch { Remove-Item -LiteralPath $tmp -Force -ErrorAction SilentlyContinue; throw }
 }
 
 function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
@@ -469,11 +475,13 @@ function Start-SandboxPostgres([System.Collections.IDictionary] $State, [string]
     Save-State $State $StatePath
 
     $null = Invoke-Tool -FilePath "$bin/initdb" -AsUser $osUser -WorkingDirectory $pgDir -ArgumentList @(
-        '-D', $dataDir, '-U', $osUser, '-E', 'UTF8', '--locale=C', '--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256')
+        '-D', $dataDir, '-U', $osUser, '-E', 'UTF8', '--locale=C', '--no-sync', '--auth-local=peer', '--auth-host=scram-sha-256')
 
+    # The socket is the superuser's way in: peer authentication (only the OS user $osUser is the database user
+    # $osUser), and the socket itself is owner-only (unix_socket_permissions below), so no other local user gets in.
     [IO.File]::WriteAllText((Join-Path $dataDir 'pg_hba.conf'), @"
 # written by tests/Sandbox/Sandbox.ps1
-local   all   $osUser                 trust
+local   all   $osUser                 peer
 local   all   all                     scram-sha-256
 host    all   all     127.0.0.1/32    scram-sha-256
 "@)
@@ -490,6 +498,7 @@ host    all   all     127.0.0.1/32    scram-sha-256
             "listen_addresses = '127.0.0.1'"
             "port = $port"
             "unix_socket_directories = '$pgDir'"
+            'unix_socket_permissions = 0700'
             'fsync = off'
             'synchronous_commit = off'
             'full_page_writes = off'

@@ -75,7 +75,7 @@ internal static class BackupChecksums
         using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var chunk = IncrementalHash.CreateHash(ChunkAlgorithm);
         var chunks = new List<BackupChunk>();
-        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        using var file = AtomicFile.CreateExclusive(path, bufferSize: 0); // owner-only from the start, never through a symlink
         long offset = 0, chunkStart = 0;
 
         void HashAndWrite(byte[] buffer, int filled)

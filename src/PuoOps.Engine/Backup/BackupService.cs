@@ -64,7 +64,7 @@ public static class BackupService
         var manifestPath = BackupStore.ManifestPath(finalPath);
         var arguments = new List<string>
         {
-            "--dbname", endpoint.Database, "--format", options.Format == BackupFormat.Directory ? "directory" : "custom",
+            "--dbname", PgTools.DatabaseArgument(endpoint.Database), "--format", options.Format == BackupFormat.Directory ? "directory" : "custom",
             "--snapshot", snapshotId, "--verbose",
         };
         // A custom-format dump comes through stdout and is hashed on its way into the file (one pass
@@ -129,6 +129,8 @@ public static class BackupService
             }
             else
                 BackupChecksums.FlushToDisk(tempPath);
+            if (options.Format == BackupFormat.Directory)
+                RestrictToOwner(tempPath);
             var checksumTime = phase.Elapsed;
             phase.Restart();
             var end = DateTimeOffset.Now;
@@ -165,7 +167,6 @@ public static class BackupService
             {
                 // Ctrl+C, a failed dump or a full disk: leave nothing that looks like a backup.
                 TryDelete(tempPath);
-                TryDelete(BackupStore.TempPath(manifestPath));
                 if (!BackupStore.Exists(finalPath))
                     TryDelete(manifestPath);
             }
@@ -184,14 +185,18 @@ public static class BackupService
         return tables;
     }
 
-    /// <summary>Creates the directory and proves it is writable before pg_dump runs for minutes.</summary>
+    /// <summary>
+    /// Creates the directory (and any missing parent) owner-only, 0700, and proves it is writable before pg_dump
+    /// runs for minutes. An existing directory keeps its mode; the backups in it are owner-only anyway.
+    /// </summary>
     private static void PrepareDirectory(string directory)
     {
         try
         {
-            System.IO.Directory.CreateDirectory(directory);
+            CreateOwnerOnly(directory);
             var probe = Path.Combine(directory, $".puoops-probe-{Guid.NewGuid():N}");
-            File.WriteAllBytes(probe, [0]);
+            using (var stream = AtomicFile.CreateExclusive(probe))
+                stream.WriteByte(0);
             File.Delete(probe);
         }
         catch (UnauthorizedAccessException ex)
@@ -208,6 +213,34 @@ public static class BackupService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DirectoryNotWritable",
                 $"Cannot write to the backup directory '{directory}': {ex.Message}", directory, ex);
         }
+    }
+
+    /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>
+    private static void CreateOwnerOnly(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            return;
+        }
+        var missing = new Stack<string>();
+        for (var path = directory; !System.IO.Directory.Exists(path); path = Path.GetDirectoryName(path)!)
+            missing.Push(path);
+        while (missing.TryPop(out var path))
+            System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>
+    /// pg_dump creates a directory-format backup's folder 0700, but its files with the process umask (often 0644):
+    /// make them owner-only before the backup gets its final name.
+    /// </summary>
+    private static void RestrictToOwner(string folder)
+    {
+        if (OperatingSystem.IsWindows())
+            return;
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        foreach (var file in System.IO.Directory.EnumerateFiles(folder))
+            File.SetUnixFileMode(file, AtomicFile.OwnerOnly);
     }
 
     private static void Move(string from, string to)

@@ -128,7 +128,10 @@ public static class BackupStore
             return null;
         try
         {
-            return JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(manifestPath), Json);
+            var manifest = JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(manifestPath), Json)
+                           ?? throw new JsonException("The file holds null.");
+            BackupTrust.Validate(manifest, manifestPath);
+            return manifest;
         }
         catch (JsonException ex)
         {
@@ -138,13 +141,12 @@ public static class BackupStore
         }
     }
 
-    /// <summary>Writes the manifest through a temporary file, so a reader never sees half of one.</summary>
-    internal static void WriteManifest(string manifestPath, BackupManifest manifest)
-    {
-        var temp = TempPath(manifestPath);
-        File.WriteAllText(temp, JsonSerializer.Serialize(manifest, Json));
-        File.Move(temp, manifestPath, overwrite: true);
-    }
+    /// <summary>
+    /// Writes the manifest owner-only through an exclusively created temp file of an unpredictable name (never
+    /// through a planted symlink), so a reader never sees half of one.
+    /// </summary>
+    internal static void WriteManifest(string manifestPath, BackupManifest manifest) =>
+        AtomicFile.Write(manifestPath, JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
 
     /// <summary>Keeps the verdict of Test-PuoBackup in the manifest; a read-only backup folder just keeps none.</summary>
     internal static bool TryRecordVerification(string backupPath, BackupVerification verification)

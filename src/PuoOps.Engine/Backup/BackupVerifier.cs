@@ -20,6 +20,8 @@ public sealed class BackupTestOptions
     public string? PgBinPath { get; init; }
     /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
     public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
+    /// <summary>With <see cref="Restore"/>: restore even from a folder another user can write to.</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>
@@ -63,7 +65,11 @@ public static class BackupVerifier
         var watch = Stopwatch.StartNew();
         var backup = BackupStore.Read(path, ctx.Environment.Name);
         if (options.Restore)
+        {
+            // A trial restore runs pg_restore and the manifest's CREATE DATABASE as this user: only from a folder that is theirs.
+            BackupTrust.RequireOwnFolder(backup, options.Force);
             await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
+        }
         var problems = new List<string>();
         var archive = await CheckArchiveAsync(ctx, backup, options.PgBinPath).ConfigureAwait(false);
         problems.AddRange(archive.Problems);
@@ -182,7 +188,7 @@ public static class BackupVerifier
             await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}", like).ConfigureAwait(false);
         }
         var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)), pgBinPath);
-        var arguments = new List<string> { "--dbname", database, "--exit-on-error", "--verbose" };
+        var arguments = new List<string> { "--dbname", PgTools.DatabaseArgument(database), "--exit-on-error", "--verbose" };
         if (jobs > 1)
             arguments.AddRange(["--jobs", jobs.ToString(CultureInfo.InvariantCulture)]);
         arguments.Add(backup.Path);

@@ -37,6 +37,8 @@ public static partial class MigrationService
         var backup = await StepAsync(run, "Backup", async step =>
         {
             var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory, PgBinPath = pgBinPath }).ConfigureAwait(false);
+            // A failed migration restores this backup: refuse a folder it could not be restored from before migrating.
+            BackupTrust.RequireOwnFolder(made, force: false);
             step.Message = $"{made.Path} ({Units.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
             return made;
         }).ConfigureAwait(false);
@@ -56,17 +58,25 @@ public static partial class MigrationService
     /// Steps 3 and 4: the migration command, then the alembic_version check. The command is stopped (its whole
     /// process tree) when it runs longer than <paramref name="commandTimeout"/>: a wait of its own, not -TimeoutSec.
     /// </summary>
+    /// <param name="passVariables">Names of variables of our own environment the command also gets (the application's settings), besides the allow-listed ones.</param>
     public static async Task MigrateAsync(OperationContext ctx, MigrationResult run, string command, string workingDirectory, string? expectedVersion,
-        TimeSpan commandTimeout)
+        TimeSpan commandTimeout, IReadOnlyList<string>? passVariables = null)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         string? reported = null;
         await StepAsync(run, "Migrate", async step =>
         {
-            var password = new NpgsqlConnectionStringBuilder(endpoint.ConnectionString).Password;
-            var environment = PgTools.Environment(endpoint, ctx, "PuoOps migration");
+            var builder = new NpgsqlConnectionStringBuilder(endpoint.ConnectionString);
+            var password = builder.Password;
+            var environment = new Dictionary<string, string?>();
+            foreach (var name in passVariables ?? [])
+                environment[name] = System.Environment.GetEnvironmentVariable(name);
+            foreach (var (name, value) in PgTools.Environment(endpoint, ctx, "PuoOps migration"))
+                environment[name] = value;
             environment["PGDATABASE"] = endpoint.Database;
-            environment["DATABASE_URL"] = $"postgresql://{Uri.EscapeDataString(endpoint.User)}:{Uri.EscapeDataString(password ?? "")}@{endpoint.Host}:{endpoint.Port}/{Uri.EscapeDataString(endpoint.Database)}";
+            // The same server, database and TLS verification as ours: sslmode and the certificate files go along.
+            var tls = string.Join("&", PgTools.LibpqSsl(builder).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value)}"));
+            environment["DATABASE_URL"] = $"postgresql://{Uri.EscapeDataString(endpoint.User)}:{Uri.EscapeDataString(password ?? "")}@{endpoint.Host}:{endpoint.Port}/{Uri.EscapeDataString(endpoint.Database)}?{tls}";
             var (shell, flag) = OperatingSystem.IsWindows() ? ("cmd.exe", "/c") : ("/bin/sh", "-c");
             ctx.Log($"Running '{command}' in {workingDirectory}, for at most {Units.Duration(commandTimeout)}.");
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);

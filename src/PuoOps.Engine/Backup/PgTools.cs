@@ -111,8 +111,16 @@ internal static partial class PgTools
     private static partial Regex ReportedVersion();
 
     /// <summary>
-    /// The libpq environment for a child process: host, port, user and password of the environment's
-    /// endpoint. Inherited PG* variables are dropped so nothing from the operator's shell redirects it.
+    /// The --dbname argument of pg_dump, pg_restore and psql: always a dbname= connection string with the name
+    /// quoted, because libpq reads a bare name holding '=' (or starting with postgres://) as a connection string,
+    /// and a manifest's "host=elsewhere" would otherwise send the password there.
+    /// </summary>
+    public static string DatabaseArgument(string database) =>
+        "dbname='" + database.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal) + "'";
+
+    /// <summary>
+    /// The libpq environment for a child process: host, port, user and password of the environment's endpoint,
+    /// and its TLS settings (sslmode and the certificate files), so the child verifies the server as we do.
     /// </summary>
     public static Dictionary<string, string?> Environment(PostgresEndpoint endpoint, OperationContext ctx, string application)
     {
@@ -125,18 +133,32 @@ internal static partial class PgTools
             ["PGPASSWORD"] = builder.Password,
             ["PGAPPNAME"] = application,
             ["PGCONNECT_TIMEOUT"] = ctx.TimeoutSeconds.ToString(CultureInfo.InvariantCulture),
-            ["PGSSLMODE"] = builder.SslMode switch
-            {
-                SslMode.Disable => "disable",
-                SslMode.Allow => "allow",
-                SslMode.Require => "require",
-                SslMode.VerifyCA => "verify-ca",
-                SslMode.VerifyFull => "verify-full",
-                _ => "prefer",
-            },
         };
+        foreach (var (name, value) in LibpqSsl(builder))
+            env["PG" + name.ToUpperInvariant()] = value;
         return env;
     }
+
+    /// <summary>The libpq TLS parameters (sslmode, sslrootcert, sslcert, sslkey) of a connection, as libpq names them.</summary>
+    public static IEnumerable<(string Name, string Value)> LibpqSsl(NpgsqlConnectionStringBuilder builder)
+    {
+        yield return ("sslmode", PostgresEndpoint.LibpqSslMode(builder.SslMode));
+        if (!string.IsNullOrEmpty(builder.RootCertificate))
+            yield return ("sslrootcert", builder.RootCertificate);
+        if (!string.IsNullOrEmpty(builder.SslCertificate))
+            yield return ("sslcert", builder.SslCertificate);
+        if (!string.IsNullOrEmpty(builder.SslKey))
+            yield return ("sslkey", builder.SslKey);
+    }
+
+    /// <summary>
+    /// What a child process inherits from ours: only what a program needs to run (search path, home, user,
+    /// locale, time zone, temp folder), never the operator's other variables, which may hold secrets of other
+    /// systems (cloud keys, REDIS_URL) or redirect the child (PG*, PGSERVICEFILE, a second DATABASE_URL).
+    /// </summary>
+    internal static bool IsInherited(string name) =>
+        name is "PATH" or "HOME" or "USER" or "LOGNAME" or "SHELL" or "LANG" or "LANGUAGE" or "TZ" or "TMPDIR"
+        || name.StartsWith("LC_", StringComparison.Ordinal);
 
     /// <summary>
     /// Runs a program to its end, handing each output line to <paramref name="onLine"/> (true = stderr).
@@ -237,13 +259,13 @@ internal static partial class PgTools
         }
     }
 
-    /// <summary>The program and its arguments, with the given libpq environment instead of any inherited PG* variable.</summary>
+    /// <summary>The program and its arguments, with the allow-listed part of our environment (<see cref="IsInherited"/>) and the given variables.</summary>
     private static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
     {
         var start = new ProcessStartInfo(file) { UseShellExecute = false };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("PG", StringComparison.Ordinal)).ToList())
+        foreach (var key in start.Environment.Keys.Where(k => !IsInherited(k)).ToList())
             start.Environment.Remove(key);
         foreach (var (key, value) in environment)
             start.Environment[key] = value;

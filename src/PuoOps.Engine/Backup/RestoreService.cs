@@ -16,6 +16,8 @@ public sealed class RestoreOptions
     public string? PgBinPath { get; init; }
     /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
     public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
+    /// <summary>Restore even from a folder another user can write to (see <see cref="BackupTrust.RequireOwnFolder"/>).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>
@@ -34,6 +36,7 @@ public static class RestoreService
     /// </summary>
     public static async Task<string> DescribeAsync(OperationContext ctx, DatabaseBackup backup, RestoreOptions options)
     {
+        Check(backup, options);
         var target = options.Database ?? backup.Database;
         var orphans = await ScratchDatabases.DropOrphansAsync(ctx, dryRun: true).ConfigureAwait(false);
         return $"database {target} from {backup.Path} (taken {backup.Time:u}, alembic {backup.AlembicVersion ?? "none"}); the current database is "
@@ -49,16 +52,8 @@ public static class RestoreService
         Func<string, CancellationToken, Task>? stageHook)
     {
         var total = Stopwatch.StartNew();
+        Check(backup, options);
         var target = options.Database ?? backup.Database;
-        if (!backup.HasManifest || string.IsNullOrEmpty(target))
-            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.NoManifest",
-                $"Backup {backup.Path} has no manifest, so a restore could not be verified; nothing was changed. Restore it by hand with pg_restore into a new database.", backup.Path);
-        if (backup.Partial)
-            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.PartialBackup",
-                $"Backup {backup.Path} holds only {string.Join(", ", backup.Tables)}; swapping it in would lose every other table, so nothing was changed. " +
-                "Restore its tables with pg_restore --table into a database of your choice.", backup.Path);
-        if (options.Jobs < 1)
-            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs", $"-Jobs must be at least 1 (got {options.Jobs}).", options.Jobs);
 
         await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
         // Refuse a damaged archive before any database is touched.
@@ -120,6 +115,28 @@ public static class RestoreService
             if (!swapped)
                 await DatabaseAdmin.DropQuietlyAsync(ctx, scratch).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// What is refused before any server is asked, so -WhatIf says what the real run would do: a file that is not
+    /// a pg_dump archive, a backup without a manifest or of some tables only, a database name libpq could read
+    /// as a connection string, and a backup another user could have planted (unless <see cref="RestoreOptions.Force"/>).
+    /// </summary>
+    public static void Check(DatabaseBackup backup, RestoreOptions options)
+    {
+        BackupTrust.RequireArchive(backup);
+        if (!backup.HasManifest)
+            throw new PuoException(ErrorKind.InvalidData, "PuoOps.Backup.NoManifest",
+                $"Backup {backup.Path} has no manifest ({backup.ManifestPath}), so a restore could not be verified; nothing was changed. Restore it by hand with pg_restore into a new database.", backup.Path);
+        if (backup.Partial)
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.PartialBackup",
+                $"Backup {backup.Path} holds only {string.Join(", ", backup.Tables)}; swapping it in would lose every other table, so nothing was changed. " +
+                "Restore its tables with pg_restore --table into a database of your choice.", backup.Path);
+        if (options.Database is not null)
+            BackupTrust.RequireDatabaseName(options.Database, "-Database");
+        if (options.Jobs < 1)
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs", $"-Jobs must be at least 1 (got {options.Jobs}).", options.Jobs);
+        BackupTrust.RequireOwnFolder(backup, options.Force);
     }
 
     /// <summary>

@@ -82,7 +82,7 @@ internal static partial class ScratchDatabases
         environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c client_min_messages=warning";
         PgTools.StartDetached(PgTools.Locate("psql", serverMajor, pgBinPath),
         [
-            "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", LockDatabase,
+            "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", PgTools.DatabaseArgument(LockDatabase),
             "-c", $"SELECT pg_advisory_lock({LockKey(database).ToString(CultureInfo.InvariantCulture)})",
             "-c", $"DROP DATABASE IF EXISTS {SqlQuote.Identifier(database)} WITH (FORCE)",
         ], environment);

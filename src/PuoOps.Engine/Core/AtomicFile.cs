@@ -68,9 +68,9 @@ public static class AtomicFile
     /// A new file opened for writing, created with <paramref name="mode"/> from the start (no moment with wider
     /// permissions) and only if nothing, not even a dangling symlink, has that name (O_CREAT | O_EXCL).
     /// </summary>
-    public static FileStream CreateExclusive(string path, UnixFileMode mode = OwnerOnly)
+    public static FileStream CreateExclusive(string path, UnixFileMode mode = OwnerOnly, int bufferSize = 4096)
     {
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = bufferSize };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = mode;
         return new FileStream(path, options);
@@ -148,7 +148,11 @@ public static class AtomicFile
         close(fd);
     }
 
-    private static (uint Uid, uint Gid) Owner(string path)
+    /// <summary>The effective user id of this process (Linux and other Unix).</summary>
+    internal static uint CurrentUserId => geteuid();
+
+    /// <summary>The owner of <paramref name="path"/> itself (a symbolic link is not followed); Linux only.</summary>
+    internal static (uint Uid, uint Gid) Owner(string path)
     {
         const int AtFdCwd = -100, AtSymlinkNoFollow = 0x100;
         const uint StatxUid = 0x8, StatxGid = 0x10;

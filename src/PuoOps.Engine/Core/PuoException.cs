@@ -11,6 +11,8 @@ public enum ErrorKind
     InvalidOperation,
     ResourceUnavailable,
     PermissionDenied,
+    /// <summary>A file or value read back (a manifest, an archive) is not what it claims to be.</summary>
+    InvalidData,
 }
 
 /// <summary>

@@ -21,9 +21,12 @@ internal static class DockerConnections
         var host = ctx.Environment.DockerHost;
         return ctx.Environment.GetClientAsync("docker", async () =>
         {
+            var endpoint = Endpoint(host, ctx.Environment.DockerCertPath);
+            ctx.Log($"Connecting to Docker at {host}{(endpoint.CertPath is null ? "" : $" over TLS (certificates in {endpoint.CertPath})")}.");
             // The calls carry their own deadline (OperationContext); a followed log has none.
-            var builder = new DockerClientBuilder().WithEndpoint(ParseHost(host)).WithTimeout(Timeout.InfiniteTimeSpan);
-            ctx.Log($"Connecting to Docker at {host}.");
+            var builder = new DockerClientBuilder().WithEndpoint(endpoint.Uri).WithTimeout(Timeout.InfiniteTimeSpan);
+            if (endpoint.CertPath is not null)
+                builder = builder.WithAuthProvider(DockerTls.Credentials(endpoint.CertPath));
             var version = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its version", host, async token =>
             {
                 using var unversioned = builder.Build();
@@ -54,8 +57,34 @@ internal static class DockerConnections
         return negotiated;
     }
 
-    /// <summary>unix:///path, tcp://host:port (http), or a bare socket path; anything else is InvalidArgument.</summary>
-    internal static Uri ParseHost(string host)
+    /// <summary>Where and how the Docker API is reached, and what is insecure about it.</summary>
+    internal sealed record DockerEndpoint(Uri Uri, string? CertPath, string? SecurityWarning);
+
+    /// <summary>
+    /// The endpoint of <paramref name="host"/>: with <paramref name="certPath"/>, TLS with that folder's client
+    /// certificate to a daemon its ca.pem signed (a tcp:// host only). A plain tcp:// host that is not this machine
+    /// is allowed but warned about: the Docker API is root on its host, and plain HTTP lets anyone on the way drive it.
+    /// </summary>
+    internal static DockerEndpoint Endpoint(string host, string? certPath)
+    {
+        var uri = ParseHost(host, tls: certPath is not null);
+        if (certPath is null)
+            return new DockerEndpoint(uri, null, uri.Scheme == "http" && !TransportSecurity.IsLocal(uri.Host)
+                ? $"Docker at {host} is not on this machine and is reached over plain HTTP: anyone on the way can read and drive its API, which is root on that host. " +
+                  "Use TLS: Connect-PuoEnvironment -DockerCertPath <folder with ca.pem, cert.pem, key.pem> (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for the implicit default)."
+                : null);
+        if (uri.Scheme != "https")
+            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.CertPath",
+                $"-DockerCertPath applies to a tcp:// or https:// Docker host, not {host}.", host);
+        DockerTls.RequireFiles(certPath);
+        return new DockerEndpoint(uri, certPath, null);
+    }
+
+    /// <summary>
+    /// unix:///path (or a bare socket path), npipe:// on Windows, tcp://host:port (plain http, or https with
+    /// <paramref name="tls"/>) or https://host:port; any other scheme, which the client cannot speak, is InvalidArgument.
+    /// </summary>
+    internal static Uri ParseHost(string host, bool tls = false)
     {
         if (host.StartsWith('/'))
             host = "unix://" + host;
@@ -64,14 +93,16 @@ internal static class DockerConnections
             switch (uri.Scheme)
             {
                 case "unix" when uri.AbsolutePath.Length > 1:
-                case "npipe":
+                case "npipe" when OperatingSystem.IsWindows():
                     return uri;
-                case "tcp" or "http" when !string.IsNullOrEmpty(uri.Host):
-                    return new UriBuilder("http", uri.Host, uri.IsDefaultPort ? 2375 : uri.Port).Uri;
+                case "tcp" or "http" or "https" when !string.IsNullOrEmpty(uri.Host):
+                    var secure = tls || uri.Scheme == "https";
+                    return new UriBuilder(secure ? "https" : "http", uri.Host, uri.IsDefaultPort || uri.Port <= 0 ? (secure ? 2376 : 2375) : uri.Port).Uri;
             }
         }
         throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.Host",
-            $"Docker host '{host}' is not a unix:///path/docker.sock or tcp://host:port address. Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
+            $"Docker host '{host}' is not an address PuoOps can speak: unix:///path/docker.sock, tcp://host:port (with -DockerCertPath for TLS) or https://host:port" +
+            (OperatingSystem.IsWindows() ? ", or npipe:////./pipe/docker_engine." : ".") + " Set DOCKER_HOST or Connect-PuoEnvironment -DockerHost.", host);
     }
 
     /// <summary>

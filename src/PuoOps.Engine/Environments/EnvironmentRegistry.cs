@@ -4,15 +4,22 @@ namespace PuoOps.Engine.Environments;
 /// The environments connected in one PowerShell session (runspace), by name (case-insensitive), and which
 /// one is the default. One per session, not per process: Azure Automation and ForEach-Object -Parallel run
 /// several sessions in one process, and one job's Connect-PuoEnvironment must not swap or dispose another's.
-/// When nothing was connected, the default is built from the process environment variables.
+/// The default never moves by itself: the first environment registered is the default, another becomes it
+/// only when asked, and disconnecting it leaves none (so a cmdlet without -Environment fails instead of
+/// reaching whichever remains, which may be production). When nothing was ever connected, the default is
+/// the implicit one built from the process environment variables.
 /// </summary>
 public sealed class EnvironmentRegistry : IDisposable
 {
     private readonly Dictionary<string, PuoEnvironment> _environments = new(StringComparer.OrdinalIgnoreCase);
     private readonly object _gate = new();
     private string? _defaultName;
+    private string? _disconnectedDefault;
 
-    /// <summary>Adds or replaces an environment; the replaced one is disposed.</summary>
+    /// <summary>
+    /// Adds or replaces an environment; the replaced one is disposed, and a replaced default stays the default.
+    /// It becomes the default when <paramref name="makeDefault"/>, or when it is the only environment.
+    /// </summary>
     public PuoEnvironment Register(PuoEnvironment environment, bool makeDefault)
     {
         lock (_gate)
@@ -21,7 +28,7 @@ public sealed class EnvironmentRegistry : IDisposable
                 previous.Dispose();
             _environments[environment.Name] = environment;
             environment.Registry = this;
-            if (makeDefault || _defaultName is null)
+            if (makeDefault || _environments.Count == 1)
                 _defaultName = environment.Name;
             return environment;
         }
@@ -36,7 +43,12 @@ public sealed class EnvironmentRegistry : IDisposable
             {
                 if (_defaultName is not null && _environments.TryGetValue(_defaultName, out var current))
                     return current;
-                return Register(PuoEnvironment.Create(new EnvironmentSettings()), makeDefault: true);
+                if (_environments.Count == 0 && _disconnectedDefault is null)
+                    return Register(PuoEnvironment.CreateImplicit(), makeDefault: true);
+                var connected = _environments.Count == 0 ? "none is connected" : "connected: " + string.Join(", ", _environments.Keys.Order(StringComparer.OrdinalIgnoreCase));
+                throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Environment.NoDefault",
+                    $"There is no default environment: '{_disconnectedDefault}' was the default and was disconnected, and PuoOps never picks another by itself ({connected}). " +
+                    "Give -Environment <name>, or make one the default with Connect-PuoEnvironment -Name <name> ... -Default.");
             }
             if (_environments.TryGetValue(name, out var named))
                 return named;
@@ -66,7 +78,10 @@ public sealed class EnvironmentRegistry : IDisposable
             if (!_environments.Remove(name, out var removed))
                 return false;
             if (string.Equals(_defaultName, name, StringComparison.OrdinalIgnoreCase))
-                _defaultName = _environments.Keys.OrderBy(k => k, StringComparer.OrdinalIgnoreCase).FirstOrDefault();
+            {
+                _defaultName = null;
+                _disconnectedDefault = removed.Name;
+            }
             removed.Dispose();
             return true;
         }

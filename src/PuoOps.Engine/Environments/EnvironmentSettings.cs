@@ -3,9 +3,10 @@ using System.Net;
 namespace PuoOps.Engine.Environments;
 
 /// <summary>
-/// What an operator says about an environment. Anything left null falls back to the process
-/// environment variables the PUO Memo stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST,
-/// PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME).
+/// What an operator says about an environment. Anything left null falls back to the stack's defaults; only the
+/// implicit default environment (nothing connected yet) reads the process environment variables the PUO Memo
+/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME), so a
+/// named environment never reaches a server it did not name.
 /// </summary>
 public sealed class EnvironmentSettings
 {
@@ -29,6 +30,12 @@ public sealed class EnvironmentSettings
     public string? RedisConnectionString { get; set; }
 
     public string? DockerHost { get; set; }
+
+    /// <summary>
+    /// A folder with ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH): the Docker API is then spoken over TLS,
+    /// with this client certificate, to a daemon whose certificate ca.pem signed (as DOCKER_TLS_VERIFY=1).
+    /// </summary>
+    public string? DockerCertPath { get; set; }
     public string? ApiUrl { get; set; }
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
@@ -44,23 +51,37 @@ public sealed class EnvironmentSettings
             copy.PostgresCredential ??= other.PostgresCredential;
         }
         copy.RedisConnectionString ??= other.RedisConnectionString;
-        copy.DockerHost ??= other.DockerHost;
+        if (copy.DockerHost is null)
+        {
+            copy.DockerHost = other.DockerHost;
+            copy.DockerCertPath ??= other.DockerCertPath;
+        }
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
         return copy;
     }
 
-    /// <summary>Fills what is still null from the process environment and the stack's defaults.</summary>
-    public EnvironmentSettings WithProcessDefaults()
+    /// <summary>
+    /// Fills what is still null from the stack's defaults and, with <paramref name="readProcessVariables"/> (the
+    /// implicit default environment only), first from the process environment variables.
+    /// </summary>
+    public EnvironmentSettings WithDefaults(bool readProcessVariables)
     {
-        static string? Var(string name) => System.Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+        string? Var(string name) => readProcessVariables && System.Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 
         var filled = (EnvironmentSettings)MemberwiseClone();
         if (filled.PostgresConnectionString is null && filled.DatabaseUrl is null)
             filled.DatabaseUrl = Var("DATABASE_URL");
         filled.RedisConnectionString ??= Var("REDIS_URL");
-        filled.DockerHost ??= Var("DOCKER_HOST") ?? "unix:///var/run/docker.sock";
+        if (filled.DockerHost is null && Var("DOCKER_HOST") is { } dockerHost)
+        {
+            filled.DockerHost = dockerHost;
+            // As the docker CLI: any DOCKER_TLS_VERIFY means TLS with a verified daemon, certificates from DOCKER_CERT_PATH or ~/.docker.
+            if (Var("DOCKER_TLS_VERIFY") is not null)
+                filled.DockerCertPath ??= Var("DOCKER_CERT_PATH") ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.UserProfile), ".docker");
+        }
+        filled.DockerHost ??= "unix:///var/run/docker.sock";
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using PuoOps.Engine.Docker;
 using PuoOps.Engine.Environments;
 using PuoOps.Engine.Postgres;
 using PuoOps.Engine.Redis;
@@ -14,6 +15,7 @@ public sealed class PuoEnvironment : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<object>>> _clients = new();
     private int _disposed;
+    private List<string>? _securityWarnings;
 
     private PuoEnvironment(EnvironmentSettings settings, string name, PostgresEndpoint? postgres, RedisEndpoint? redis, string dockerHost,
         Uri apiUrl, Uri mcpUrl, string composeProject)
@@ -55,21 +57,39 @@ public sealed class PuoEnvironment : IDisposable
     internal RedisEndpoint? RedisEndpoint { get; }
     internal bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
+    /// <summary>The TLS settings of the Docker endpoint: the folder of its certificates, or null for none.</summary>
+    internal string? DockerCertPath => Settings.DockerCertPath;
+
+    /// <summary>
+    /// What is insecure about reaching this environment (a remote server without TLS, or without a certificate
+    /// check), handed out once: the first cmdlet to use the environment warns, later ones do not repeat it.
+    /// </summary>
+    public IReadOnlyList<string> TakeSecurityWarnings() => Interlocked.Exchange(ref _securityWarnings, null) ?? [];
+
     public override string ToString() => Name;
 
     /// <summary>
-    /// Validates the settings (InvalidArgument on a malformed URL or string) and builds the environment.
-    /// What the settings leave null comes from <paramref name="basedOn"/> (if given), then the process environment.
+    /// Validates the settings (InvalidArgument on a malformed URL or string, or a scheme its client cannot speak)
+    /// and builds the environment. What the settings leave null comes from <paramref name="basedOn"/> (if given),
+    /// then the stack's defaults; never from the process environment variables.
     /// </summary>
-    public static PuoEnvironment Create(EnvironmentSettings settings, PuoEnvironment? basedOn = null)
+    public static PuoEnvironment Create(EnvironmentSettings settings, PuoEnvironment? basedOn = null) =>
+        Build((basedOn is null ? settings : settings.FillFrom(basedOn.Settings)).WithDefaults(readProcessVariables: false));
+
+    /// <summary>The implicit default environment of a session where nothing was connected: built from the process environment variables.</summary>
+    public static PuoEnvironment CreateImplicit() => Build(new EnvironmentSettings().WithDefaults(readProcessVariables: true));
+
+    private static PuoEnvironment Build(EnvironmentSettings s)
     {
-        var s = (basedOn is null ? settings : settings.FillFrom(basedOn.Settings)).WithProcessDefaults();
         if (string.IsNullOrWhiteSpace(s.Name))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
         var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
-        return new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
+        var docker = DockerConnections.Endpoint(s.DockerHost!, s.DockerCertPath); // refuses what the client cannot speak now, not at first use
+        var environment = new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
             ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);
+        environment._securityWarnings = new[] { postgres?.SecurityWarning, redis?.SecurityWarning, docker.SecurityWarning }.OfType<string>().ToList();
+        return environment;
     }
 
     private static Uri ParseHttpUrl(string value, string what) =>

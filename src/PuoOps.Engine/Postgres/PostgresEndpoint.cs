@@ -17,7 +17,26 @@ internal sealed class PostgresEndpoint
         Database = builder.Database ?? builder.Username ?? "postgres";
         User = builder.Username ?? "";
         DisplayName = $"{User}@{Host}:{Port}/{Database}";
+        var remote = Host.Split(',').Select(h => h.Split(':')[0]).Where(h => !TransportSecurity.IsLocal(h)).ToList();
+        if (remote.Count > 0 && builder.SslMode is not (SslMode.VerifyCA or SslMode.VerifyFull))
+            SecurityWarning = $"PostgreSQL at {string.Join(",", remote)}:{Port} is not on this machine, and sslmode={LibpqSslMode(builder.SslMode)} does not verify its certificate: " +
+                              "another machine on the way could pose as the server and receive the password. Add sslmode=verify-full&sslrootcert=<ca.pem> to the URL " +
+                              "(SSL Mode=VerifyFull;Root Certificate=<ca.pem> in a connection string).";
     }
+
+    /// <summary>Set when the server is remote and its certificate is not verified: what the environment warns about once.</summary>
+    public string? SecurityWarning { get; }
+
+    /// <summary>An Npgsql SslMode as libpq's sslmode names it.</summary>
+    internal static string LibpqSslMode(SslMode mode) => mode switch
+    {
+        SslMode.Disable => "disable",
+        SslMode.Allow => "allow",
+        SslMode.Require => "require",
+        SslMode.VerifyCA => "verify-ca",
+        SslMode.VerifyFull => "verify-full",
+        _ => "prefer",
+    };
 
     public string ConnectionString { get; }
     public string Host { get; }
@@ -62,7 +81,7 @@ internal sealed class PostgresEndpoint
         }
     }
 
-    /// <summary>Parses postgres://user:password@host:port/database?sslmode=...&amp;application_name=...</summary>
+    /// <summary>Parses postgres://user:password@host:port/database?sslmode=...&amp;sslrootcert=...&amp;application_name=...</summary>
     private static NpgsqlConnectionStringBuilder FromUrl(string value)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != "postgres" && uri.Scheme != "postgresql"))
@@ -101,6 +120,10 @@ internal sealed class PostgresEndpoint
                         _ => throw Invalid($"The database URL has an unknown sslmode '{val}'."),
                     };
                     break;
+                // The server's CA and our client certificate, as libpq names them (files on this machine).
+                case "sslrootcert": builder.RootCertificate = val; break;
+                case "sslcert": builder.SslCertificate = val; break;
+                case "sslkey": builder.SslKey = val; break;
                 case "application_name": builder.ApplicationName = val; break;
                 case "connect_timeout" when int.TryParse(val, out var seconds): builder.Timeout = seconds; break;
                 case "options": builder.Options = val; break;

@@ -5,8 +5,10 @@ using Npgsql;
 namespace PuoOps.Engine.Postgres;
 
 /// <summary>
-/// The runbook's EXPLAIN ANALYZE, made safe to point at production: one statement only, inside a transaction
-/// that is always rolled back (so EXPLAIN ANALYZE DELETE deletes nothing), under a statement_timeout.
+/// The runbook's EXPLAIN ANALYZE, made safe to point at production: one statement only, inside a READ ONLY
+/// transaction that is always rolled back, under a lock_timeout and statement_timeout of the context's timeout.
+/// A rollback alone does not contain what ANALYZE executes (setval and nextval, dblink_exec, pg_terminate_backend
+/// are not undone by it); READ ONLY makes the server refuse writes, sequence changes included, before they happen.
 /// </summary>
 public static class QueryPlanService
 {
@@ -31,7 +33,10 @@ public static class QueryPlanService
         {
             try
             {
-                await using (var limit = connection.Command("SELECT set_config('statement_timeout', @ms, true)", ctx))
+                // First in the transaction: after any query, the statement itself could no longer switch it to read-write.
+                await using (var readOnly = connection.Command("SET TRANSACTION READ ONLY", ctx))
+                    await readOnly.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+                await using (var limit = connection.Command("SELECT set_config('statement_timeout', @ms, true), set_config('lock_timeout', @ms, true)", ctx))
                 {
                     limit.Parameters.AddWithValue("ms", (ctx.TimeoutSeconds * 1000L).ToString(CultureInfo.InvariantCulture));
                     await limit.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
@@ -48,10 +53,17 @@ public static class QueryPlanService
                 throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Postgres.MultipleStatements",
                     "Get-PuoQueryPlan explains exactly one statement; the text holds several. Pass them one at a time.", statement, e);
             }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.QueryCanceled && !ctx.Cancellation.IsCancellationRequested)
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ReadOnlySqlTransaction)
+            {
+                throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.QueryPlanReadOnly",
+                    $"EXPLAIN ANALYZE executes the statement, and Get-PuoQueryPlan executes it only in a read-only transaction; on {target} it tried to write " +
+                    $"({e.MessageText}), which the server refused, so nothing was changed. Use -NoAnalyze to see the plan of a statement that writes.", statement, e);
+            }
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.QueryCanceled or PostgresErrorCodes.LockNotAvailable
+                                              && !ctx.Cancellation.IsCancellationRequested)
             {
                 throw new PuoException(ErrorKind.Timeout, "PuoOps.Postgres.QueryPlanTimeout",
-                    $"The statement did not finish within -TimeoutSec ({ctx.TimeoutSeconds} s) on {target} and was rolled back. " +
+                    $"The statement did not finish, or did not get its locks, within -TimeoutSec ({ctx.TimeoutSeconds} s) on {target} and was rolled back. " +
                     "Use -NoAnalyze to see the plan without running it, or raise -TimeoutSec.", statement, e);
             }
             finally

@@ -8,11 +8,23 @@ namespace PuoOps.Engine.Redis;
 /// </summary>
 internal sealed class RedisEndpoint
 {
-    private RedisEndpoint(ConfigurationOptions options)
+    private RedisEndpoint(ConfigurationOptions options, bool verifiesCertificate)
     {
         Options = options;
         DisplayName = string.Join(",", options.EndPoints.Select(FormatEndPoint)) + "/" + (options.DefaultDatabase ?? 0);
+        var remote = options.EndPoints.Select(FormatEndPoint).Where(e => !TransportSecurity.IsLocal(HostOf(e))).ToList();
+        if (remote.Count > 0 && !options.Ssl)
+            SecurityWarning = $"Redis at {string.Join(",", remote)} is not on this machine and is reached without TLS: its password and every key cross the network in clear. " +
+                              "Use rediss:// (with ssl_ca_certs=<ca.pem> when its certificate is not from a public CA).";
+        else if (remote.Count > 0 && !verifiesCertificate)
+            SecurityWarning = $"Redis at {string.Join(",", remote)} is not on this machine, and ssl_cert_reqs=none does not verify its certificate: another machine " +
+                              "on the way could pose as the server and receive the password. Give ssl_ca_certs=<ca.pem> instead.";
     }
+
+    private static string HostOf(string endPoint) => endPoint.LastIndexOf(':') is var colon and > 0 ? endPoint[..colon] : endPoint;
+
+    /// <summary>Set when the server is remote and not reached over verified TLS: what the environment warns about once.</summary>
+    public string? SecurityWarning { get; }
 
     /// <summary>A fresh copy each time: ConfigurationOptions is mutable and holds the password.</summary>
     public ConfigurationOptions CreateOptions() => Options.Clone();
@@ -26,11 +38,13 @@ internal sealed class RedisEndpoint
     public static RedisEndpoint Parse(string value)
     {
         ConfigurationOptions options;
+        var scheme = value.IndexOf("://", StringComparison.Ordinal) is var at and > 0 ? value[..at] : null;
+        if (scheme is not null && !scheme.Equals("redis", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
+            throw Invalid($"The Redis connection string has the scheme '{scheme}://', which Redis does not speak: give redis://, rediss:// (TLS) or host:port,password=...");
+        var verifies = true;
         try
         {
-            options = value.StartsWith("redis://", StringComparison.OrdinalIgnoreCase) || value.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase)
-                ? FromUrl(value)
-                : ConfigurationOptions.Parse(value);
+            options = scheme is not null ? FromUrl(value, out verifies) : ConfigurationOptions.Parse(value);
         }
         catch (ArgumentException ex)
         {
@@ -38,14 +52,53 @@ internal sealed class RedisEndpoint
         }
         if (options.EndPoints.Count == 0)
             throw Invalid("The Redis connection string names no host.");
-        return new RedisEndpoint(options);
+        return new RedisEndpoint(options, verifies);
     }
 
-    private static ConfigurationOptions FromUrl(string value)
+    /// <summary>
+    /// redis[s]://[user]:password@host:port/db, with the TLS options of a Python stack's REDIS_URL (redis-py's names):
+    /// ssl_ca_certs (the CA that signed the server's certificate), ssl_certfile and ssl_keyfile (our client
+    /// certificate, PEM), ssl_cert_reqs (required, the default; none skips the check and is warned about).
+    /// </summary>
+    private static ConfigurationOptions FromUrl(string value, out bool verifiesCertificate)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
             throw Invalid("The Redis URL must look like redis://:password@host:6379/0.");
         var options = new ConfigurationOptions { Ssl = uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase) };
+        verifiesCertificate = true;
+        string? certificateFile = null, keyFile = null;
+        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var eq = pair.IndexOf('=');
+            var key = Uri.UnescapeDataString(eq < 0 ? pair : pair[..eq]);
+            var val = eq < 0 ? "" : Uri.UnescapeDataString(pair[(eq + 1)..]);
+            if (!options.Ssl)
+                throw Invalid($"The Redis URL has the TLS parameter '{key}' but the scheme redis://; use rediss:// for TLS.");
+            switch (key)
+            {
+                case "ssl_ca_certs":
+                    options.TrustIssuer(RequireFile(val, key));
+                    break;
+                case "ssl_certfile": certificateFile = RequireFile(val, key); break;
+                case "ssl_keyfile": keyFile = RequireFile(val, key); break;
+                case "ssl_cert_reqs" when val is "required" or "CERT_REQUIRED": break;
+                case "ssl_cert_reqs" when val is "none" or "CERT_NONE":
+                    verifiesCertificate = false;
+                    options.CertificateValidation += (_, _, _, _) => true;
+                    break;
+                default: throw Invalid($"The Redis URL has a parameter PuoOps does not know: '{key}' (known: ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs).");
+            }
+        }
+        if (certificateFile is not null)
+        {
+            // Re-imported from PKCS#12 so the private key is usable by the TLS stack on every platform.
+            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
+            var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(
+                pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+            options.CertificateSelection += (_, _, _, _, _) => certificate;
+        }
+        else if (keyFile is not null)
+            throw Invalid("The Redis URL has ssl_keyfile without ssl_certfile.");
         options.EndPoints.Add(uri.IdnHost.Trim('[', ']'), uri.IsDefaultPort || uri.Port <= 0 ? 6379 : uri.Port);
         if (uri.UserInfo.Length > 0)
         {
@@ -69,6 +122,9 @@ internal sealed class RedisEndpoint
         System.Net.IPEndPoint ip => ip.ToString(),
         _ => endPoint.ToString() ?? "",
     };
+
+    private static string RequireFile(string path, string parameter) =>
+        File.Exists(path) ? path : throw Invalid($"The Redis URL's {parameter} names '{path}', which is not a readable file.");
 
     private static PuoException Invalid(string message) => new(ErrorKind.InvalidArgument, "PuoOps.Redis.ConnectionString", message);
 }

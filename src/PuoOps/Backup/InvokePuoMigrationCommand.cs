@@ -45,6 +45,11 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? PgBinPath { get; set; }
 
+    /// <summary>Names of variables of this session's environment the command also gets, besides PATH, HOME, the locale and the database's.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] PassVariable { get; set; } = [];
+
     protected override void Begin()
     {
         if (CommandTimeout <= TimeSpan.Zero)
@@ -64,7 +69,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
         try
         {
             Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath), PgBinPath));
-            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, CommandTimeout));
+            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, CommandTimeout, PassVariable));
             if (SmokeTest is not null)
                 RunSmokeTest(run);
             run.Succeeded = true;

@@ -5,7 +5,8 @@ namespace PuoOps.Commands.Backup;
 
 /// <summary>
 /// Restores a backup into a new database, verifies it against the manifest and swaps it in by renaming;
-/// the original is untouched until the swap and kept as &lt;name&gt;_before_restore_&lt;timestamp&gt;.
+/// the original is untouched until the swap and kept as &lt;name&gt;_before_restore_&lt;timestamp&gt;. A file that is not a
+/// pg_dump archive, an invalid manifest, or a backup in a folder another user can write is refused before ShouldProcess.
 /// </summary>
 [Cmdlet(VerbsData.Restore, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
 [OutputType(typeof(RestoreResult))]
@@ -26,11 +27,18 @@ public sealed class RestorePuoBackupCommand : RestoreCommandBase
     [Parameter]
     public SwitchParameter DropPrevious { get; set; }
 
+    /// <summary>Restore even from a folder that another user owns or can write to.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void Process()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
         var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
-        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout };
+        var options = new RestoreOptions
+        {
+            Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout, Force = Force,
+        };
         var context = Context;
         if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))
             return;

@@ -25,6 +25,10 @@ public sealed class TestPuoBackupCommand : RestoreCommandBase
     [Duration]
     public TimeSpan? MaxAge { get; set; }
 
+    /// <summary>With -Restore: restore even from a folder that another user owns or can write to.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void Begin()
     {
         base.Begin();
@@ -41,7 +45,8 @@ public sealed class TestPuoBackupCommand : RestoreCommandBase
             return;
         var options = new BackupTestOptions
         {
-            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout,
+            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath,
+            RestoreTimeout = RestoreTimeout, Force = Force,
         };
         WriteObject(Await(BackupVerifier.TestAsync(context, fullPath, options)));
     });

@@ -21,6 +21,7 @@ internal static class ErrorRecords
         ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
         ErrorKind.ResourceUnavailable => ErrorCategory.ResourceUnavailable,
         ErrorKind.PermissionDenied => ErrorCategory.PermissionDenied,
+        ErrorKind.InvalidData => ErrorCategory.InvalidData,
         _ => ErrorCategory.InvalidOperation,
     };
 }

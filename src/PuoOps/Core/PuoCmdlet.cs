@@ -40,9 +40,32 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
     protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
 
-    /// <summary>A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams.</summary>
-    protected OperationContext Context => new(CurrentEnvironment, TimeSpan.FromSeconds(TimeoutSec), Stopping,
-        new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
+    /// <summary>
+    /// A fresh context for an engine call, bound to this cmdlet's timeout, Ctrl+C and streams. The first call that
+    /// reaches an environment warns what is insecure about reaching it (a remote server without verified TLS).
+    /// </summary>
+    protected OperationContext Context
+    {
+        get
+        {
+            var environment = CurrentEnvironment;
+            WriteSecurityWarnings(environment);
+            return new(environment, TimeSpan.FromSeconds(TimeoutSec), Stopping, new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
+        }
+    }
+
+    /// <summary>Writes the environment's security warnings, once per environment.</summary>
+    protected void WriteSecurityWarnings(PuoEnvironment environment)
+    {
+        foreach (var warning in environment.TakeSecurityWarnings())
+            WriteWarning(warning);
+    }
+
+    /// <summary>True under -WhatIf (or $WhatIfPreference): a preview changes nothing, so it needs no -Force.</summary>
+    protected bool IsWhatIf =>
+        MyInvocation.BoundParameters.TryGetValue("WhatIf", out var whatIf)
+            ? ((SwitchParameter)whatIf).IsPresent
+            : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
     protected virtual void Begin() { }
     protected virtual void Process() { }

@@ -6,6 +6,7 @@ namespace PuoOps.Commands.Docker;
 /// <summary>
 /// Sets a service's replica count: a Swarm service's spec, waiting until it converged (docker service scale),
 /// or for compose clones an existing replica / removes the highest-numbered ones (docker compose up --scale).
+/// -Replicas 0 stops and removes every container of the service, as Stop-PuoService does: it needs -Force.
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "PuoServiceScale", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(ServiceScale))]
@@ -30,14 +31,26 @@ public sealed class SetPuoServiceScaleCommand : PuoCmdlet
     [Duration]
     public TimeSpan WaitTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
-    protected override void Begin() => ServiceControlService.ValidateWait(WaitTimeout);
+    /// <summary>Required for -Replicas 0, which takes the whole service down.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void Begin()
+    {
+        ServiceControlService.ValidateWait(WaitTimeout);
+        if (Replicas == 0 && !Force && !IsWhatIf)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Docker.ScaleToZeroNeedsForce",
+                $"-Replicas 0 stops and removes every container of {(Service.Length > 0 ? Service : "the service")}, so it serves no traffic. Add -Force to do that, " +
+                "or use Stop-PuoService to stop it and keep its containers.", Service));
+    }
 
     protected override void Process()
     {
         var context = Context;
         ForEachPattern([Service], nameof(Service), pattern => ForEachItem(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, pattern)), target =>
         {
-            if (!ShouldProcess(target.Description, $"Scale to {Replicas} replica(s)"))
+            var action = Replicas == 0 ? "Scale to 0 replicas: stop and remove every container" : $"Scale to {Replicas} replica(s)";
+            if (!ShouldProcess(target.Description, action))
                 return;
             var scale = Await(ServiceScaleService.ScaleAsync(context, target, Replicas, WaitTimeout));
             if (!scale.Converged)

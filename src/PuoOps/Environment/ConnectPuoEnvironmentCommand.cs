@@ -31,6 +31,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? DockerHost { get; set; }
 
+    /// <summary>A folder with ca.pem, cert.pem and key.pem: speak TLS to a tcp:// Docker host and verify it.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? DockerCertPath { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ApiUrl { get; set; }
@@ -43,6 +48,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? ComposeProject { get; set; }
 
+    /// <summary>Make this environment the default even though another one is connected.</summary>
+    [Parameter]
+    public SwitchParameter Default { get; set; }
+
+    /// <summary>Deprecated: an environment becomes the default only when it is the first, or with -Default.</summary>
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
@@ -62,10 +72,14 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             PostgresCredential = Credential?.GetNetworkCredential(),
             RedisConnectionString = RedisConnectionString,
             DockerHost = DockerHost,
+            DockerCertPath = DockerCertPath is null ? null : GetUnresolvedProviderPathFromPSPath(DockerCertPath),
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
         };
+        if (Default && NoDefault)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",
+                "-Default and -NoDefault contradict each other; give -Default to make the environment the default.", Name));
         PuoEnvironment created;
         try
         {
@@ -76,14 +90,29 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ThrowTerminatingError(ErrorRecords.From(ex, Name));
             return;
         }
-        var environment = SessionEnvironments.Current.Register(created, makeDefault: !NoDefault);
-        WriteVerbose($"Environment '{environment.Name}': PostgreSQL {environment.Postgres ?? "(none)"}, Redis {environment.Redis ?? "(none)"}, Docker {environment.DockerHost}.");
+        WriteVerbose($"Environment '{created.Name}': PostgreSQL {created.Postgres ?? "(none)"}, Redis {created.Redis ?? "(none)"}, Docker {created.DockerHost}.");
         if (!SkipCheck)
         {
-            var context = new Engine.OperationContext(environment, TimeSpan.FromSeconds(TimeoutSec), Stopping);
-            foreach (var failure in Await(EnvironmentService.CheckAsync(context)))
-                WriteError(ErrorRecords.From(Engine.ErrorTranslator.Translate(failure, environment), environment.Name));
+            // Checked before it is registered: an environment whose server refused us must not become what later cmdlets use.
+            WriteSecurityWarnings(created);
+            var context = new Engine.OperationContext(created, TimeSpan.FromSeconds(TimeoutSec), Stopping);
+            var failures = Await(EnvironmentService.CheckAsync(context));
+            if (failures.Count > 0)
+            {
+                foreach (var failure in failures)
+                {
+                    var record = ErrorRecords.From(Engine.ErrorTranslator.Translate(failure, created), created.Name);
+                    record.ErrorDetails = new ErrorDetails($"{record.Exception.Message} Environment '{created.Name}' was not registered; fix this, or add -SkipCheck to register it unchecked.");
+                    WriteError(record);
+                }
+                created.Dispose();
+                return;
+            }
         }
+        var environment = SessionEnvironments.Current.Register(created, makeDefault: Default);
+        WriteVerbose(environment.IsDefault
+            ? $"'{environment.Name}' is the default environment: cmdlets without -Environment use it."
+            : $"'{environment.Name}' is registered; the default is unchanged. Cmdlets use it only with -Environment {environment.Name} (or connect it with -Default).");
         if (PassThru)
             WriteObject(environment);
     }

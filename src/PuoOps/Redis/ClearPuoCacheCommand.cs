@@ -5,7 +5,8 @@ namespace PuoOps.Commands.Redis;
 
 /// <summary>
 /// With -Pattern: SCAN + UNLINK of the matching keys in batches (the runbook's "--scan --pattern | xargs DEL");
-/// without: FLUSHDB of the environment's database (the runbook's "redis-cli FLUSHDB"). Both lose data: High impact.
+/// without: FLUSHDB of the environment's database (the runbook's "redis-cli FLUSHDB"). Both lose data: High impact,
+/// and deleting every key (FLUSHDB, or a pattern matching everything) also needs -Force, except for a -WhatIf preview.
 /// </summary>
 [Cmdlet(VerbsCommon.Clear, "PuoCache", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(CacheClearResult))]
@@ -25,7 +26,7 @@ public sealed class ClearPuoCacheCommand : PuoCmdlet
     [ValidateRange(10, 100000)]
     public int BatchSize { get; set; } = CacheClearService.DefaultBatchSize;
 
-    /// <summary>Required, besides the confirmation, for a pattern that matches every key ('*' or '').</summary>
+    /// <summary>Required, besides the confirmation, to delete every key: FLUSHDB (no -Pattern) or a pattern matching everything ('*' or '').</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -34,9 +35,15 @@ public sealed class ClearPuoCacheCommand : PuoCmdlet
         if (Pattern is null && (MaxKeys is not null || MyInvocation.BoundParameters.ContainsKey(nameof(BatchSize))))
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Redis.PatternRequired",
                 "-MaxKeys and -BatchSize apply to a pattern delete; add -Pattern (without it, Clear-PuoCache flushes the whole database).", null));
-        if (Pattern is not null && CacheClearService.MatchesEverything(Pattern) && !Force)
+        if (Force || IsWhatIf)
+            return;
+        if (Pattern is null)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Redis.FlushNeedsForce",
+                "Without -Pattern, Clear-PuoCache runs FLUSHDB and deletes every key of the environment's database. Add -Force to do that (you are still asked to confirm), " +
+                "give -Pattern to delete only matching keys, or add -WhatIf to count the keys first.", null));
+        else if (CacheClearService.MatchesEverything(Pattern))
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Redis.PatternMatchesEverything",
-                $"The pattern '{Pattern}' matches every key. Add -Force to delete them all key by key (you are still asked to confirm), or omit -Pattern to FLUSHDB the database.",
+                $"The pattern '{Pattern}' matches every key. Add -Force to delete them all key by key (you are still asked to confirm), or -Force without -Pattern to FLUSHDB the database.",
                 Pattern));
     }
 

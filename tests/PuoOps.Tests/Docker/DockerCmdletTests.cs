@@ -119,6 +119,13 @@ public sealed class DockerCmdletTests : IDisposable
         Assert.Empty(whatIf.Output);
         Assert.Equal(3, _host.Invoke("@(Get-PuoContainer -Project $p -Service api).Count", Vars()).Output[0].BaseObject);
 
+        var zero = _host.Invoke("Set-PuoServiceScale api 0 -Project $p -Confirm:$false", Vars());
+        var refused = Assert.Single(zero.Errors);
+        Assert.Equal(ErrorCategory.InvalidArgument, refused.CategoryInfo.Category);
+        Assert.StartsWith("PuoOps.Docker.ScaleToZeroNeedsForce", refused.FullyQualifiedErrorId);
+        Assert.Empty(_host.Invoke("Set-PuoServiceScale api 0 -Project $p -WhatIf", Vars()).ThrowIfFailed().Output);
+        Assert.Equal(3, _host.Invoke("@(Get-PuoContainer -Project $p -Service api).Count", Vars()).Output[0].BaseObject);
+
         var down = _host.Invoke("Set-PuoServiceScale api 1 -Project $p", Vars()).ThrowIfFailed();
         Assert.Equal([api3, $"{_project.Name}-api-2"], (string[])Assert.Single(down.Output).Properties["Removed"].Value);
         var left = _host.Invoke("Get-PuoContainer -Project $p -Service api", Vars()).ThrowIfFailed();

@@ -57,6 +57,53 @@ public sealed class EnvironmentTests
     }
 
     [Fact]
+    public void Only_the_implicit_default_environment_reads_the_process_variables()
+    {
+        var saved = new[] { "REDIS_URL", "DOCKER_HOST", "PUO_API_URL", "COMPOSE_PROJECT_NAME" }.ToDictionary(n => n, System.Environment.GetEnvironmentVariable);
+        try
+        {
+            System.Environment.SetEnvironmentVariable("REDIS_URL", "redis://:pw@127.0.0.9:6399/0");
+            System.Environment.SetEnvironmentVariable("DOCKER_HOST", "unix:///tmp/xunit-implicit-docker.sock");
+            System.Environment.SetEnvironmentVariable("PUO_API_URL", "http://127.0.0.9:8009");
+            System.Environment.SetEnvironmentVariable("COMPOSE_PROJECT_NAME", "xunit-implicit");
+            using var named = PuoEnvironment.Create(new EnvironmentSettings { Name = "staging", DatabaseUrl = "postgres://u@h/db" });
+            Assert.Null(named.Redis);
+            Assert.Equal("unix:///var/run/docker.sock", named.DockerHost);
+            Assert.Equal(new Uri(EnvironmentSettings.DefaultApiUrl), named.ApiUrl);
+            Assert.Equal(EnvironmentSettings.DefaultComposeProject, named.ComposeProject);
+
+            using var implicitDefault = PuoEnvironment.CreateImplicit();
+            Assert.Equal("127.0.0.9:6399/0", implicitDefault.Redis);
+            Assert.Equal("unix:///tmp/xunit-implicit-docker.sock", implicitDefault.DockerHost);
+            Assert.Equal(new Uri("http://127.0.0.9:8009"), implicitDefault.ApiUrl);
+            Assert.Equal("xunit-implicit", implicitDefault.ComposeProject);
+        }
+        finally
+        {
+            foreach (var (name, value) in saved)
+                System.Environment.SetEnvironmentVariable(name, value);
+        }
+    }
+
+    [Fact]
+    public void The_registry_never_moves_the_default_by_itself()
+    {
+        using var registry = new EnvironmentRegistry();
+        var prod = registry.Register(TestEnvironments.WithPostgresUrl("postgres://u@h/prod"), makeDefault: false);
+        var aaa = registry.Register(TestEnvironments.WithPostgresUrl("postgres://u@h/aaa"), makeDefault: false);
+        Assert.True(prod.IsDefault);
+        Assert.False(aaa.IsDefault);
+        Assert.True(registry.Remove(prod.Name));
+        Assert.False(aaa.IsDefault);
+        var error = Assert.Throws<PuoException>(() => registry.Resolve(null));
+        Assert.Equal("PuoOps.Environment.NoDefault", error.ErrorId);
+        Assert.True(registry.Remove(aaa.Name));
+        Assert.Equal("PuoOps.Environment.NoDefault", Assert.Throws<PuoException>(() => registry.Resolve(null)).ErrorId);
+        var next = registry.Register(TestEnvironments.WithPostgresUrl("postgres://u@h/next"), makeDefault: false);
+        Assert.Same(next, registry.Resolve(null));
+    }
+
+    [Fact]
     public async Task Connections_are_pooled_per_environment()
     {
         var app = "xunit-pool-" + Guid.NewGuid().ToString("N")[..8];

@@ -143,13 +143,64 @@ public sealed class PostgresMaintenanceCmdletTests : IDisposable
     {
         await using var scratch = await Scratch.CreateAsync(300);
         var vars = Vars(("sql", $"DELETE FROM {scratch.Name}"), ("two", $"DELETE FROM {scratch.Name}; SELECT 1"));
-        var plan = Assert.Single(_host.Invoke("Get-PuoQueryPlan -Query $sql", vars).ThrowIfFailed().Output);
+        var plan = Assert.Single(_host.Invoke("Get-PuoQueryPlan -Query $sql -NoAnalyze", vars).ThrowIfFailed().Output);
         Assert.Equal("PuoOps.QueryPlan", plan.TypeNames[0]);
         Assert.Equal("ModifyTable", plan.Properties["RootNode"].Value);
         Assert.StartsWith("[", ((string)plan.Properties["Json"].Value).TrimStart());
+        var refused = Assert.Single(_host.Invoke("Get-PuoQueryPlan -Query $sql", vars).Errors);
+        Assert.StartsWith("PuoOps.Postgres.QueryPlanReadOnly", refused.FullyQualifiedErrorId);
         var error = Assert.Single(_host.Invoke("Get-PuoQueryPlan -Query $two", vars).Errors);
         Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
         Assert.Equal(300L, await scratch.ScalarAsync<long>($"SELECT count(*) FROM {scratch.Name}"));
+    }
+
+    /// <summary>
+    /// setval is not undone by a rollback: the read-only transaction must refuse it, and text from the pipeline
+    /// (someone else's) must not even be executed without -Analyze.
+    /// </summary>
+    [Fact]
+    public async Task Query_plan_never_moves_a_sequence_however_the_statement_arrives()
+    {
+        await using var scratch = await Scratch.CreateAsync(1);
+        var sequence = scratch.Name + "_seq";
+        await scratch.ExecAsync($"CREATE SEQUENCE {sequence}; SELECT setval('{sequence}', 42)");
+        try
+        {
+            var vars = Vars(("sql", $"SELECT setval('{sequence}', 999999)"), ("next", $"SELECT nextval('{sequence}')"));
+
+            var typed = _host.Invoke("Get-PuoQueryPlan $sql", vars);
+            Assert.StartsWith("PuoOps.Postgres.QueryPlanReadOnly", Assert.Single(typed.Errors).FullyQualifiedErrorId);
+            Assert.Equal(42L, await scratch.ScalarAsync<long>($"SELECT last_value FROM {sequence}"));
+
+            var piped = _host.Invoke("$sql, $next | Get-PuoQueryPlan -Verbose", vars).ThrowIfFailed();
+            Assert.Equal(2, piped.Output.Count);
+            Assert.All(piped.Output, plan => Assert.False((bool)plan.Properties["Analyzed"].Value));
+            Assert.Contains(piped.Verbose, line => line.Contains("-Analyze", StringComparison.Ordinal));
+            Assert.Equal(42L, await scratch.ScalarAsync<long>($"SELECT last_value FROM {sequence}"));
+
+            var pipedAnalyze = _host.Invoke("$sql | Get-PuoQueryPlan -Analyze", vars);
+            Assert.StartsWith("PuoOps.Postgres.QueryPlanReadOnly", Assert.Single(pipedAnalyze.Errors).FullyQualifiedErrorId);
+            Assert.Equal(42L, await scratch.ScalarAsync<long>($"SELECT last_value FROM {sequence}"));
+
+            var slowQueryRow = _host.Invoke("[pscustomobject]@{ Query = $next } | Get-PuoQueryPlan", vars).ThrowIfFailed();
+            Assert.False((bool)Assert.Single(slowQueryRow.Output).Properties["Analyzed"].Value);
+            Assert.Equal(42L, await scratch.ScalarAsync<long>($"SELECT last_value FROM {sequence}"));
+        }
+        finally
+        {
+            await scratch.ExecAsync($"DROP SEQUENCE IF EXISTS {sequence}");
+        }
+    }
+
+    [Fact]
+    public async Task Query_plan_gives_up_on_a_lock_within_the_timeout()
+    {
+        await using var scratch = await Scratch.CreateAsync(10);
+        await using var holder = await SlowSession.StartAsync($"BEGIN; LOCK TABLE {scratch.Name} IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)");
+        var result = _host.Invoke("Get-PuoQueryPlan -NoAnalyze -TimeoutSec 2 -Query $sql", Vars(("sql", $"SELECT * FROM {scratch.Name}")));
+        var error = Assert.Single(result.Errors);
+        Assert.Equal(ErrorCategory.OperationTimeout, error.CategoryInfo.Category);
+        Assert.StartsWith("PuoOps.Postgres.QueryPlanTimeout", error.FullyQualifiedErrorId);
     }
 
     [Fact]

@@ -306,16 +306,21 @@ public sealed class PostgresMaintenanceTests
     }
 
     [Fact]
-    public async Task Explain_analyze_of_a_delete_deletes_nothing()
+    public async Task Explain_analyze_of_a_delete_is_refused_by_the_read_only_transaction_and_deletes_nothing()
     {
         await using var scratch = await Scratch.CreateAsync(500);
         using var env = TestEnvironments.Sandbox();
-        var plan = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"DELETE FROM {scratch.Name} WHERE val > 0", analyze: true, 100);
-        Assert.True(plan.Analyzed);
+        var refused = await Assert.ThrowsAsync<PuoException>(() =>
+            QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"DELETE FROM {scratch.Name} WHERE val > 0", analyze: true, 100));
+        Assert.Equal("PuoOps.Postgres.QueryPlanReadOnly", refused.ErrorId);
+        var plan = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"DELETE FROM {scratch.Name} WHERE val > 0", analyze: false, 100);
         Assert.Equal("ModifyTable", plan.RootNode);
-        Assert.True(plan.Execution > TimeSpan.Zero && plan.Total >= plan.Execution);
-        Assert.Contains(plan.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name && n.ActualRows == 500);
-        Assert.Contains("\"Execution Time\"", plan.Json);
+        Assert.Contains(plan.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name);
+        var select = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"SELECT * FROM {scratch.Name} WHERE val > 0", analyze: true, 100);
+        Assert.True(select.Analyzed);
+        Assert.True(select.Execution > TimeSpan.Zero && select.Total >= select.Execution);
+        Assert.Contains(select.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name && n.ActualRows == 500);
+        Assert.Contains("\"Execution Time\"", select.Json);
         Assert.Equal(500L, await scratch.ScalarAsync<long>($"SELECT count(*) FROM {scratch.Name}"));
     }
 

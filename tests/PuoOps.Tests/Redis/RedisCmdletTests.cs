@@ -29,6 +29,18 @@ public sealed class RedisCmdletTests
     }
 
     [Fact]
+    public void Every_setting_of_Get_PuoRedisConfig_shows_no_password()
+    {
+        using var host = new ModuleHost();
+        var result = host.Invoke("Get-PuoRedisConfig | Format-Table Name, Value -AutoSize | Out-String -Width 300; Get-PuoRedisConfig requirepass, masterauth").ThrowIfFailed();
+        Assert.DoesNotContain(Sandbox.Current.RedisPassword, result.AllText);
+        var settings = result.Output.Skip(1).ToDictionary(o => (string)o.Properties["Name"].Value, o => (string)o.Properties["Value"].Value);
+        Assert.Equal("********", settings["requirepass"]);
+        Assert.Equal("", settings["masterauth"]); // none set: empty says so without a secret
+        Assert.Contains("maxmemory", (string)result.Output[0].BaseObject);
+    }
+
+    [Fact]
     public async Task WhatIf_says_how_many_keys_would_go_and_deletes_none()
     {
         var prefix = RedisTestData.NewPrefix();
@@ -109,11 +121,16 @@ public sealed class RedisCmdletTests
         var result = host.Invoke("""
             Connect-PuoEnvironment -Name $name -RedisConnectionString $redis -SkipCheck -NoDefault
             $preview = Clear-PuoCache -Environment $name -WhatIf
-            $done = Clear-PuoCache -Environment $name -Confirm:$false
+            try { Clear-PuoCache -Environment $name -Confirm:$false } catch { $refusal = @($_) }
+            $kept = (Clear-PuoCache -Environment $name -WhatIf).Scanned
+            $done = Clear-PuoCache -Environment $name -Force -Confirm:$false
             Get-PuoEnvironment -Name $name | Disconnect-PuoEnvironment -Confirm:$false
-            $preview, $done
+            $preview, $done, $kept, $refusal[0].FullyQualifiedErrorId
             """, Vars(("name", "flush-" + Guid.NewGuid().ToString("N")[..6]), ("redis", Sandbox.Current.RedisConnectionString + $",defaultDatabase={db}"))).ThrowIfFailed();
-        Assert.Equal(2, result.Output.Count);
+        Assert.Equal(4, result.Output.Count);
+        // A bare Clear-PuoCache without -Force deleted nothing.
+        Assert.StartsWith("PuoOps.Redis.FlushNeedsForce", (string)result.Output[3].BaseObject);
+        Assert.Equal(40L, result.Output[2].BaseObject);
         Assert.Equal(40L, result.Output[0].Properties["Scanned"].Value);
         Assert.Equal(true, result.Output[0].Properties["WhatIf"].Value);
         Assert.Equal(40L, result.Output[1].Properties["Deleted"].Value);
