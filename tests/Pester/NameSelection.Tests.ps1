@@ -270,6 +270,10 @@ Describe 'String parameters bind text, never the text of another object' {
         "$($errors[0])" | Should -BeLike '*TableSize is not a name*'
     }
 
+    It 'binds the property of a custom object too' {
+        ([pscustomobject]@{ Path = $backups } | Test-PuoDiskSpace).Path | Should -Be ([IO.Path]::GetFullPath($backups))
+    }
+
     It 'still binds the property a record carries, and plain text' {
         # Get-PuoBackup's records carry Path; Get-ChildItem's carry FullName; a string is itself.
         $null = Backup-PuoDatabase -Path $backups -Table "$tableSchema.audit_logs"

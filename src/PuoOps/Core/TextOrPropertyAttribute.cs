@@ -13,8 +13,9 @@ public sealed class TextOrPropertyAttribute(params string[] propertyNames) : Arg
 {
     public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {
+        // Properties of a PSCustomObject live on its PSObject wrapper, so the wrapper is what is looked at.
         var value = TimeWindowAttribute.Unwrap(inputData);
-        return value is IList list and not Array { Rank: > 1 } ? list.Cast<object?>().Select(Text).ToArray() : Text(value);
+        return value is IList list and not Array { Rank: > 1 } ? list.Cast<object?>().Select(Text).ToArray() : Text(inputData);
     }
 
     private object? Text(object? input)
