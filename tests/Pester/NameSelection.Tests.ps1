@@ -175,6 +175,8 @@ BeforeAll {
             if ($verb -like 'Disconnect*') { Connect-TestEnvironments }
             return [pscustomobject]@{ Selected = @($selected | Sort-Object -CaseSensitive); Errors = @($result.Errors) }
         }
+        # Errors are collected, not thrown, whatever the caller's preference (the suite runs with Stop).
+        $ErrorActionPreference = 'Continue'
         $all = @(& $select[$Selector] $Pattern 2>&1)
         [pscustomobject]@{
             Selected = @($all | Where-Object { $_ -isnot [System.Management.Automation.ErrorRecord] } | Sort-Object -CaseSensitive)

@@ -51,7 +51,7 @@ internal static partial class PgTools
         foreach (var folder in pathFolders)
         {
             var candidate = Path.Combine(folder, file);
-            if (!File.Exists(candidate))
+            if (!File.Exists(candidate) || IsDebianWrapper(candidate))
                 continue;
             var major = VersionOf(candidate);
             if (major >= serverMajor)
@@ -68,6 +68,13 @@ internal static partial class PgTools
             $"Install it (Debian: apt-get install postgresql-client-{serverMajor}; apt.postgresql.org has the versions a distribution does not ship), or give -PgBinPath.",
             tool);
     }
+
+    /// <summary>
+    /// Debian's /usr/bin/pg_dump and friends are links to pg_wrapper, a Perl script that picks one of the
+    /// distribution's folders and runs the tool from there; going to that folder directly (next) skips its start-up.
+    /// </summary>
+    private static bool IsDebianWrapper(string path) =>
+        new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.Name == "pg_wrapper";
 
     /// <summary>The tool in each folder a pattern such as /usr/lib/postgresql/{0}/bin names, with the version its name says.</summary>
     private static IEnumerable<(string Path, int Major)> VersionFolders(string pattern, string file)

@@ -548,6 +548,13 @@ public sealed class BackupEngineTests
             Assert.Equal(given, PgTools.Locate("pg_dump", 16, Path.GetDirectoryName(given), [Path.GetDirectoryName(onPath)!], distribution));
             Assert.Equal("PuoOps.Backup.ToolTooOld", Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 18, Path.GetDirectoryName(given), [], distribution)).ErrorId);
 
+            // Debian's pg_wrapper link on PATH is passed over for the folder it would run the tool from.
+            var wrapperFolder = Path.Combine(root, "debian-bin");
+            FakeTool(Path.Combine(root, "share"), "pg_wrapper", 17);
+            Directory.CreateDirectory(wrapperFolder);
+            File.CreateSymbolicLink(Path.Combine(wrapperFolder, "pg_dump"), Path.Combine(root, "share", "pg_wrapper"));
+            Assert.Equal(Path.Combine(root, "lib", "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 15, null, [wrapperFolder], distribution));
+
             var missing = Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 17, null, [Path.GetDirectoryName(onPath)!], distribution));
             Assert.Equal(ErrorKind.NotFound, missing.Kind);
             Assert.Contains("postgresql-client-17", missing.Message);
