@@ -42,9 +42,20 @@ Describe 'Time parameters' {
     }
 
     It 'refuses a bare number with a message that shows the accepted spellings' {
-        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*12 is a number, not a point in time*'
-        { Get-Window -Since 2d } | Should -Throw -ExpectedMessage "*in quotes ('1h', '2d'*"
+        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*12 is a bare number, not a point in time*'
+        ([DateTimeOffset]::Now - (Get-Window -Since 2d).Since).TotalHours | Should -BeGreaterOrEqual 47.9   # 2d reaches it as the decimal 2
         { Get-Window -Since 'soonish' } | Should -Throw -ExpectedMessage '*neither a date nor a duration*'
+    }
+
+    It 'reads 30s and 2d as seconds and days, though PowerShell parses them as the numbers 30 (Int16) and 2 (decimal)' {
+        (Get-Window -Duration 30s).Duration | Should -Be ([timespan]::FromSeconds(30))
+        (Get-Window -Duration 2d).Duration | Should -Be ([timespan]::FromDays(2))
+        ([DateTimeOffset]::Now - (Get-Window -Since 90s).Since).TotalSeconds | Should -BeGreaterOrEqual 89.9
+        ([DateTimeOffset]::Now - (Get-Window -Since 1d).Since).TotalHours | Should -BeGreaterOrEqual 23.99
+    }
+
+    It 'refuses a duration that is a bare number rather than reading it as ticks' {
+        { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*with its unit*not the bare number 5*'
     }
 
     It 'reads durations like 500ms, 1h30m and 00:00:05' {
@@ -60,10 +71,11 @@ Describe 'Duration parameters and bare numbers' {
         function Get-Span { param([PuoOps.Commands.Duration()] [TimeSpan] $Duration) $Duration }
     }
 
-    It 'refuses an unquoted 90s, which PowerShell reads as the number 90, instead of taking it as 90 ticks' {
-        { Get-Span -Duration 90s } | Should -Throw -ExpectedMessage "*with its unit in quotes ('90s'*"
-        { Get-Span -Duration 2d } | Should -Throw -ExpectedMessage '*is a number, not a duration*'
+    It 'reads an unquoted 90s and 2d (the numbers PowerShell makes of them) by their unit, 0 as zero, and refuses other bare numbers' {
+        Get-Span -Duration 90s | Should -Be ([timespan]::FromSeconds(90))
+        Get-Span -Duration 2d | Should -Be ([timespan]::FromDays(2))
         Get-Span -Duration '90s' | Should -Be ([timespan]::FromSeconds(90))
         Get-Span -Duration 0 | Should -Be ([timespan]::Zero)
+        { Get-Span -Duration 12 } | Should -Throw -ExpectedMessage '*not the bare number 12*'
     }
 }

@@ -17,15 +17,26 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
             DateTimeOffset point => point,
             DateTime point => point.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(point, DateTimeKind.Local)) : new DateTimeOffset(point),
             TimeSpan back => TimeInput.BackFrom(DateTimeOffset.Now, back),
+            short or decimal => TimeInput.BackFrom(DateTimeOffset.Now, FromSuffixedNumber(Unwrap(inputData))),
             string text => TimeInput.ParsePointInTime(text, DateTimeOffset.Now),
-            decimal or double or float or long or int or short or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
-                $"{inputData} is a number, not a point in time: write a duration back from now in quotes ('1h', '2d', '90s'), or a date. " +
-                "PowerShell reads an unquoted 2d or 90s as the bare number."),
+            double or float or long or int or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
+                $"{inputData} is a bare number, not a point in time: give a duration back from now with its unit (1h, 30m, 2d) or a date."),
             var other => throw new ArgumentTransformationMetadataException(
                 $"Give a point in time (a date, or a duration back from now such as 1h), not a {other.GetType().Name}."),
         });
 
     internal static object? Unwrap(object? input) => input is PSObject wrapped ? wrapped.BaseObject : input;
+
+    /// <summary>
+    /// PowerShell reads an unquoted <c>30s</c> as the Int16 30 and <c>2d</c> as the decimal 2 (its numeric type
+    /// suffixes) before any attribute sees the text; s and d are also the duration units, so that is what they mean here.
+    /// </summary>
+    internal static TimeSpan FromSuffixedNumber(object? number) => number switch
+    {
+        short seconds => TimeSpan.FromSeconds(seconds),
+        decimal days => TimeSpan.FromDays((double)days),
+        _ => throw new ArgumentOutOfRangeException(nameof(number)),
+    };
 
     internal static object? Translate(Func<object?> transform)
     {
@@ -43,8 +54,8 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
 /// <summary>
 /// For duration parameters (type <see cref="TimeSpan"/>): <c>500ms</c>, <c>90s</c>, <c>1h30m</c>, <c>00:05:00</c>
 /// or a TimeSpan, with <see cref="TimeInput"/>'s spellings, so every duration of the module is written alike.
-/// A bare number other than 0 is refused: PowerShell would make it ticks, and reads an unquoted 90s or 2d as the
-/// numbers 90 and 2 (type suffixes), losing the unit.
+/// An unquoted <c>30s</c> or <c>2d</c> reaches it as a suffixed number (see <see cref="TimeWindowAttribute.FromSuffixedNumber"/>);
+/// 0 is zero; any other bare number is refused, as PowerShell would make it ticks.
 /// </summary>
 public sealed class DurationAttribute : ArgumentTransformationAttribute
 {
@@ -53,9 +64,10 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
         {
             string text => TimeInput.ParseDuration(text),
             0 => TimeSpan.Zero,
-            decimal or double or float or long or int or short or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
-                $"{inputData} is a number, not a duration: write it with its unit in quotes ('90s', '5m', '1h30m') or as 00:01:30. " +
-                "PowerShell reads an unquoted 90s or 2d as the bare number."),
+            short or decimal => TimeWindowAttribute.FromSuffixedNumber(TimeWindowAttribute.Unwrap(inputData)),
+            // A bare number would otherwise become that many 100 ns ticks.
+            double or float or long or int or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
+                $"Give a duration with its unit, such as 500ms, 30s, 5m or 2d, not the bare number {inputData}."),
             var other => other,
         });
 }
