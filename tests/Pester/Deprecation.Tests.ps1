@@ -1,4 +1,4 @@
-# Old spellings keep working for one release, and the help of each says so: hidden parameters (-Top) and the
+# Old spellings keep working for one release, and the help of each says so: hidden parameters (-Top, -DurationSec) and the
 # properties kept beside their typed replacements (Size, *Ms, SampleSeconds).
 
 BeforeDiscovery {
@@ -36,6 +36,11 @@ Describe 'Hidden parameters are old spellings' {
     It 'Get-PuoTableSize -Top still works, as -First does' {
         @(Get-PuoTableSize -Top 2).Count | Should -Be 2
         (Get-PuoTableSize -Top 2).Table | Should -Be (Get-PuoTableSize -First 2).Table
+    }
+
+    It 'Measure-PuoLatency -DurationSec still bounds the run, as -Duration does' {
+        $run = Measure-PuoLatency -Rate 20 -DurationSec 1
+        $run.Count | Should -Be 20
     }
 }
 

@@ -1,6 +1,6 @@
 # One way to name things: one table of cases (case, sets, escapes, schema.table, quotes and semicolons in names) run
 # against every cmdlet that selects objects by name, on oddly named tables, indexes, compose services, containers,
-# environments and images made here and removed afterwards. A name without wildcards that matches nothing is an
+# environments, images and metrics made here and removed afterwards. A name without wildcards that matches nothing is an
 # ObjectNotFound error; a wildcard that matches nothing returns nothing. Values piped from a producer select exactly
 # the object they came from.
 
@@ -49,6 +49,7 @@ BeforeDiscovery {
         @{ Selector = 'Get-PuoServiceLog -Container'; Kind = 'Container'; Docker = $true }
         @{ Selector = 'Get-PuoImage -Name'; Kind = 'Image'; Docker = $true }
         @{ Selector = 'Get-PuoEnvironment -Name'; Kind = 'Environment' }
+        @{ Selector = 'Get-PuoMetric -Name'; Kind = 'Metric' }
         @{ Selector = 'Disconnect-PuoEnvironment -Name'; Kind = 'Environment'; Pipe = $true }
     ) | ForEach-Object {
         $selector = $_
@@ -71,11 +72,15 @@ BeforeAll {
         Table = $names; Index = $names; Service = $names; Environment = $names
         Container = 'Memories', 'memory_links', 'audit_logs', 'dot.ted'
         Image = 'memory_links', 'audit_logs', 'dot.ted'
+        Metric = 'Memories', 'memory_links', 'audit_logs'   # the exposition format allows only [a-zA-Z0-9_:]
     }
     $tableSchema = "${token}_tables"
     $indexSchema = "${token}_indexes"
     $project = "$token-compose"
     $backups = Join-Path ([IO.Path]::GetTempPath()) "$token-backups"
+    # A saved scrape whose series carry the names a metric may have.
+    $metricsFile = Join-Path ([IO.Path]::GetTempPath()) "$token-metrics.txt"
+    Set-Content -LiteralPath $metricsFile -Value ($universe.Metric | ForEach-Object { "# TYPE $_ gauge`n$_ 1" })
 
     function Invoke-Psql([string] $Sql) {
         $env:PGPASSWORD = $pg.Password
@@ -163,6 +168,7 @@ BeforeAll {
         'Get-PuoServiceLog -Container'     = { param($p) Get-PuoServiceLog -Container "$token-$p" -Tail 1 | ForEach-Object { $_.Container.Substring($token.Length + 1) } | Select-Object -Unique }
         'Get-PuoImage -Name'               = { param($p) Get-PuoImage -Name "$token-$p" | ForEach-Object Tags | Where-Object { $_ -like "$token-*:latest" } |
                                                ForEach-Object { $_.Substring($token.Length + 1) -replace ':latest$' } }
+        'Get-PuoMetric -Name'              = { param($p) Get-PuoMetric -Path $metricsFile -Name $p | ForEach-Object Name }
     }
 
     function Invoke-Selector([string] $Selector, [string] $Pattern) {
@@ -193,6 +199,7 @@ AfterAll {
         foreach ($name in $universe.Image) { $null = Invoke-Docker rmi "$token-${name}:latest" }
     }
     Remove-Item $backups -Recurse -Force -ErrorAction SilentlyContinue
+    Remove-Item -LiteralPath $metricsFile -ErrorAction SilentlyContinue
     $envRunspace.Dispose()
 }
 

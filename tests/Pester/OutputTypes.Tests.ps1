@@ -39,8 +39,9 @@ BeforeAll {
         [bool]($Property.GetCustomAttributes([ObsoleteAttribute], $true))
     }
     # int properties that are identifiers or ordinals, not counts: process ids, a replica number, an exit code, a
-    # fill factor percentage, a Redis database index, a plan node's depth.
-    $identifiers = 'Pid', 'BlockedBy', 'Blocking', 'RootBlocker', 'Chain', 'Number', 'ExitCode', 'FillFactor', 'Database', 'Depth', 'ActivityId'
+    # fill factor percentage, a Redis database index, a plan node's depth, an HTTP status code, a line of a page.
+    $identifiers = 'Pid', 'BlockedBy', 'Blocking', 'RootBlocker', 'Chain', 'Number', 'ExitCode', 'FillFactor', 'Database', 'Depth', 'ActivityId',
+        'StatusCode', 'LineNumber'
 }
 
 Describe 'Output types' -ForEach @{ Types = $types.Type } {

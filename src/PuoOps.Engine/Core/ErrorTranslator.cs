@@ -72,7 +72,7 @@ public static class ErrorTranslator
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
             // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
-            case not null when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
+            case var bare when bare.GetType() == typeof(Exception) && bare.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
                 return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
                     $"Docker at {host}{(target is null ? "" : ", " + target)}: {exception.Message.TrimEnd('.')}. Swarm services need a swarm manager (docker swarm init).",
                     target ?? host, exception);

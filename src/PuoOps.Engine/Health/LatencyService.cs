@@ -46,14 +46,14 @@ public static class LatencyService
         if (options.Count is <= 0 or > MaxCount)
             throw Invalid("Count", $"-Count must be from 1 to {MaxCount}.");
         if (options.Duration is { } d && (d <= TimeSpan.Zero || d > MaxDuration))
-            throw Invalid("Duration", $"-DurationSec must be from 1 to {MaxDuration.TotalSeconds:0}.");
+            throw Invalid("Duration", $"-Duration must be above zero and at most {MaxDuration.TotalHours:0} h (got {d}).");
         if (options.Sla <= TimeSpan.Zero)
             throw Invalid("Sla", "-Sla must be above zero.");
         if (options.Rate is { } rate)
         {
             if (!(rate is > 0 and <= 100_000))
                 throw Invalid("Rate", "-Rate must be above 0 and at most 100000 requests per second.");
-            // Open loop: the schedule is the plan, bounded by -Count and -DurationSec, whichever ends it first.
+            // Open loop: the schedule is the plan, bounded by -Count and -Duration, whichever ends it first.
             var count = options.Count ?? (options.Duration is null ? 100 : MaxCount);
             if (options.Duration is { } duration)
                 count = Math.Max(1, Math.Min(count, (long)Math.Floor(duration.TotalSeconds * rate)));
@@ -225,7 +225,7 @@ public static class LatencyService
     }
 }
 
-/// <summary>What to measure and how: the URL, the bounds (-Count, -DurationSec) and the load (-Concurrency or -Rate).</summary>
+/// <summary>What to measure and how: the URL, the bounds (-Count, -Duration) and the load (-Concurrency or -Rate).</summary>
 public sealed class LatencyOptions
 {
     public required Uri Url { get; init; }
