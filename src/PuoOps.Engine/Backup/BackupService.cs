@@ -55,6 +55,7 @@ public static class BackupService
         var pgDump = PgTools.Locate("pg_dump", serverMajor, options.PgBinPath);
         var all = await DatabaseAdmin.TablesAsync(connection, ctx).ConfigureAwait(false);
         var selected = tablePatterns.Count == 0 ? all : BackupTableSelection.Select(all, tablePatterns, endpoint.Database, ctx);
+        await RequireSelectAsync(connection, selected.Select(t => t.Table).ToList(), endpoint.DisplayName, ctx).ConfigureAwait(false);
         var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx).ConfigureAwait(false);
         var properties = await DatabaseProperties.ReadAsync(connection, endpoint.Database, ctx).ConfigureAwait(false);
 
@@ -213,6 +214,29 @@ public static class BackupService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DirectoryNotWritable",
                 $"Cannot write to the backup directory '{directory}': {ex.Message}", directory, ex);
         }
+    }
+
+    /// <summary>
+    /// pg_dump, the row counts and the manifest read every table dumped (and alembic_version): a role without SELECT on
+    /// one would fail part-way. Say so before anything is written, naming the privilege, the role and the tables.
+    /// </summary>
+    private static async Task RequireSelectAsync(NpgsqlConnection connection, List<BackupTable> tables, string target, OperationContext ctx)
+    {
+        await using var command = connection.Command("""
+            SELECT current_user, array(
+              SELECT format('%I.%I', s, n) FROM unnest(@schemas, @names) AS t(s, n) WHERE NOT has_table_privilege(format('%I.%I', s, n), 'SELECT')
+              UNION SELECT 'alembic_version' WHERE to_regclass('alembic_version') IS NOT NULL AND NOT has_table_privilege('alembic_version', 'SELECT')
+              ORDER BY 1)
+            """, ctx);
+        command.Parameters.AddWithValue("schemas", tables.Select(t => t.Schema).ToArray());
+        command.Parameters.AddWithValue("names", tables.Select(t => t.Name).ToArray());
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
+        var (role, unreadable) = (reader.GetString(0), reader.GetFieldValue<string[]>(1));
+        if (unreadable.Length > 0)
+            throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.PermissionDenied",
+                $"A backup of {target} needs SELECT on every table it dumps; role {role} lacks it on {string.Join(", ", unreadable)}. " +
+                $"Grant it (GRANT SELECT ... TO {role}, or the pg_read_all_data role), or connect as the owner. Nothing was written.", target);
     }
 
     /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>

@@ -39,10 +39,10 @@ public static class ErrorTranslator
                     environment?.RedisEndpoint?.DisplayName, exception);
             case RedisServerException server:
                 return FromRedisServer(server, environment?.RedisEndpoint?.DisplayName ?? "Redis");
-            // A failed Docker call is translated where it is made (DockerConnections.CallAsync, TranslateDocker), which
-            // knows that the socket error came from the daemon; here a socket error is not guessed to be Docker's.
             case DockerApiException docker:
                 return FromDocker(docker, environment?.DockerHost ?? "Docker", null);
+            case HttpRequestException or SocketException or IOException when IsDocker(exception):
+                return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", environment?.DockerHost, "docker version", DockerSocketDenied);
             case UnauthorizedAccessException:
                 return new PuoException(ErrorKind.PermissionDenied, "PuoOps.PermissionDenied", exception.Message, null, exception);
             case TimeoutException or OperationCanceledException:
@@ -72,7 +72,7 @@ public static class ErrorTranslator
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
             // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
-            case var bare when bare.GetType() == typeof(Exception) && bare.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
+            case Exception when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
                 return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
                     $"Docker at {host}{(target is null ? "" : ", " + target)}: {exception.Message.TrimEnd('.')}. Swarm services need a swarm manager (docker swarm init).",
                     target ?? host, exception);
@@ -129,6 +129,10 @@ public static class ErrorTranslator
         return $"{problem}. Subject: {certificate.Subject}; expires {certificate.NotAfter:yyyy-MM-dd} UTC.";
     }
 
+    private static bool IsDocker(Exception exception) =>
+        exception.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true
+        || exception.InnerException?.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true;
+
     private static PuoException FromPostgres(PostgresException e, string target)
     {
         var (kind, id, hint) = e.SqlState switch
@@ -138,7 +142,10 @@ public static class ErrorTranslator
             PostgresErrorCodes.InvalidCatalogName => (ErrorKind.NotFound, "DatabaseNotFound", "Check the database name of the environment."),
             PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedColumn =>
                 (ErrorKind.NotFound, "ObjectNotFound", "Check the name; list what exists with Get-PuoTableSize or Get-PuoIndexUsage."),
-            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied", "Connect as a role with the needed privilege."),
+            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied",
+                e.MessageText.StartsWith("permission denied for ", StringComparison.Ordinal)
+                    ? "The role lacks a privilege on it (reading it, as a query, pg_prewarm or pg_dump do, needs SELECT): grant it, or connect as a role that has it."
+                    : "Connect as a role with the needed privilege."),
             PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
             PostgresErrorCodes.QueryCanceled => (ErrorKind.Timeout, "Canceled", "The statement was canceled (statement timeout, -TimeoutSec or an operator)."),
             PostgresErrorCodes.TooManyConnections => (ErrorKind.ResourceUnavailable, "TooManyConnections", "The server is out of connection slots; see Get-PuoConnectionStat."),

@@ -52,7 +52,7 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
         if (Keep is not { } keep)
             return;
         foreach (var (old, error) in BackupStore.RemoveExpired(context, directory, backup, keep,
-                     old => ShouldProcess($"{old.Path} (taken {old.Time:u})", $"Remove the backup (more than -Keep {keep})")))
+                     old => ShouldProcess($"{old.Path} (taken {old.Time:u})", $"Remove the backup (more than -Keep {keep})"), ReportSkipped))
             WriteItemError(error, old.Path);
     }
 }

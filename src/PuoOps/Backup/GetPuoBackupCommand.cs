@@ -25,7 +25,7 @@ public sealed class GetPuoBackupCommand : PuoCmdlet
     protected override void Process()
     {
         var database = Database is null ? null : NamePatterns([Database], nameof(Database))[0];
-        var backups = BackupStore.List(GetUnresolvedProviderPathFromPSPath(Path)).Where(b => database?.IsMatch(b.Database) != false);
+        var backups = BackupStore.List(GetUnresolvedProviderPathFromPSPath(Path), ReportSkipped).Where(b => database?.IsMatch(b.Database) != false);
         WriteRows(Latest ? backups.Take(1) : backups);
     }
 }

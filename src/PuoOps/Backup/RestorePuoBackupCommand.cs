@@ -34,7 +34,7 @@ public sealed class RestorePuoBackupCommand : RestoreCommandBase
     protected override void Process()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
-        var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
+        var backup = Latest ? BackupStore.Latest(path, Database, ReportSkipped) : BackupStore.Read(path, null);
         var options = new RestoreOptions
         {
             Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout, Force = Force,
