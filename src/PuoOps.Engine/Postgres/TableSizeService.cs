@@ -6,7 +6,8 @@ namespace PuoOps.Engine.Postgres;
 public static class TableSizeService
 {
     // Each size function stats the relation's files, so every size is computed once: the total is
-    // table + indexes rather than a second pg_total_relation_size call.
+    // table + indexes rather than a second pg_total_relation_size call. A table dropped after the catalog was read
+    // has NULL sizes: it is gone, so it is left out.
     private const string Sql = $"""
         SELECT schema, name, table_bytes - toast_bytes, index_bytes, toast_bytes, table_bytes + index_bytes, reltuples
         FROM (SELECT n.nspname AS schema, c.relname AS name, c.reltuples::int8 AS reltuples,
@@ -15,6 +16,7 @@ public static class TableSizeService
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'm', 'p') AND {PostgresRelations.SystemSchemaFilter}
                 AND n.nspname ~* @schema AND c.relname ~* @table) s
+        WHERE table_bytes IS NOT NULL AND index_bytes IS NOT NULL AND toast_bytes IS NOT NULL
         ORDER BY 6 DESC, 1, 2
         LIMIT @limit
         """;
