@@ -59,6 +59,14 @@
         'Test-PuoHealth'
         'Get-PuoMetric'
         'Measure-PuoLatency'
+        'Get-PuoProcess'
+        'Invoke-PuoDiagnostic'
+
+        # Logs
+        'Search-PuoLog'
+
+        # Security
+        'Find-PuoAuthFailure'
 
         # Backup
         'Backup-PuoDatabase'
@@ -68,6 +76,19 @@
         'Test-PuoDiskSpace'
         'Get-PuoMigrationVersion'
         'Invoke-PuoMigration'
+
+        # Security incidents
+        'Block-PuoIpAddress'
+        'Get-PuoBlockedIpAddress'
+        'Unblock-PuoIpAddress'
+        'Get-PuoAuditLog'
+        'Save-PuoIncidentEvidence'
+        'Get-PuoAffectedUser'
+
+        # Secrets
+        'Test-PuoSecretEnvironment'
+        'Reset-PuoApiKey'
+        'Update-PuoClientConfig'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -14,7 +14,7 @@ function Import-PuoModule {
 }
 
 function Get-PuoSandboxState {
-    # The sandbox's state file (tests/Sandbox/README.md) as an object: ports, passwords, Docker.Available, Api.Url, Mcp.Url.
+    # The sandbox's state file (tests/Sandbox/README.md) as an object: ports, passwords, Docker.Available, Api.Url, Mcp.Url, App.EnvFile.
     if (-not $env:PUO_SANDBOX_STATE -or -not (Test-Path $env:PUO_SANDBOX_STATE)) {
         throw 'PUO_SANDBOX_STATE does not name a sandbox state file; run build.ps1 -Task Test, or tests/Sandbox/Sandbox.ps1 -Action Start and set it.'
     }
@@ -33,6 +33,8 @@ function Get-PuoSandboxConnection {
     if ($state.Docker) { $connection.DockerHost = $state.Docker.Host }
     if ($state.Api) { $connection.ApiUrl = $state.Api.Url }
     if ($state.Mcp) { $connection.McpUrl = $state.Mcp.Url }
+    if ($state.Nginx) { $connection.NginxConfig = $state.Nginx.Conf }
+    if ($state.PSObject.Properties['App'] -and $state.App) { $connection.EnvFile = $state.App.EnvFile }
     $connection
 }
 

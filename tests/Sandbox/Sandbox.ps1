@@ -11,7 +11,7 @@
     read; nothing printed by this script contains a password.
 
 .PARAMETER Action
-    Install  apt-get install what the selected services (and the scripts and tests) need (root only).
+    Install  apt-get install what the selected services (and the scripts and tests, chromium among them) need (root only).
     Start    Stop any sandbox named by the state file, then start and seed a new one.
     Stop     Stop everything the state file names, unmount, delete the root and the state file.
     Status   Print the state (no passwords) and whether each process is alive; exit 1 if not running.
@@ -314,10 +314,13 @@ function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
 # that every program the scripts and tests run comes from one of those or from this map).
 $script:PackageMap = [ordered]@{
     Base     = @('procps', 'curl')
-    Postgres = @('postgresql', 'postgresql-contrib')
+    Postgres = @('postgresql', 'postgresql-contrib', 'postgresql-client-common')
     Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
-    Nginx    = @('nginx')
+    # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
+    Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
+    # Not a service: the headless browser the tests open Invoke-PuoDiagnostic's HTML page in. Installed when root.
+    Browser  = @('chromium')
 }
 
 function Test-PackageInstalled([string] $Name) {
@@ -825,7 +828,10 @@ function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $S
     if (-not $nginxExe) { $nginxExe = '/usr/sbin/nginx' }
     $conf = Join-Path $dir 'nginx.conf'
     $active = Join-Path $dir 'active.conf'
-    $ngx = [ordered]@{ Port = 0; BluePort = 0; GreenPort = 0; ActiveConf = $active; Conf = $conf; Pid = $null
+    # The deny list Block-PuoIpAddress writes (its default: puo-blocklist.conf beside nginx.conf), applied on the front server.
+    $blockList = Join-Path $dir 'puo-blocklist.conf'
+    [IO.File]::WriteAllText($blockList, "# PuoOps block list (empty): nginx answers 403 to the addresses listed here.`n")
+    $ngx = [ordered]@{ Port = 0; BluePort = 0; GreenPort = 0; ActiveConf = $active; BlockList = $blockList; Conf = $conf; Pid = $null
         Prefix = "$dir/"; PidFile = "$dir/nginx.pid"; ErrorLog = "$dir/logs/error.log"; Binary = $nginxExe }
     $State.Nginx = $ngx
     Save-State $State $StatePath
@@ -839,7 +845,7 @@ function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $S
 worker_processes 1;
 daemon on;
 pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
+error_log $dir/logs/error.log notice;  # notice: each reload logs 'signal 1 (SIGHUP) received', which tests count
 events { worker_connections 256; }
 http {
     access_log $dir/logs/access.log;
@@ -854,6 +860,7 @@ http {
 
     server {  # front: what clients hit; forwards to the active colour
         listen 127.0.0.1:$front;
+        include $blockList;
         location / {
             proxy_pass http://puo_active;
             proxy_set_header Host `$host;
@@ -953,6 +960,32 @@ function Stop-SandboxStandIn([System.Collections.IDictionary] $StandIn, [string]
 
 #endregion
 
+#region app files ----------------------------------------------------------------------------
+
+function New-SandboxApp([System.Collections.IDictionary] $State, [string] $StatePath) {
+    # The stand-in stack's project folder: the .env that docker compose would read (API_KEY, JWT_SECRET) and the
+    # .env.example beside it, for the secrets cmdlets. Fresh random values each start; the .env is owner-only.
+    $dir = Join-Path $State['Root'] 'puo-memo'
+    $null = New-Item -ItemType Directory -Path $dir
+    $alphabet = [char[]]'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+    $envFile = Join-Path $dir '.env'
+    $stream = [IO.FileStream]::new($envFile, [IO.FileStreamOptions]@{ Mode = 'CreateNew'; Access = 'Write'; UnixCreateMode = 'UserRead, UserWrite' })
+    $apiKey = [Security.Cryptography.RandomNumberGenerator]::GetString($alphabet, 48)
+    $jwtSecret = [Security.Cryptography.RandomNumberGenerator]::GetString($alphabet, 64)
+    $writer = [IO.StreamWriter]::new($stream, [Text.UTF8Encoding]::new($false))
+    try {
+        $writer.Write("# PUO Memo stack (sandbox stand-in)`nCOMPOSE_PROJECT_NAME=puo-memo`n`n# Authentication`nAPI_KEY=$apiKey`n" +
+            "JWT_SECRET=`"$jwtSecret`"`nLOG_LEVEL=info`n")
+    }
+    finally { $writer.Dispose() }
+    Set-Content -LiteralPath (Join-Path $dir '.env.example') -NoNewline -Value (
+        "COMPOSE_PROJECT_NAME=puo-memo`nAPI_KEY=your-api-key`nJWT_SECRET=change-me-to-a-long-random-string`nLOG_LEVEL=info`n")
+    $State['App'] = [ordered]@{ Dir = $dir; EnvFile = $envFile }
+    Save-State $State $StatePath
+}
+
+#endregion
+
 #region stop / start / status ----------------------------------------------------------------
 
 function Remove-SandboxRoot([string] $Root) {
@@ -1017,7 +1050,7 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
         Write-Step "replacing the sandbox recorded in $StatePath"
         Stop-Sandbox $StatePath
     }
-    $installFor = if ($script:IsRoot) { $Want } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
+    $installFor = if ($script:IsRoot) { @($Want) + 'Browser' } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
     Install-Sandbox $installFor
 
     $root = (Invoke-Tool -FilePath 'mktemp' -ArgumentList @('-d', '/tmp/puo-sandbox-XXXXXX')).StdOut.Trim()
@@ -1028,12 +1061,13 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
     $daemonTemp = New-Item -ItemType Directory -Path (Join-Path $root 'tmp')
     $null = Invoke-Tool -FilePath 'chmod' -ArgumentList @('1777', $daemonTemp.FullName)
     $env:TMPDIR = $daemonTemp.FullName
-    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null
+    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null; App = $null
         StartedAt = [DateTime]::UtcNow.ToString('o'); Services = @($Want) }
     Save-State $state $StatePath
     Write-Step "root $root"
     $ok = $false
     try {
+        New-SandboxApp $state $StatePath
         $summary = [ordered]@{}
         if ('Docker' -in $Want) { Start-SandboxDockerDaemon $state $StatePath }
         foreach ($svc in 'Postgres', 'Redis', 'Nginx') {
@@ -1077,6 +1111,7 @@ function Show-Sandbox([System.Collections.IDictionary] $State) {
     }
     $script:anyDown = $false
     Write-Host "  Root      $($State['Root'])"
+    if ($app = Get-Section $State 'App') { Write-Host "  App       $($app['EnvFile'])" }
     if ($pg = Get-Section $State 'Postgres') {
         & $line 'Postgres' $pg['Pid'] ("127.0.0.1:{0} db={1} user={2} socket={3}" -f $pg['Port'], $pg['Database'], $pg['User'], $pg['SocketDir'])
     }
@@ -1120,7 +1155,7 @@ switch ($Action) {
             if ($missing) { throw "Missing packages: $($missing -join ' '). Run as root: apt-get install -y $($missing -join ' ')" }
             Write-Step 'all packages present'
         }
-        else { Install-Sandbox $Services }
+        else { Install-Sandbox (@($Services) + 'Browser') }
     }
     'Start' { $null = Start-Sandbox $StateFile $Services }
     'Stop' { Stop-Sandbox $StateFile }

@@ -194,7 +194,7 @@ public static class BackupService
     {
         try
         {
-            CreateOwnerOnly(directory);
+            AtomicFile.CreateOwnerOnlyDirectory(directory);
             var probe = Path.Combine(directory, $".puoops-probe-{Guid.NewGuid():N}");
             using (var stream = AtomicFile.CreateExclusive(probe))
                 stream.WriteByte(0);
@@ -237,21 +237,6 @@ public static class BackupService
             throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.PermissionDenied",
                 $"A backup of {target} needs SELECT on every table it dumps; role {role} lacks it on {string.Join(", ", unreadable)}. " +
                 $"Grant it (GRANT SELECT ... TO {role}, or the pg_read_all_data role), or connect as the owner. Nothing was written.", target);
-    }
-
-    /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>
-    private static void CreateOwnerOnly(string directory)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            System.IO.Directory.CreateDirectory(directory);
-            return;
-        }
-        var missing = new Stack<string>();
-        for (var path = directory; !System.IO.Directory.Exists(path); path = Path.GetDirectoryName(path)!)
-            missing.Push(path);
-        while (missing.TryPop(out var path))
-            System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
     /// <summary>

@@ -12,7 +12,11 @@ public static class DiskSpaceService
     /// <summary>Headroom kept on top of the estimate: backups vary, and a full disk hurts everyone on it.</summary>
     private const double Margin = 1.1;
 
-    public static async Task<DiskSpace> TestAsync(OperationContext ctx, string path, double warningPercent, double criticalPercent)
+    /// <summary>
+    /// Free space on the file system holding <paramref name="path"/>; with <paramref name="estimateBackup"/> (a backup
+    /// folder) also whether the next backup of the environment's database fits there.
+    /// </summary>
+    public static async Task<DiskSpace> TestAsync(OperationContext ctx, string path, double warningPercent, double criticalPercent, bool estimateBackup = true)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
         var fullPath = Path.GetFullPath(path);
@@ -28,7 +32,7 @@ public static class DiskSpaceService
 
         long? databaseSize = null, lastBackupSize = null, estimate = null;
         string? database = null;
-        if (ctx.Environment.PostgresEndpoint is not null)
+        if (estimateBackup && ctx.Environment.PostgresEndpoint is not null)
         {
             (database, databaseSize) = await PostgresConnections.ReadAsync(ctx, async connection =>
             {

@@ -159,15 +159,6 @@ internal static partial class PgTools
     }
 
     /// <summary>
-    /// What a child process inherits from ours: only what a program needs to run (search path, home, user,
-    /// locale, time zone, temp folder), never the operator's other variables, which may hold secrets of other
-    /// systems (cloud keys, REDIS_URL) or redirect the child (PG*, PGSERVICEFILE, a second DATABASE_URL).
-    /// </summary>
-    internal static bool IsInherited(string name) =>
-        name is "PATH" or "HOME" or "USER" or "LOGNAME" or "SHELL" or "LANG" or "LANGUAGE" or "TZ" or "TMPDIR"
-        || name.StartsWith("LC_", StringComparison.Ordinal);
-
-    /// <summary>
     /// Runs a program to its end, handing each output line to <paramref name="onLine"/> (true = stderr).
     /// With <paramref name="readOutput"/>, stdout is binary data instead: that callback reads it to its
     /// end on a thread of its own (stderr still goes to <paramref name="onLine"/>); if it throws, the
@@ -266,13 +257,13 @@ internal static partial class PgTools
         }
     }
 
-    /// <summary>The program and its arguments, with the allow-listed part of our environment (<see cref="IsInherited"/>) and the given variables.</summary>
+    /// <summary>The program and its arguments, with the allow-listed part of our environment (<see cref="ChildProcess.IsInherited"/>) and the given variables.</summary>
     private static ProcessStartInfo StartInfo(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
     {
         var start = new ProcessStartInfo(file) { UseShellExecute = false };
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
-        foreach (var key in start.Environment.Keys.Where(k => !IsInherited(k)).ToList())
+        foreach (var key in start.Environment.Keys.Where(k => !ChildProcess.IsInherited(k)).ToList())
             start.Environment.Remove(key);
         foreach (var (key, value) in environment)
             start.Environment[key] = value;

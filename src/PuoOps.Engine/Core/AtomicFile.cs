@@ -45,8 +45,10 @@ public static class AtomicFile
     }
 
     /// <summary>
-    /// Copies <paramref name="path"/> to <c>&lt;path&gt;.bak-&lt;UTC time&gt;</c> beside it, owner-only and created
-    /// exclusively, and returns the copy's path; null when there is no file to keep.
+    /// Copies <paramref name="path"/> to <c>&lt;path&gt;.bak-&lt;UTC time&gt;</c> beside it, owner-only, and returns the
+    /// copy's path; null when there is no file to keep. The copy is written to a temp file first and then linked under
+    /// its name (never replacing anything there), so a writer killed mid-copy leaves no partial backup, only a temp
+    /// file that the next <see cref="Write"/> of the same file removes.
     /// </summary>
     public static string? Backup(string path, DateTimeOffset at)
     {
@@ -55,12 +57,23 @@ public static class AtomicFile
             return null;
         var stamp = at.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
         var backup = $"{full}.bak-{stamp}";
-        using (var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-        using (var copy = CreateExclusive(backup, OwnerOnly))
+        var temp = TempPath(full);
+        try
         {
-            source.CopyTo(copy);
-            copy.Flush(flushToDisk: true);
+            using (var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var copy = CreateExclusive(temp, OwnerOnly))
+            {
+                source.CopyTo(copy);
+                copy.Flush(flushToDisk: true);
+            }
+            File.Move(temp, backup, overwrite: false);
         }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        SyncDirectory(Path.GetDirectoryName(full)!);
         return backup;
     }
 
@@ -74,6 +87,42 @@ public static class AtomicFile
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = mode;
         return new FileStream(path, options);
+    }
+
+    /// <summary>Creates each missing folder of <paramref name="directory"/> 0700 (.NET gives the mode to the last one only).</summary>
+    public static void CreateOwnerOnlyDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+        var missing = new Stack<string>();
+        for (var path = directory; !Directory.Exists(path); path = Path.GetDirectoryName(path)!)
+            missing.Push(path);
+        while (missing.TryPop(out var path))
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>
+    /// A new directory with <paramref name="mode"/> from the start (owner-only by default), created only if nothing,
+    /// not even a symlink, has that name (mkdir fails on any existing name); IOException otherwise.
+    /// </summary>
+    public static void CreateDirectoryExclusive(string path, UnixFileMode mode = OwnerOnly | UnixFileMode.UserExecute)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            if (Path.Exists(path))
+                throw new IOException($"{path} already exists.");
+            Directory.CreateDirectory(path);
+            return;
+        }
+        if (mkdir(path, (uint)mode) == 0)
+            return;
+        var errno = Marshal.GetLastPInvokeError();
+        if (errno == 13 /* EACCES */)
+            throw new UnauthorizedAccessException($"Access to the path '{path}' is denied.");
+        throw new IOException(errno == 17 /* EEXIST */ ? $"{path} already exists." : $"Cannot create the directory {path} (errno {errno}).", errno);
     }
 
     /// <summary>What to keep of the file being replaced; Owner is known on Linux only.</summary>
@@ -191,6 +240,9 @@ public static class AtomicFile
 
     [DllImport("libc")]
     private static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int mkdir([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
 
     [DllImport("libc")]
     private static extern int close(int fd);

@@ -29,3 +29,19 @@ public static class Thresholds
                 $"The warning threshold ({warningPercent}) must be above 0 and not above the critical threshold ({criticalPercent}).");
     }
 }
+
+/// <summary>Combines verdicts: a report, or a check made of several, is as bad as its worst part.</summary>
+public static class Statuses
+{
+    /// <summary>The worst of <paramref name="statuses"/>: Critical, then Unknown (not knowing is worse than a warning), then Warning; OK when empty.</summary>
+    public static Status Worst(IEnumerable<Status> statuses) =>
+        statuses.DefaultIfEmpty(Status.OK).MaxBy(Severity);
+
+    private static int Severity(Status status) => status switch
+    {
+        Status.Critical => 3,
+        Status.Unknown => 2,
+        Status.Warning => 1,
+        _ => 0,
+    };
+}

@@ -1,3 +1,4 @@
+using PuoOps.Engine.Nginx;
 using PuoOps.Engine.Postgres;
 using PuoOps.Engine.Redis;
 
@@ -6,7 +7,7 @@ namespace PuoOps.Engine.Environments;
 /// <summary>Connect-PuoEnvironment's reachability check of each configured service.</summary>
 public static class EnvironmentService
 {
-    /// <summary>Opens PostgreSQL and pings Redis concurrently; one exception per service that failed.</summary>
+    /// <summary>Opens PostgreSQL, pings Redis and finds the named nginx files concurrently; one exception per service that failed.</summary>
     public static async Task<IReadOnlyList<Exception>> CheckAsync(OperationContext ctx)
     {
         var checks = new List<Task>();
@@ -14,6 +15,8 @@ public static class EnvironmentService
             checks.Add(Task.Run(async () => { await using var _ = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false); }));
         if (ctx.Environment.RedisEndpoint is not null)
             checks.Add(Task.Run(async () => await (await RedisConnections.DatabaseAsync(ctx).ConfigureAwait(false)).PingAsync().ConfigureAwait(false)));
+        if (ctx.Environment.NginxConfig is not null || ctx.Environment.NginxPath is not null)
+            checks.Add(Task.Run(() => NginxInstance.Check(ctx.Environment)));
         var failures = new List<Exception>();
         foreach (var check in checks)
         {

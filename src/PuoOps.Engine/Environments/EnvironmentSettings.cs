@@ -5,7 +5,7 @@ namespace PuoOps.Engine.Environments;
 /// <summary>
 /// What an operator says about an environment. Anything left null falls back to the stack's defaults; only the
 /// implicit default environment (nothing connected yet) reads the process environment variables the PUO Memo
-/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME), so a
+/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME, PUO_ENV_FILE), so a
 /// named environment never reaches a server it did not name.
 /// </summary>
 public sealed class EnvironmentSettings
@@ -40,6 +40,17 @@ public sealed class EnvironmentSettings
     public string? McpUrl { get; set; }
     public string? ComposeProject { get; set; }
 
+    /// <summary>The running nginx's main configuration file; null: the one nginx was built with (the implicit default reads PUO_NGINX_CONF).</summary>
+    public string? NginxConfig { get; set; }
+
+    /// <summary>The nginx program; null: nginx from PATH.</summary>
+    public string? NginxPath { get; set; }
+
+    /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf (the implicit default reads PUO_BLOCKLIST_FILE).</summary>
+    public string? BlockListFile { get; set; }
+    /// <summary>The stack's .env file (API_KEY, JWT_SECRET, ...), for the secrets cmdlets; null: .env in the current folder.</summary>
+    public string? EnvFile { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -59,6 +70,10 @@ public sealed class EnvironmentSettings
         copy.ApiUrl ??= other.ApiUrl;
         copy.McpUrl ??= other.McpUrl;
         copy.ComposeProject ??= other.ComposeProject;
+        copy.NginxConfig ??= other.NginxConfig;
+        copy.NginxPath ??= other.NginxPath;
+        copy.BlockListFile ??= other.BlockListFile;
+        copy.EnvFile ??= other.EnvFile;
         return copy;
     }
 
@@ -85,6 +100,9 @@ public sealed class EnvironmentSettings
         filled.ApiUrl ??= Var("PUO_API_URL") ?? DefaultApiUrl;
         filled.McpUrl ??= Var("PUO_MCP_URL") ?? DefaultMcpUrl;
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
+        filled.NginxConfig ??= Var("PUO_NGINX_CONF");
+        filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
+        filled.EnvFile ??= Var("PUO_ENV_FILE");
         return filled;
     }
 }

@@ -44,6 +44,19 @@ public sealed class PuoEnvironment : IDisposable
     public Uri ApiUrl { get; }
     public Uri McpUrl { get; }
     public string ComposeProject { get; }
+
+    /// <summary>The running nginx's main configuration file; null: the one nginx was built with.</summary>
+    public string? NginxConfig => Settings.NginxConfig;
+
+    /// <summary>The nginx program; null: nginx from PATH.</summary>
+    public string? NginxPath => Settings.NginxPath;
+
+    /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf.</summary>
+    public string? BlockListFile => Settings.BlockListFile;
+
+    /// <summary>The stack's .env file, read and rewritten by the secrets cmdlets; null means .env in the current folder.</summary>
+    public string? EnvFile => Settings.EnvFile;
+
     public DateTimeOffset Created { get; }
 
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>

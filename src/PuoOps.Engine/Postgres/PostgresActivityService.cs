@@ -47,7 +47,7 @@ public static class PostgresActivityService
                 ClientAddress = NullableString(reader, 8),
                 QueryStart = MaintenanceStatusService.NullableTime(reader, 9),
                 TransactionStart = MaintenanceStatusService.NullableTime(reader, 10),
-                Query = NullableString(reader, 11) ?? "",
+                Query = SecretMask.Text(NullableString(reader, 11) ?? ""), // an ALTER ROLE ... PASSWORD '...' is shown masked
                 BlockedBy = reader.GetFieldValue<int[]>(12),
             };
         }
@@ -102,7 +102,7 @@ public static class PostgresActivityService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.NotAClientBackend",
                 $"Pid {pid} on {target} is a server process ({backendType}), not a client query. Use -Force to signal it anyway.", pid);
         return new Backend(pid, NullableString(reader, 2), NullableString(reader, 3), NullableString(reader, 4),
-            NullableString(reader, 5), MaintenanceStatusService.NullableTime(reader, 6));
+            NullableString(reader, 5) is { } query ? SecretMask.Text(query) : null, MaintenanceStatusService.NullableTime(reader, 6));
     }
 
     /// <summary>Signals the backend (see <see cref="SignalAsync"/>) and says what was done.</summary>

@@ -22,6 +22,8 @@ public abstract class PuoCmdlet : PSCmdlet
     private HashSet<string> _typedParameters = [];
     private ulong _rowsSeen;
     private ulong _rowsWritten;
+    private bool _engineSkipsAndLimits;
+    private ulong? _engineTotal;
 
     /// <summary>The environment to work on: a name, or an object from Get-PuoEnvironment. Defaults to the session default.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -108,7 +110,9 @@ public abstract class PuoCmdlet : PSCmdlet
             WriteProgress(new ProgressRecord(id, activity, "Done") { RecordType = ProgressRecordType.Completed });
         _openProgress.Clear();
         if (IsPaged && PagingParameters.IncludeTotalCount)
-            WriteObject(PagingParameters.NewTotalCount(_rowsSeen, 1.0));
+            WriteObject(_engineSkipsAndLimits
+                ? PagingParameters.NewTotalCount(_engineTotal ?? 0, _engineTotal is null ? 0.0 : 1.0)
+                : PagingParameters.NewTotalCount(_rowsSeen, 1.0));
     }
 
     protected sealed override void StopProcessing() => _stopping.Cancel();
@@ -124,12 +128,13 @@ public abstract class PuoCmdlet : PSCmdlet
     protected long SkipRequested => IsPaged ? (long)Math.Min(PagingParameters.Skip, long.MaxValue) : 0;
 
     /// <summary>
-    /// Writes one of many rows, honouring -Skip and -First; false once -First rows are written (and no total
-    /// is asked for), so the caller can stop reading.
+    /// Writes one of many rows, honouring -Skip and -First (and counting it for -IncludeTotalCount, whose total
+    /// the base writes after the rows); false once -First rows are written (and no total is asked for), so the
+    /// caller can stop reading. After <see cref="EnginePage"/> the engine has paged them: each is written as it is.
     /// </summary>
     protected bool WriteRow(object row)
     {
-        if (!IsPaged)
+        if (!IsPaged || _engineSkipsAndLimits)
         {
             WriteObject(row);
             return true;
@@ -142,6 +147,26 @@ public abstract class PuoCmdlet : PSCmdlet
         }
         return _rowsWritten < PagingParameters.First || PagingParameters.IncludeTotalCount;
     }
+
+    /// <summary>
+    /// For an engine that applies -Skip and -First itself (SQL OFFSET and LIMIT): the page to ask it for. The rows it
+    /// returns then go through <see cref="WriteRow"/> as they are, and -IncludeTotalCount writes what <see cref="SetEngineTotal"/> was given
+    /// after them. An engine that cannot count (<paramref name="engineCounts"/> false) is asked for every row
+    /// under -IncludeTotalCount, and the base pages and counts them as usual.
+    /// </summary>
+    protected Page EnginePage(bool engineCounts)
+    {
+        if (!IsPaged || (PagingParameters.IncludeTotalCount && !engineCounts))
+            return Page.All;
+        _engineSkipsAndLimits = true;
+        return new(SkipRequested, FirstRequested);
+    }
+
+    /// <summary>True when the operator asked for -IncludeTotalCount, so an engine that pages itself should count.</summary>
+    protected bool TotalCountRequested => IsPaged && PagingParameters.IncludeTotalCount;
+
+    /// <summary>The engine's count of every matching row, for -IncludeTotalCount after <see cref="EnginePage"/>.</summary>
+    protected void SetEngineTotal(long total) => _engineTotal = (ulong)Math.Max(0, total);
 
     /// <summary>Writes rows through <see cref="WriteRow"/> until -First is reached.</summary>
     protected void WriteRows<T>(IEnumerable<T> rows)
@@ -206,6 +231,23 @@ public abstract class PuoCmdlet : PSCmdlet
             // Disposing closes the reader or stream; do not let a stuck server hold Ctrl+C hostage.
             enumerator.DisposeAsync().AsTask().Wait(StopGrace);
         }
+    }
+
+    /// <summary>
+    /// Shows an engine progress report and remembers what is still shown, so that <see cref="EndProcessing"/>
+    /// completes it; only on the pipeline thread (engine callbacks use the queue).
+    /// </summary>
+    protected void WriteProgress(ProgressInfo value)
+    {
+        if (value.Completed)
+            _openProgress.Remove(value.ActivityId);
+        else
+            _openProgress[value.ActivityId] = value.Activity;
+        WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
+        {
+            PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
+            RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
     }
 
     /// <summary>
@@ -308,17 +350,6 @@ public abstract class PuoCmdlet : PSCmdlet
     /// </summary>
     private sealed class Progress(PuoCmdlet cmdlet) : IProgress<ProgressInfo>
     {
-        public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() =>
-        {
-            if (value.Completed)
-                cmdlet._openProgress.Remove(value.ActivityId);
-            else
-                cmdlet._openProgress[value.ActivityId] = value.Activity;
-            cmdlet.WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
-            {
-                PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
-                RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-            });
-        });
+        public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() => cmdlet.WriteProgress(value));
     }
 }

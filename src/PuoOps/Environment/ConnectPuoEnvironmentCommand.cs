@@ -48,11 +48,28 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? ComposeProject { get; set; }
 
+    /// <summary>The stack's .env file, for the secrets cmdlets.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EnvFile { get; set; }
+
     /// <summary>Make this environment the default even though another one is connected.</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
 
     /// <summary>Deprecated: an environment becomes the default only when it is the first, or with -Default.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxConfig { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? NginxPath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BlockListFile { get; set; }
+
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
@@ -76,6 +93,10 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             ApiUrl = ApiUrl,
             McpUrl = McpUrl,
             ComposeProject = ComposeProject,
+            NginxConfig = FullPath(NginxConfig),
+            NginxPath = FullPath(NginxPath),
+            BlockListFile = FullPath(BlockListFile),
+            EnvFile = FullPath(EnvFile),
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",
@@ -116,4 +137,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         if (PassThru)
             WriteObject(environment);
     }
+
+    /// <summary>A path relative to PowerShell's current location (not the process's), made absolute.</summary>
+    private string? FullPath(string? path) => path is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 }

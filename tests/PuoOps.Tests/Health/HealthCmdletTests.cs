@@ -138,27 +138,13 @@ public sealed class HealthCmdletTests : IDisposable
     }
 
     [Fact]
-    public void Ctrl_C_stops_a_long_latency_run_within_a_second() => AssertCtrlCStops("Measure-PuoLatency -Rate 20 -Duration 2m");
+    public void Ctrl_C_stops_a_long_latency_run_within_a_second() => _host.AssertCtrlCStops("Measure-PuoLatency -Rate 20 -Duration 2m");
 
     [Fact]
     public async Task Ctrl_C_stops_a_health_check_that_waits_on_a_hung_endpoint()
     {
         await using var hung = await StandInServer.StartAsync("xunit-hung");
         hung.Behavior = new StandInBehavior { Hang = true };
-        AssertCtrlCStops($"Test-PuoHealth -Url '{hung.BaseUrl}health' -TimeoutSec 600");
-    }
-
-    /// <summary>Starts <paramref name="script"/>, presses Ctrl+C (PowerShell.Stop) after a second, and expects it stopped (a deadline, not a timing).</summary>
-    private void AssertCtrlCStops(string script)
-    {
-        var (shell, pending) = _host.Start(script);
-        using (shell)
-        {
-            Thread.Sleep(1000);
-            Assert.False(pending.IsCompleted);
-            shell.Stop();
-            Assert.True(pending.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)));
-            Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
-        }
+        _host.AssertCtrlCStops($"Test-PuoHealth -Url '{hung.BaseUrl}health' -TimeoutSec 600");
     }
 }

@@ -65,6 +65,26 @@ public sealed class ModuleHost : IDisposable
         return (shell, shell.BeginInvoke());
     }
 
+    /// <summary>
+    /// Starts <paramref name="script"/>, presses Ctrl+C (PowerShell.Stop) once it has run a second, and expects it
+    /// stopped (a deadline, not a timing).
+    /// </summary>
+    public void AssertCtrlCStops(string script, IDictionary<string, object?>? variables = null)
+    {
+        foreach (var (name, value) in variables ?? new Dictionary<string, object?>())
+            _runspace.SessionStateProxy.SetVariable(name, value);
+        var (shell, pending) = Start(script);
+        using (shell)
+        {
+            Thread.Sleep(1000);
+            // (Not the error stream in the message: enumerating an open PSDataCollection blocks until the script ends.)
+            Assert.False(pending.IsCompleted, "the script ended before Ctrl+C");
+            shell.Stop();
+            Assert.True(pending.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)));
+            Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
+        }
+    }
+
     public void Dispose()
     {
         Invoke("Get-PuoEnvironment -Name $n -ErrorAction Ignore | Disconnect-PuoEnvironment -Confirm:$false",
