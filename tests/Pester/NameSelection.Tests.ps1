@@ -35,6 +35,7 @@ BeforeDiscovery {
         @{ Selector = 'Invoke-PuoVacuum -Table'; Kind = 'Table'; Pipe = $true }
         @{ Selector = 'Invoke-PuoPrewarm -Table'; Kind = 'Table'; Pipe = $true }
         @{ Selector = 'Backup-PuoDatabase -Table'; Kind = 'Table' }
+        @{ Selector = 'Save-PuoIncidentEvidence -Table'; Kind = 'Table' }
         @{ Selector = 'Get-PuoIndexUsage -Index'; Kind = 'Index' }
         @{ Selector = 'Get-PuoIndexBloat -Index'; Kind = 'Index' }
         @{ Selector = 'Invoke-PuoReindex -Index'; Kind = 'Index'; Pipe = $true }
@@ -45,6 +46,7 @@ BeforeDiscovery {
         @{ Selector = 'Stop-PuoService -Service'; Kind = 'Service'; Docker = $true }
         @{ Selector = 'Start-PuoService -Service'; Kind = 'Service'; Docker = $true }
         @{ Selector = 'Set-PuoServiceScale -Service'; Kind = 'Service'; Docker = $true }
+        @{ Selector = 'Get-PuoProcess -Service'; Kind = 'Service'; Docker = $true }
         @{ Selector = 'Get-PuoContainerStats -Container'; Kind = 'Container'; Docker = $true }
         @{ Selector = 'Get-PuoServiceLog -Container'; Kind = 'Container'; Docker = $true }
         @{ Selector = 'Get-PuoImage -Name'; Kind = 'Image'; Docker = $true }
@@ -152,6 +154,11 @@ BeforeAll {
         'Invoke-PuoPrewarm -Table'         = { param($p) Invoke-PuoPrewarm -Schema $tableSchema -Table (Expand $p $tableSchema) | ForEach-Object Table | Select-Object -Unique }
         # Backup-PuoDatabase has no -Schema: every pattern names the schema.
         'Backup-PuoDatabase -Table'        = { param($p) (Backup-PuoDatabase -Path $backups -Table ($p.Contains('{s}') ? (Expand $p $tableSchema) : "$tableSchema.$p")).Tables | ForEach-Object Name }
+        # Save-PuoIncidentEvidence always dumps audit_logs too (the one on the search_path): only this schema's tables count.
+        # Each call gets a folder of its own: evidence is never written into a folder that exists (two calls in one second).
+        'Save-PuoIncidentEvidence -Table'  = { param($p) (Save-PuoIncidentEvidence -LogPath $metricsFile -Destination (Join-Path $backups "evidence-$([guid]::NewGuid())") -Confirm:$false `
+                                                 -Table ($p.Contains('{s}') ? (Expand $p $tableSchema) : "$tableSchema.$p")).Tables |
+                                                 Where-Object { $_.StartsWith("$tableSchema.") } | ForEach-Object { $_.Substring($tableSchema.Length + 1) } }
         'Get-PuoIndexUsage -Index'         = { param($p) Get-PuoIndexUsage -Schema $indexSchema -Index (Expand $p $indexSchema) | ForEach-Object Index }
         'Get-PuoIndexBloat -Index'         = { param($p) Get-PuoIndexBloat -Schema $indexSchema -Index (Expand $p $indexSchema) | ForEach-Object Index }
         'Invoke-PuoReindex -Index'         = { param($p) Invoke-PuoReindex -Schema $indexSchema -Index (Expand $p $indexSchema) -Confirm:$false | ForEach-Object Index }
@@ -164,6 +171,8 @@ BeforeAll {
                                                $null = Start-PuoService -Project $project -Service $p -ErrorAction SilentlyContinue }
         'Start-PuoService -Service'        = { param($p) Start-PuoService -Project $project -Service $p | ForEach-Object Service }
         'Set-PuoServiceScale -Service'     = { param($p) Set-PuoServiceScale -Project $project -Service $p -Replicas 1 -Confirm:$false | ForEach-Object Service }
+        'Get-PuoProcess -Service'          = { param($p) Get-PuoProcess -Service $p -All -SampleInterval 100ms | Where-Object Project -eq $project | ForEach-Object Service |
+                                               Select-Object -Unique }
         'Get-PuoContainerStats -Container' = { param($p) Get-PuoContainerStats -Container "$token-$p" | ForEach-Object { $_.Name.Substring($token.Length + 1) } }
         'Get-PuoServiceLog -Container'     = { param($p) Get-PuoServiceLog -Container "$token-$p" -Tail 1 | ForEach-Object { $_.Container.Substring($token.Length + 1) } | Select-Object -Unique }
         'Get-PuoImage -Name'               = { param($p) Get-PuoImage -Name "$token-$p" | ForEach-Object Tags | Where-Object { $_ -like "$token-*:latest" } |

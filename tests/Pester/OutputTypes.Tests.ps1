@@ -39,9 +39,10 @@ BeforeAll {
         [bool]($Property.GetCustomAttributes([ObsoleteAttribute], $true))
     }
     # int properties that are identifiers or ordinals, not counts: process ids, a replica number, an exit code, a
-    # fill factor percentage, a Redis database index, a plan node's depth, an HTTP status code, a line of a page.
-    $identifiers = 'Pid', 'BlockedBy', 'Blocking', 'RootBlocker', 'Chain', 'Number', 'ExitCode', 'FillFactor', 'Database', 'Depth', 'ActivityId',
-        'StatusCode', 'LineNumber'
+    # fill factor percentage, a Redis database index, a plan node's depth, an HTTP status code, a line of a page, a
+    # network's prefix length.
+    $identifiers = 'Pid', 'Id', 'ParentPid', 'BlockedBy', 'Blocking', 'RootBlocker', 'Chain', 'Number', 'ExitCode', 'FillFactor', 'Database', 'Depth',
+        'ActivityId', 'StatusCode', 'LineNumber', 'PrefixLength'
 }
 
 Describe 'Output types' -ForEach @{ Types = $types.Type } {
@@ -66,7 +67,7 @@ Describe 'Output types' -ForEach @{ Types = $types.Type } {
     }
 
     It 'has no duration as a number: durations are TimeSpan' {
-        $properties | Where-Object { $_.Property.Name -match '(Ms|Seconds|Milliseconds|Minutes)$' -and -not (Test-Deprecated $_.Property) } |
+        $properties | Where-Object { $_.Property.Name -cmatch '(Ms|Seconds|Milliseconds|Minutes)$' -and -not (Test-Deprecated $_.Property) } |
             Where-Object { (Get-Underlying $_.Property.PropertyType) -ne [timespan] } | ForEach-Object Where | Should -BeNullOrEmpty
     }
 

@@ -50,8 +50,8 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
         var page = EnginePage(engineCounts: true);
         var query = new ProcessQuery
         {
-            Names = Name?.Select(NamePattern.Parse).ToList(),
-            Services = Service?.Select(NamePattern.Parse).ToList(),
+            Names = Name is null ? null : NamePatterns(Name, nameof(Name)),
+            Services = Service is null ? null : NamePatterns(Service, nameof(Service)),
             SortBy = Enum.Parse<ProcessSort>(SortBy, ignoreCase: true),
             Skip = page.Skip,
             Take = MyInvocation.BoundParameters.ContainsKey("First") ? page.First : All ? null : Top,

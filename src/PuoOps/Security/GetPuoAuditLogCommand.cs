@@ -39,8 +39,8 @@ public sealed class GetPuoAuditLogCommand : PuoCmdlet
         var query = new AuditLogQuery
         {
             Since = Since, Until = Until,
-            Actions = Action.Select(NamePattern.Parse).ToList(),
-            Users = User.Select(NamePattern.Parse).ToList(),
+            Actions = NamePatterns(Action, nameof(Action)),
+            Users = NamePatterns(User, nameof(User)),
             Networks = IpAddress.Select(a => IpNetworks.Parse(a)).ToList(),
         };
         var context = Context;
