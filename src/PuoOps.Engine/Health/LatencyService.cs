@@ -28,7 +28,7 @@ public static class LatencyService
         var plan = Plan(options);
         var connections = await HttpConnections.ForAsync(ctx).ConfigureAwait(false);
         var run = new Run(ctx, connections, options.Url, plan);
-        ctx.Log($"Measuring {HttpUrl.Display(options.Url)}: {plan.Mode}, at most {plan.Count} requests in {HealthCheckService.Milliseconds(plan.Duration)}.");
+        ctx.Log($"Measuring {HttpUrl.Display(options.Url)}: {plan.Mode}, at most {plan.Count} requests in {Units.Duration(plan.Duration)}.");
         using var progress = new Timer(_ => run.ReportProgress(), null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
         if (options.Rate is { } rate)
             await run.OpenLoopAsync(rate).ConfigureAwait(false);
@@ -201,10 +201,10 @@ public static class LatencyService
             var (status, detail) =
                 count == 0 ? (Status.Unknown, "No request was sent.")
                 : errors == count ? (Status.Critical, $"Every request failed: {tally}.")
-                : p99 > sla ? (Status.Critical, $"P99 {HealthCheckService.Milliseconds(p99)} is over the SLA of {HealthCheckService.Milliseconds(sla)}."
+                : p99 > sla ? (Status.Critical, $"P99 {Units.Duration(p99)} is over the SLA of {Units.Duration(sla)}."
                     + (errors > 0 ? $" {errors} failed: {tally}." : ""))
-                : errors > 0 ? (Status.Warning, $"P99 {HealthCheckService.Milliseconds(p99)} is within the SLA of {HealthCheckService.Milliseconds(sla)}, but {errors} of {count} failed: {tally}.")
-                : (Status.OK, $"P99 {HealthCheckService.Milliseconds(p99)} is within the SLA of {HealthCheckService.Milliseconds(sla)}.");
+                : errors > 0 ? (Status.Warning, $"P99 {Units.Duration(p99)} is within the SLA of {Units.Duration(sla)}, but {errors} of {count} failed: {tally}.")
+                : (Status.OK, $"P99 {Units.Duration(p99)} is within the SLA of {Units.Duration(sla)}.");
             return new LatencyReport
             {
                 Environment = ctx.Environment.Name, Url = HttpUrl.Display(url), Mode = plan.Mode, Count = count, Errors = errors,

@@ -109,7 +109,7 @@ public abstract class PuoCmdlet : PSCmdlet
         foreach (var (id, activity) in _openProgress)
             WriteProgress(new ProgressRecord(id, activity, "Done") { RecordType = ProgressRecordType.Completed });
         _openProgress.Clear();
-        if (IsPaged && PagingParameters.IncludeTotalCount)
+        if (TotalCountRequested)
             WriteObject(_engineSkipsAndLimits
                 ? PagingParameters.NewTotalCount(_engineTotal ?? 0, _engineTotal is null ? 0.0 : 1.0)
                 : PagingParameters.NewTotalCount(_rowsSeen, 1.0));
@@ -156,7 +156,7 @@ public abstract class PuoCmdlet : PSCmdlet
     /// </summary>
     protected Page EnginePage(bool engineCounts)
     {
-        if (!IsPaged || (PagingParameters.IncludeTotalCount && !engineCounts))
+        if (!IsPaged || (TotalCountRequested && !engineCounts))
             return Page.All;
         _engineSkipsAndLimits = true;
         return new(SkipRequested, FirstRequested);
@@ -165,8 +165,11 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>True when the operator asked for -IncludeTotalCount, so an engine that pages itself should count.</summary>
     protected bool TotalCountRequested => IsPaged && PagingParameters.IncludeTotalCount;
 
-    /// <summary>The engine's count of every matching row, for -IncludeTotalCount after <see cref="EnginePage"/>.</summary>
-    protected void SetEngineTotal(long total) => _engineTotal = (ulong)Math.Max(0, total);
+    /// <summary>
+    /// The engine's count of every matching row, for -IncludeTotalCount after <see cref="EnginePage"/>; the counts of
+    /// several piped records add up.
+    /// </summary>
+    protected void SetEngineTotal(long total) => _engineTotal = (_engineTotal ?? 0) + (ulong)Math.Max(0, total);
 
     /// <summary>Writes rows through <see cref="WriteRow"/> until -First is reached.</summary>
     protected void WriteRows<T>(IEnumerable<T> rows)
