@@ -1,13 +1,13 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Measure-PuoLatency -Rate 100 -DurationSec 10 against an API that stalls 200 ms once a second: the open loop's P99
+    Measure-PuoLatency -Rate 100 -Duration 10s against an API that stalls 200 ms once a second: the open loop's P99
     must be at least 150 ms; the closed loop at concurrency 1 shows what a benchmark with coordinated omission reports.
 .DESCRIPTION
     Issue target: the open-loop P99 is at least 150 ms. The sandbox's API stand-in is set to freeze for the first 200 ms
     of every second (POST /_standin?stallMs=200&periodMs=1000), so a fifth of a fixed schedule waits up to 200 ms and the
-    true P99 is about 190 ms. The two sides alternate for -Rounds rounds: Measure-PuoLatency -Rate 100 -DurationSec 10
-    (open loop, latency from each request's scheduled time) and Measure-PuoLatency -Concurrency 1 -DurationSec 10
+    true P99 is about 190 ms. The two sides alternate for -Rounds rounds: Measure-PuoLatency -Rate 100 -Duration 10s
+    (open loop, latency from each request's scheduled time) and Measure-PuoLatency -Concurrency 1 -Duration 10s
     (closed loop: one request at a time, so the freeze holds up only the one request in flight). The floor is the open
     loop against the same stand-in without the stall. A curl loop, the closed loop an operator would script, is timed
     once for reference. The stand-in is put back to healthy at the end.
@@ -45,13 +45,13 @@ try {
             $run.P50.TotalMilliseconds, $run.P90.TotalMilliseconds, $run.P99.TotalMilliseconds, $run.P999.TotalMilliseconds,
             $run.Max.TotalMilliseconds, $run.RequestsPerSecond, $run.Errors
     }
-    $floor = Measure-PuoLatency -Url $url -Rate 100 -DurationSec $DurationSec
+    $floor = Measure-PuoLatency -Url $url -Rate 100 -Duration "${DurationSec}s"
     $null = Invoke-RestMethod -Method Post "$api/_standin?stallMs=200&periodMs=1000"
     $open = @(); $closed = @()
     foreach ($round in 1..$Rounds) {
         $run = Invoke-BenchRound @{
-            Open   = { Measure-PuoLatency -Url $url -Rate 100 -DurationSec $DurationSec }
-            Closed = { Measure-PuoLatency -Url $url -Concurrency 1 -DurationSec $DurationSec }
+            Open   = { Measure-PuoLatency -Url $url -Rate 100 -Duration "${DurationSec}s" }
+            Closed = { Measure-PuoLatency -Url $url -Concurrency 1 -Duration "${DurationSec}s" }
         }
         $open += $run.Open; $closed += $run.Closed
     }

@@ -47,6 +47,39 @@ Describe 'Backup Failure: disk space, manual backup, integrity test' {
     }
 }
 
+Describe 'A trial restore and a guarded migration say what they will do' {
+    BeforeAll {
+        function Get-WhatIfText([string] $Command) {
+            # PowerShell writes what -WhatIf says to the host, so a child pwsh shows it on its standard output.
+            $env:PUO_TEST_CS = $cs
+            try {
+                & dotnet (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command (
+                    "Import-Module '$(Join-Path $env:PUO_MODULE_PATH PuoOps.psd1)'; " +
+                    "Connect-PuoEnvironment -Name whatif -PostgresConnectionString `$env:PUO_TEST_CS -SkipCheck; $Command") 2>&1 | Out-String
+            }
+            finally { Remove-Item Env:PUO_TEST_CS }
+        }
+    }
+
+    It 'Test-PuoBackup -Restore -WhatIf names the scratch database it would create and drop, and touches nothing' {
+        $backup = Backup-PuoDatabase -Path $dir -Environment $own
+        $manifest = Get-Content $backup.ManifestPath -Raw
+        $text = Get-WhatIfText "Test-PuoBackup -Path '$($backup.Path)' -Restore -WhatIf"
+        $text | Should -Match "What if: .*create the database ${db}_verify_[0-9a-f]{8} on .*restore into it.* drop it"
+        Invoke-Psql "SELECT count(*) FROM pg_database WHERE datname LIKE '${db}_verify_%'" | Should -Be 0
+        Get-Content $backup.ManifestPath -Raw | Should -Be $manifest
+        # Scripts are not asked (ConfirmImpact Medium), and the run records its verdict.
+        ($backup | Test-PuoBackup -Restore -Environment $own).Restored | Should -BeTrue
+        Get-Content $backup.ManifestPath -Raw | Should -Not -Be $manifest
+    }
+
+    It 'Invoke-PuoMigration -RestoreOnFailure -WhatIf says a failure swaps the restored backup in for the live database' {
+        $text = Get-WhatIfText "Invoke-PuoMigration -BackupPath '$dir' -Command 'exit 1' -RestoreOnFailure -WhatIf"
+        $text | Should -Match 'What if: .*if it fails, restore that backup and swap it in for the live database'
+        (Get-WhatIfText "Invoke-PuoMigration -BackupPath '$dir' -Command 'exit 1' -WhatIf") | Should -Match 'if it fails, the database is left as the migration left it'
+    }
+}
+
 Describe 'Disaster Recovery: restore --latest' {
     It 'restores the latest backup over a damaged database and keeps the damaged one' {
         $null = Backup-PuoDatabase -Path $dir -Environment $own

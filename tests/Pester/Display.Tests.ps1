@@ -42,7 +42,8 @@ Describe 'Time parameters' {
     }
 
     It 'refuses a bare number with a message that shows the accepted spellings' {
-        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*not a Int32*'
+        { Get-Window -Since 12 } | Should -Throw -ExpectedMessage '*12 is a bare number, not a point in time*'
+        ([DateTimeOffset]::Now - (Get-Window -Since 2d).Since).TotalHours | Should -BeGreaterOrEqual 47.9   # 2d reaches it as the decimal 2
         { Get-Window -Since 'soonish' } | Should -Throw -ExpectedMessage '*neither a date nor a duration*'
     }
 
@@ -70,5 +71,19 @@ Describe 'Time parameters' {
         ([DateTimeOffset]::Now - (Get-Window -Since 1s).Since).TotalSeconds | Should -BeGreaterOrEqual 0.9
         ([DateTimeOffset]::Now - (Get-Window -Since 2d).Since).TotalHours | Should -BeGreaterOrEqual 47.9
         { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*with its unit*'
+    }
+}
+
+Describe 'Duration parameters and bare numbers' {
+    BeforeAll {
+        function Get-Span { param([PuoOps.Commands.Duration()] [TimeSpan] $Duration) $Duration }
+    }
+
+    It 'reads an unquoted 90s and 2d (the numbers PowerShell makes of them) by their unit, 0 as zero, and refuses other bare numbers' {
+        Get-Span -Duration 90s | Should -Be ([timespan]::FromSeconds(90))
+        Get-Span -Duration 2d | Should -Be ([timespan]::FromDays(2))
+        Get-Span -Duration '90s' | Should -Be ([timespan]::FromSeconds(90))
+        Get-Span -Duration 0 | Should -Be ([timespan]::Zero)
+        { Get-Span -Duration 12 } | Should -Throw -ExpectedMessage '*not the bare number 12*'
     }
 }

@@ -73,7 +73,7 @@ Describe 'Health Check Failures' {
         Set-StandIn $State.Api.Url '?delayMs=300'
         $check = Test-PuoHealth -Component Api -WarningLatency 100ms
         $check.Status | Should -Be 'Warning'
-        $check.Detail | Should -BeLike 'Slow: answered in * ms, over 100 ms.*'
+        $check.Detail | Should -BeLike 'Slow: answered in *ms, over 100ms.*'
         Test-PuoHealth -Component Api -WarningLatency 100ms -Quiet | Should -BeTrue
     }
 
@@ -153,6 +153,19 @@ Describe 'Performance Degradation: curl http://localhost:8000/metrics' {
         }
         finally { Remove-Item -LiteralPath $file }
     }
+
+    It 'pages the series with -First and -Skip, and counts them with -IncludeTotalCount' {
+        $file = Join-Path ([IO.Path]::GetTempPath()) "puo-page-$([guid]::NewGuid().ToString('N')).txt"
+        Set-Content -Path $file -Value (1..5 | ForEach-Object { "# TYPE m$_ gauge`nm$_ $_" })
+        try {
+            (Get-PuoMetric -Path $file -Skip 1 -First 2).Name | Should -Be @('m2', 'm3')
+            (Get-PuoMetric -Path $file -Name 'm[2-5]' -First 1).Name | Should -Be 'm2'
+            $page = @(Get-PuoMetric -Path $file -First 1 -IncludeTotalCount)
+            $page[0].Name | Should -Be 'm1'
+            $page[1].ToString() | Should -BeLike '*5*'
+        }
+        finally { Remove-Item -LiteralPath $file }
+    }
 }
 
 Describe 'High Latency: P99 latency > 1s' {
@@ -160,12 +173,12 @@ Describe 'High Latency: P99 latency > 1s' {
 
     It 'a stall of the API shows in the open loop P99 and hides from the closed loop' {
         Set-StandIn $State.Api.Url '?stallMs=200&periodMs=1000'
-        $open = Measure-PuoLatency -Rate 100 -DurationSec 3 -Sla 100ms
-        $closed = Measure-PuoLatency -Concurrency 1 -DurationSec 3 -Sla 100ms
+        $open = Measure-PuoLatency -Rate 100 -Duration 3s -Sla 100ms
+        $closed = Measure-PuoLatency -Concurrency 1 -Duration 3s -Sla 100ms
         $open.Count | Should -Be 300
         $open.P99 | Should -BeGreaterOrEqual ([timespan]::FromMilliseconds(150))
         $open.Status | Should -Be 'Critical'
-        $open.Detail | Should -BeLike 'P99 * ms is over the SLA of 100 ms.'
+        $open.Detail | Should -BeLike 'P99 *s is over the SLA of 100ms.'
         $closed.P90 | Should -BeLessThan ([timespan]::FromMilliseconds(50))
     }
 }

@@ -151,7 +151,7 @@ Describe 'Changes on call: what the role may not do fails with PermissionDenied 
 
     It 'VACUUM FULL of a table it does not own: the server''s skip warning is the error, not a success record' {
         $before = Get-Relfilenode memories
-        $result = Invoke-OnCall { Invoke-PuoVacuum -Environment $oncall -Table memories -Full -Confirm:$false }
+        $result = Invoke-OnCall { Invoke-PuoVacuum -Environment $oncall -Table memories -Full -Force -Confirm:$false }
         $result.Output | Should -BeNullOrEmpty
         $result.Errors | Should -HaveCount 1
         $result.Errors[0].CategoryInfo.Category | Should -Be 'PermissionDenied'

@@ -97,7 +97,7 @@ Describe 'Find-PuoAuthFailure help examples return what they say' {
         $found = @(Invoke-Example Find-PuoAuthFailure 3)
         $found | Should -HaveCount 1
         $found[0].PSObject.TypeNames[0] | Should -Be 'PuoOps.AuthFailureRequest'
-        ($found[0].IpAddress, $found[0].Status, $found[0].Method, $found[0].Path) | Should -Be @('192.0.2.10', 401, 'GET', '/api/memories')
+        ($found[0].IpAddress, $found[0].StatusCode, $found[0].Method, $found[0].Path) | Should -Be @('192.0.2.10', 401, 'GET', '/api/memories')
     }
 
     It 'example 4: a regex format, with -Threshold 2' {

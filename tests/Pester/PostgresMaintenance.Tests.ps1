@@ -109,7 +109,7 @@ Describe 'Slow search queries: plans, blocking, warm cache' {
         $plan = Get-PuoQueryPlan "DELETE FROM $table WHERE val > 0" -NoAnalyze
         $plan.RootNode | Should -Be 'ModifyTable'
         ($plan.Json | ConvertFrom-Json)[0].Plan.'Node Type' | Should -Be 'ModifyTable'
-        (Get-PuoQueryPlan "SELECT * FROM $table WHERE val > 0").ExecutionMs | Should -BeGreaterThan 0
+        (Get-PuoQueryPlan "SELECT * FROM $table WHERE val > 0").Execution | Should -BeGreaterThan ([timespan]::Zero)
         Invoke-Psql "SELECT count(*) FROM $table" | Should -Be '500'
     }
 

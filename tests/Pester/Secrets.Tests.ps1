@@ -165,7 +165,9 @@ Describe 'Test-PuoSecretEnvironment' {
     }
 
     It 'tells where each secret is, whether it is strong, and flags a restart that was missed' {
-        $env:API_KEY = 'k' + (Get-EnvValue $file 'API_KEY').Substring(1)   # the running process has an older key
+        # The running process has an older key: the file's with another first character (a random key may start with k).
+        $inFile = Get-EnvValue $file 'API_KEY'
+        $env:API_KEY = ($inFile[0] -ceq 'k' ? 'm' : 'k') + $inFile.Substring(1)
         $env:PUO_TEST_SECRET = [Security.Cryptography.RandomNumberGenerator]::GetHexString(64)
         $checks = @(Test-PuoSecretEnvironment -EnvFile $file -Name API_KEY, JWT_SECRET, *TOKEN, PUO_TEST_*, MISSING_ONE)
         $checks.Name | Should -Be @('API_KEY', 'JWT_SECRET', 'LEGACY_TOKEN', 'PUO_TEST_SECRET', 'MISSING_ONE')

@@ -73,7 +73,7 @@ public sealed class BackupTestResult
     public bool? ChecksumMatches { get; init; }
     /// <summary>pg_restore --list read the archive's table of contents.</summary>
     public bool? Readable { get; init; }
-    public int? TocEntries { get; init; }
+    public long? TocEntries { get; init; }
     public bool? Restored { get; init; }
     public bool? RowCountsMatch { get; init; }
     public bool? AlembicVersionMatches { get; init; }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using Npgsql;
 using PuoOps.Engine.Postgres;
 
@@ -14,10 +13,12 @@ public sealed class BackupOptions
     /// <summary>Parallel pg_dump workers; directory format only.</summary>
     public int Jobs { get; init; } = 1;
     /// <summary>
-    /// Only the tables these names or PowerShell wildcard patterns match (see <see cref="BackupService"/>),
+    /// Only the tables these names or wildcard patterns select (see <see cref="BackupTableSelection"/>),
     /// like the runbook's pg_dump -t audit_logs.
     /// </summary>
     public IReadOnlyList<string> Tables { get; init; } = [];
+    /// <summary>The folder of pg_dump to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
+    public string? PgBinPath { get; init; }
 }
 
 /// <summary>
@@ -25,7 +26,7 @@ public sealed class BackupOptions
 /// and the manifest's row counts come from one exported snapshot, so they agree even while the
 /// application writes. Nothing appears under the final name until the backup is complete.
 /// </summary>
-public static partial class BackupService
+public static class BackupService
 {
     public static async Task<DatabaseBackup> BackupAsync(OperationContext ctx, BackupOptions options)
     {
@@ -33,29 +34,30 @@ public static partial class BackupService
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.Jobs",
                 $"-Jobs {options.Jobs} needs -Format Directory (pg_dump dumps in parallel only into a directory).", options.Jobs);
         var endpoint = PostgresConnections.Endpoint(ctx);
+        var tablePatterns = BackupTableSelection.Parse(options.Tables);
         var directory = Path.GetFullPath(options.Directory);
         PrepareDirectory(directory);
 
         var start = DateTimeOffset.Now;
         var phase = Stopwatch.StartNew();
-        await using var connection = await DatabaseAdmin.OpenAsync(ctx, endpoint.Database).ConfigureAwait(false);
+        await using var connection = await PostgresConnections.OpenDatabaseAsync(ctx, endpoint.Database).ConfigureAwait(false);
         await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ctx.Cancellation).ConfigureAwait(false);
         string snapshotId, serverVersion;
         long databaseSize;
-        await using (var command = new NpgsqlCommand(
-            "SELECT pg_export_snapshot(), current_setting('server_version'), pg_database_size(current_database())", connection, snapshot))
+        await using (var command = connection.Command(
+            "SELECT pg_export_snapshot(), current_setting('server_version'), pg_database_size(current_database())", ctx))
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
         {
             await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
             (snapshotId, serverVersion, databaseSize) = (reader.GetString(0), reader.GetString(1), reader.GetInt64(2));
         }
-        var serverMajor = await DatabaseAdmin.ServerMajorAsync(connection, ctx.Cancellation).ConfigureAwait(false);
-        var pgDump = PgTools.Locate("pg_dump", serverMajor);
-        var all = await DatabaseAdmin.TablesAsync(connection, ctx.Cancellation).ConfigureAwait(false);
-        var selected = options.Tables.Count == 0 ? all : await SelectTablesAsync(connection, all, options.Tables, endpoint.Database, ctx).ConfigureAwait(false);
-        await RequireSelectAsync(connection, selected.Select(t => t.Table).ToList(), endpoint.DisplayName, ctx.Cancellation).ConfigureAwait(false);
-        var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx.Cancellation).ConfigureAwait(false);
-        var properties = await DatabaseProperties.ReadAsync(connection, endpoint.Database, ctx.Cancellation).ConfigureAwait(false);
+        var serverMajor = await DatabaseAdmin.ServerMajorAsync(connection, ctx).ConfigureAwait(false);
+        var pgDump = PgTools.Locate("pg_dump", serverMajor, options.PgBinPath);
+        var all = await DatabaseAdmin.TablesAsync(connection, ctx).ConfigureAwait(false);
+        var selected = tablePatterns.Count == 0 ? all : BackupTableSelection.Select(all, tablePatterns, endpoint.Database, ctx);
+        await RequireSelectAsync(connection, selected.Select(t => t.Table).ToList(), endpoint.DisplayName, ctx).ConfigureAwait(false);
+        var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx).ConfigureAwait(false);
+        var properties = await DatabaseProperties.ReadAsync(connection, endpoint.Database, ctx).ConfigureAwait(false);
 
         var name = BackupStore.NewName(directory, endpoint.Database, options.Tables.Count == 0 ? null : selected.Select(t => t.Table).ToList(), options.Format, start);
         var finalPath = Path.Combine(directory, name);
@@ -82,7 +84,7 @@ public static partial class BackupService
             // literally (a doubled quote is one quote), so no name can act as a pg_dump pattern or inject.
             arguments.Add("--strict-names");
             foreach (var (table, _) in selected)
-                arguments.AddRange(["--table", DatabaseAdmin.Quote(table)]);
+                arguments.AddRange(["--table", SqlQuote.Identifier(table.Schema, table.Name)]);
         }
 
         var catalogTime = phase.Elapsed;
@@ -116,7 +118,7 @@ public static partial class BackupService
             }
             var result = await dump.ConfigureAwait(false);
             if (result.ExitCode != 0)
-                throw DumpFailed(result, endpoint.DisplayName, finalPath);
+                throw BackupFailures.DumpFailed(result, endpoint.DisplayName, directory);
             var dumpTime = phase.Elapsed;
             await snapshot.CommitAsync(ctx.Cancellation).ConfigureAwait(false);
 
@@ -151,9 +153,9 @@ public static partial class BackupService
                     $", manifest and rename {phase.Elapsed.TotalSeconds:0.00} s.");
             return BackupStore.Read(finalPath, ctx.Environment.Name);
         }
-        catch (IOException ex) when (IsDiskFull(ex))
+        catch (IOException ex) when (BackupFailures.IsDiskFull(ex))
         {
-            throw DiskFull(directory, ex);
+            throw BackupFailures.DiskFull(directory, ex);
         }
         finally
         {
@@ -185,77 +187,6 @@ public static partial class BackupService
     }
 
     /// <summary>
-    /// Resolves -Table names and PowerShell wildcard patterns (* ? [a-z], ` escapes; case-insensitive) to
-    /// the exact tables they match in the catalog. A name is matched against the table names visible on
-    /// the search_path (like pg_dump -t audit_logs); one with a dot also against schema.table (public.audit_*).
-    /// A pattern that matches nothing is an error before pg_dump runs, like pg_dump --strict-names.
-    /// </summary>
-    private static async Task<List<(BackupTable Table, long Bytes)>> SelectTablesAsync(NpgsqlConnection connection,
-        List<(BackupTable Table, long Bytes)> all, IReadOnlyList<string> patterns, string database, OperationContext ctx)
-    {
-        var visible = new HashSet<(string, string)>();
-        await using (var command = new NpgsqlCommand(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND pg_table_is_visible(c.oid)", connection))
-        await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
-            while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
-                visible.Add((reader.GetString(0), reader.GetString(1)));
-
-        var selected = new List<(BackupTable Table, long Bytes)>();
-        foreach (var pattern in patterns)
-        {
-            var regex = Wildcard(pattern);
-            var qualified = pattern.Contains('.', StringComparison.Ordinal);
-            var matches = all.Where(t => (visible.Contains((t.Table.Schema, t.Table.Name)) && regex.IsMatch(t.Table.Name))
-                                         || (qualified && regex.IsMatch($"{t.Table.Schema}.{t.Table.Name}"))).ToList();
-            if (matches.Count == 0)
-                throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.TableNotFound",
-                    $"No table in database {database} matches -Table '{pattern}'; nothing was dumped. Check the name: one without a schema is looked up " +
-                    "on the search_path (write schema.table otherwise); * ? [ ] are wildcards, escape them with ` to match them literally.", pattern);
-            selected.AddRange(matches.Where(m => !selected.Contains(m)));
-        }
-        ctx.Log($"-Table {string.Join(", ", patterns)} selects {string.Join(", ", selected.Select(t => t.Table))}.");
-        return selected;
-    }
-
-    /// <summary>
-    /// A PowerShell wildcard pattern as a regular expression: * ? [set] [a-z], ` escapes the next
-    /// character, case-insensitive like -like. Written here because the engine references no PowerShell
-    /// assembly (WildcardPattern lives there).
-    /// </summary>
-    internal static Regex Wildcard(string pattern)
-    {
-        var regex = new System.Text.StringBuilder("^");
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            var c = pattern[i];
-            if (c == '`' && i + 1 < pattern.Length)
-                regex.Append(Regex.Escape(pattern[++i].ToString()));
-            else if (c == '*')
-                regex.Append(".*");
-            else if (c == '?')
-                regex.Append('.');
-            else if (c == '[')
-            {
-                regex.Append('[');
-                var setStart = regex.Length;
-                for (i++; i < pattern.Length && pattern[i] != ']'; i++)
-                {
-                    if (pattern[i] == '`' && i + 1 < pattern.Length)
-                        i++;
-                    regex.Append(pattern[i] is '\\' or '[' or '^' or ']' ? "\\" + pattern[i] : pattern[i].ToString());
-                }
-                if (i >= pattern.Length || regex.Length == setStart)
-                    throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.TablePattern",
-                        $"-Table '{pattern}' has a '[' without a set and its ']'. Escape a literal bracket with ` (`[).", pattern);
-                regex.Append(']');
-            }
-            else
-                regex.Append(Regex.Escape(c.ToString()));
-        }
-        return new Regex(regex.Append('$').ToString(), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Singleline);
-    }
-
-    /// <summary>
     /// Creates the directory (and any missing parent) owner-only, 0700, and proves it is writable before pg_dump
     /// runs for minutes. An existing directory keeps its mode; the backups in it are owner-only anyway.
     /// </summary>
@@ -274,9 +205,9 @@ public static partial class BackupService
             throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.DirectoryNotWritable",
                 $"Cannot write to the backup directory '{directory}': {ex.Message} Choose another -Path or fix its permissions.", directory, ex);
         }
-        catch (IOException ex) when (IsDiskFull(ex))
+        catch (IOException ex) when (BackupFailures.IsDiskFull(ex))
         {
-            throw DiskFull(directory, ex);
+            throw BackupFailures.DiskFull(directory, ex);
         }
         catch (IOException ex)
         {
@@ -289,49 +220,24 @@ public static partial class BackupService
     /// pg_dump, the row counts and the manifest read every table dumped (and alembic_version): a role without SELECT on
     /// one would fail part-way. Say so before anything is written, naming the privilege, the role and the tables.
     /// </summary>
-    private static async Task RequireSelectAsync(NpgsqlConnection connection, List<BackupTable> tables, string target, CancellationToken cancellation)
+    private static async Task RequireSelectAsync(NpgsqlConnection connection, List<BackupTable> tables, string target, OperationContext ctx)
     {
-        await using var command = new NpgsqlCommand("""
+        await using var command = connection.Command("""
             SELECT current_user, array(
               SELECT format('%I.%I', s, n) FROM unnest(@schemas, @names) AS t(s, n) WHERE NOT has_table_privilege(format('%I.%I', s, n), 'SELECT')
               UNION SELECT 'alembic_version' WHERE to_regclass('alembic_version') IS NOT NULL AND NOT has_table_privilege('alembic_version', 'SELECT')
               ORDER BY 1)
-            """, connection);
+            """, ctx);
         command.Parameters.AddWithValue("schemas", tables.Select(t => t.Schema).ToArray());
         command.Parameters.AddWithValue("names", tables.Select(t => t.Name).ToArray());
-        await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
-        await reader.ReadAsync(cancellation).ConfigureAwait(false);
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
         var (role, unreadable) = (reader.GetString(0), reader.GetFieldValue<string[]>(1));
         if (unreadable.Length > 0)
             throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.PermissionDenied",
                 $"A backup of {target} needs SELECT on every table it dumps; role {role} lacks it on {string.Join(", ", unreadable)}. " +
                 $"Grant it (GRANT SELECT ... TO {role}, or the pg_read_all_data role), or connect as the owner. Nothing was written.", target);
     }
-
-    private static PuoException DumpFailed(ChildResult result, string target, string finalPath)
-    {
-        if (result.ErrorTail.Contains("No space left on device", StringComparison.OrdinalIgnoreCase))
-            return DiskFull(Path.GetDirectoryName(finalPath)!, null);
-        if (result.ErrorTail.Contains("Permission denied", StringComparison.OrdinalIgnoreCase))
-            return new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.DumpFailed",
-                $"pg_dump of {target} was refused (exit {result.ExitCode}): {LastLines(result.ErrorTail)}", target);
-        return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DumpFailed",
-            $"pg_dump of {target} failed (exit {result.ExitCode}); no backup was written. pg_dump said: {LastLines(result.ErrorTail)}", target);
-    }
-
-    internal static string LastLines(string tail) =>
-        string.Join(" ", tail.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Where(l => !l.Contains(": dumping contents", StringComparison.Ordinal) && !l.Contains(": reading ", StringComparison.Ordinal)
-                        && !l.Contains(": processing ", StringComparison.Ordinal) && !l.Contains(": creating ", StringComparison.Ordinal))
-            .TakeLast(4));
-
-    private static PuoException DiskFull(string directory, Exception? inner) =>
-        new(ErrorKind.ResourceUnavailable, "PuoOps.Backup.DiskFull",
-            $"The disk holding '{directory}' is full; the unfinished backup was removed. Free space (see Test-PuoDiskSpace -Path '{directory}'), remove old backups (-Keep), or choose another -Path.",
-            directory, inner);
-
-    private static bool IsDiskFull(IOException ex) =>
-        ex.HResult == 28 || (ex.HResult & 0xFFFF) == 28 || ex.Message.Contains("No space left", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// pg_dump creates a directory-format backup's folder 0700, but its files with the process umask (often 0644):
@@ -364,32 +270,5 @@ public static partial class BackupService
         {
             // Best effort: a hidden .partial name is never listed as a backup.
         }
-    }
-
-    /// <summary>Turns pg_dump's --verbose lines into progress: the share of table bytes dumped so far.</summary>
-    private sealed partial class DumpProgress(OperationContext ctx, string database, List<(BackupTable Table, long Bytes)> tables)
-    {
-        private readonly long _total = Math.Max(1, tables.Sum(t => t.Bytes));
-        private readonly Stopwatch _watch = Stopwatch.StartNew();
-        private long _done;
-        private long _current;
-
-        public void OnLine(string line, bool isError)
-        {
-            var match = DumpingTable().Match(line);
-            if (!match.Success)
-                return;
-            var table = tables.FirstOrDefault(t => $"{t.Table.Schema}.{t.Table.Name}" == match.Groups[1].Value);
-            _done += Interlocked.Exchange(ref _current, table.Bytes);
-            ctx.Log($"pg_dump: dumping {match.Groups[1].Value}");
-            Report($"Dumping {match.Groups[1].Value} ({_watch.Elapsed:mm\\:ss})", (int)(_done * 98 / _total));
-        }
-
-        public void Report(string status, int percent) => ctx.Report(new ProgressInfo($"Backing up {database}", status, percent));
-
-        public void Complete() => ctx.Report(new ProgressInfo($"Backing up {database}", "Done", 100, Completed: true));
-
-        [GeneratedRegex("dumping contents of table \"(.+)\"")]
-        private static partial Regex DumpingTable();
     }
 }

@@ -69,7 +69,7 @@ public static class BackupStore
     internal static string TempPath(string finalPath) =>
         Path.Combine(Path.GetDirectoryName(finalPath)!, "." + Path.GetFileName(finalPath) + PartialSuffix);
 
-    internal static string ManifestPath(string backupPath) => backupPath.TrimEnd('/') + ManifestSuffix;
+    internal static string ManifestPath(string backupPath) => Path.TrimEndingDirectorySeparator(backupPath) + ManifestSuffix;
 
     internal static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
@@ -105,7 +105,7 @@ public static class BackupStore
     /// <summary>A backup and its manifest; a backup without one still shows, with what the file system knows.</summary>
     public static DatabaseBackup Read(string path, string? environment)
     {
-        path = Path.GetFullPath(path).TrimEnd('/');
+        path = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
         var isDirectory = Directory.Exists(path);
         if (!isDirectory && !File.Exists(path))
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NotFound",
@@ -235,6 +235,30 @@ public static class BackupStore
             .Where(b => b.HasManifest && b.Database == newest.Database && Scope(b) == Scope(newest))
             .Skip(keep)
             .ToList();
+
+    /// <summary>
+    /// -Keep: removes each backup <see cref="Expired"/> names that <paramref name="confirm"/> agrees to (the
+    /// cmdlet's ShouldProcess); returns the ones that could not be removed, with why. Files it cannot read as
+    /// backups are left alone and handed to <paramref name="skipped"/>.
+    /// </summary>
+    public static IReadOnlyList<(DatabaseBackup Backup, Exception Error)> RemoveExpired(OperationContext ctx, string directory, DatabaseBackup newest, int keep,
+        Func<DatabaseBackup, bool> confirm, Action<PuoException>? skipped)
+    {
+        var failed = new List<(DatabaseBackup, Exception)>();
+        foreach (var old in Expired(directory, newest, keep, skipped).Where(confirm))
+        {
+            try
+            {
+                Remove(old);
+                ctx.Log($"Removed {old.Path}.");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                failed.Add((old, ex));
+            }
+        }
+        return failed;
+    }
 
     /// <summary>The newest complete backup (with a manifest, not partial) in a directory: what -Latest restores.</summary>
     public static DatabaseBackup Latest(string directory, string? database, Action<PuoException>? skipped) =>

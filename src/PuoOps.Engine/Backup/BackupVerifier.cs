@@ -11,10 +11,16 @@ public sealed class BackupTestOptions
 {
     /// <summary>Also restore into a scratch database and compare it with the manifest.</summary>
     public bool Restore { get; init; }
+    /// <summary>The scratch database to restore into, as <see cref="BackupVerifier.DescribeAsync"/> named it in the prompt; null: a new name.</summary>
+    public string? ScratchDatabase { get; init; }
     /// <summary>A backup older than this is Critical.</summary>
     public TimeSpan? MaxAge { get; init; }
     public int Jobs { get; init; } = 1;
     public string? SanityQuery { get; init; }
+    /// <summary>The folder of pg_restore and psql to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
+    public string? PgBinPath { get; init; }
+    /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
+    public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
     /// <summary>With <see cref="Restore"/>: restore even from a folder another user can write to.</summary>
     public bool Force { get; init; }
 }
@@ -29,8 +35,31 @@ public static class BackupVerifier
     /// <summary>The maintenance_work_mem of each pg_restore session (memory for index builds, taken only as needed).</summary>
     internal const string RestoreMaintenanceWorkMem = "256MB";
 
+    /// <summary>What -RestoreTimeout is unless given: long enough for a large database, short of a job that never ends.</summary>
+    public static readonly TimeSpan DefaultRestoreTimeout = TimeSpan.FromHours(6);
+
     /// <summary>Every index valid and ready: a restore that died while building indexes fails this.</summary>
     public const string DefaultSanityQuery = "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE NOT indisvalid OR NOT indisready)";
+
+    /// <summary>
+    /// What Test-PuoBackup will do to <paramref name="backup"/>, for -WhatIf and the confirmation prompt: with a
+    /// restore, the scratch database it creates and drops and the orphans of dead runs it drops first (reads
+    /// only). Returns the scratch database's name, for <see cref="BackupTestOptions.ScratchDatabase"/>.
+    /// </summary>
+    public static async Task<(string? ScratchDatabase, string Description)> DescribeAsync(OperationContext ctx, DatabaseBackup backup, bool restore)
+    {
+        var record = backup.HasManifest ? "; the verdict is recorded in its manifest" : "";
+        if (!restore)
+            return (null, $"backup {backup.Path}: check its checksums and read it with pg_restore --list{record}");
+        var scratch = ScratchName(backup);
+        var orphans = await ScratchDatabases.DropOrphansAsync(ctx, dryRun: true).ConfigureAwait(false);
+        return (scratch, $"backup {backup.Path}: check its checksums, create the database {scratch} on {PostgresConnections.Endpoint(ctx).Host}:{PostgresConnections.Endpoint(ctx).Port}, " +
+                         $"restore into it beside the checksum, compare it with the manifest and drop it{record}"
+                         + (orphans.Count == 0 ? "" : $"; first drops {string.Join(", ", orphans)}, scratch database(s) left by a run whose process died"));
+    }
+
+    private static string ScratchName(DatabaseBackup backup) =>
+        ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
 
     public static Task<BackupTestResult> TestAsync(OperationContext ctx, string path, BackupTestOptions options) => TestAsync(ctx, path, options, null);
 
@@ -46,12 +75,12 @@ public static class BackupVerifier
             // A trial restore runs pg_restore and the manifest's CREATE DATABASE as this user: only from a folder that is theirs.
             BackupTrust.RequireOwnFolder(backup, options.Force);
             await ScratchDatabases.DropOrphansAsync(ctx, dryRun: false).ConfigureAwait(false);
-            var scratch = ScratchDatabases.NewName(string.IsNullOrEmpty(backup.Database) ? "puoops" : backup.Database, "verify");
+            var scratch = options.ScratchDatabase ?? ScratchName(backup);
             // Held until the scratch database is dropped: while it is, no other run takes it for an orphan.
-            await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
+            await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch, options.PgBinPath).ConfigureAwait(false);
             try
             {
-                (archive, restore) = await RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, stageHook).ConfigureAwait(false);
+                (archive, restore) = await RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, null, options.PgBinPath, options.RestoreTimeout, stageHook).ConfigureAwait(false);
             }
             finally
             {
@@ -59,11 +88,11 @@ public static class BackupVerifier
             }
         }
         else
-            archive = await CheckArchiveAsync(ctx, backup).ConfigureAwait(false);
+            archive = await CheckArchiveAsync(ctx, backup, options.PgBinPath).ConfigureAwait(false);
 
         var problems = new List<string>(archive.Problems);
         if (options.MaxAge is { } maxAge && backup.Age > maxAge)
-            problems.Add($"The backup is {Describe(backup.Age)} old, more than -MaxAge {Describe(maxAge)}.");
+            problems.Add($"The backup is {Units.Duration(backup.Age)} old, more than -MaxAge {Units.Duration(maxAge)}.");
         if (restore is not null)
             problems.AddRange(restore.Mismatches);
 
@@ -97,7 +126,7 @@ public static class BackupVerifier
             var check = new ArchiveCheck { ChecksumMatches = checksum.Matches, Readable = toc.ExitCode == 0, TocEntries = toc.Entries.Count };
             check.Problems.AddRange(checksum.Problems);
             if (toc.ExitCode != 0)
-                check.Problems.Add($"pg_restore --list cannot read the backup (exit {toc.ExitCode}): {BackupService.LastLines(toc.ErrorTail)}");
+                check.Problems.Add($"pg_restore --list cannot read the backup (exit {toc.ExitCode}): {PgToolLog.LastLines(toc.ErrorTail)}");
             return check;
         }
     }
@@ -106,7 +135,7 @@ public static class BackupVerifier
     internal sealed record TableOfContents(int ExitCode, string ErrorTail, IReadOnlyList<string> Entries);
 
     /// <summary>Checksum against the manifest and pg_restore --list, side by side. Touches no database.</summary>
-    internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup)
+    internal static async Task<ArchiveCheck> CheckArchiveAsync(OperationContext ctx, DatabaseBackup backup, string? pgBinPath)
     {
         ctx.Report(new ProgressInfo($"Checking {backup.Name}", "Checking the checksums and reading the table of contents (pg_restore --list)"));
         var watch = Stopwatch.StartNew();
@@ -117,7 +146,7 @@ public static class BackupVerifier
             hashTime = watch.Elapsed;
             return verdict;
         });
-        var toc = await ListAsync(ctx, backup).ConfigureAwait(false);
+        var toc = await ListAsync(ctx, backup, pgBinPath).ConfigureAwait(false);
         var listTime = watch.Elapsed;
         var checksum = await hashing.ConfigureAwait(false);
         ctx.Log($"Timings: checksums of {backup.SizeBytes:N0} bytes {hashTime.TotalSeconds:0.00} s ({backup.Chunks?.Count ?? 1} chunk(s) on up to {Environment.ProcessorCount} cores), " +
@@ -127,9 +156,9 @@ public static class BackupVerifier
     }
 
     /// <summary>pg_restore --list of the backup: reads only its table of contents, a moment even for a large backup.</summary>
-    private static async Task<TableOfContents> ListAsync(OperationContext ctx, DatabaseBackup backup)
+    private static async Task<TableOfContents> ListAsync(OperationContext ctx, DatabaseBackup backup, string? pgBinPath)
     {
-        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion));
+        var pgRestore = PgTools.Locate("pg_restore", Major(backup.ServerVersion), pgBinPath);
         var entries = new List<string>();
         var result = await PgTools.RunAsync(pgRestore, ["--list", backup.Path], new Dictionary<string, string?>(), null,
             (line, isError) =>
@@ -152,7 +181,8 @@ public static class BackupVerifier
     /// returns before the checksum and the restore have both ended; the caller drops or swaps the database.
     /// </summary>
     internal static async Task<(ArchiveCheck Archive, RestoreCheck? Restore)> RestoreCheckedAsync(OperationContext ctx, DatabaseBackup backup,
-        string database, int jobs, string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
+        string database, int jobs, string? sanityQuery, DatabaseProperties? like, string? pgBinPath, TimeSpan restoreTimeout,
+        Func<string, CancellationToken, Task>? stageHook)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
         var restoreCtx = new OperationContext(ctx.Environment, ctx.Timeout, stop.Token, ctx.Progress, ctx.Verbose);
@@ -186,9 +216,9 @@ public static class BackupVerifier
         ExceptionDispatchInfo? failure = null;
         try
         {
-            toc = await ListAsync(ctx, backup).ConfigureAwait(false);
+            toc = await ListAsync(ctx, backup, pgBinPath).ConfigureAwait(false);
             if (toc.ExitCode == 0)
-                restore = await RestoreIntoAsync(restoreCtx, backup, database, toc.Entries, jobs, sanityQuery, like, stageHook).ConfigureAwait(false);
+                restore = await RestoreIntoAsync(restoreCtx, backup, database, toc.Entries, jobs, sanityQuery, like, pgBinPath, restoreTimeout, stageHook).ConfigureAwait(false);
         }
         catch (PuoException ex) when (ex.ErrorId == "PuoOps.Backup.RestoreFailed")
         {
@@ -237,20 +267,20 @@ public static class BackupVerifier
     /// <summary>
     /// Creates <paramref name="database"/> (like <paramref name="like"/> if given), pg_restores the backup
     /// into it and compares it with the manifest. The caller drops or swaps the database afterwards,
-    /// whatever happens here.
+    /// whatever happens here. pg_restore is stopped when it runs longer than <paramref name="restoreTimeout"/>.
     /// </summary>
     private static async Task<RestoreCheck> RestoreIntoAsync(OperationContext ctx, DatabaseBackup backup, string database, IReadOnlyList<string> tocEntries,
-        int jobs, string? sanityQuery, DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
+        int jobs, string? sanityQuery, DatabaseProperties? like, string? pgBinPath, TimeSpan restoreTimeout, Func<string, CancellationToken, Task>? stageHook)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         var activity = $"Restoring {backup.Name} into {database}";
         int serverMajor;
-        await using (var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
+        await using (var admin = await PostgresConnections.OpenDatabaseAsync(ctx, DatabaseAdmin.MaintenanceDatabase(database)).ConfigureAwait(false))
         {
-            serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx.Cancellation).ConfigureAwait(false);
+            serverMajor = await DatabaseAdmin.ServerMajorAsync(admin, ctx).ConfigureAwait(false);
             await ScratchDatabases.CreateAsync(ctx, admin, database, $"restore of {backup.Name}", like).ConfigureAwait(false);
         }
-        var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)));
+        var pgRestore = PgTools.Locate("pg_restore", Math.Max(serverMajor, Major(backup.ServerVersion)), pgBinPath);
         var arguments = new List<string> { "--dbname", PgTools.DatabaseArgument(database), "--exit-on-error", "--verbose" };
         if (jobs > 1)
             arguments.AddRange(["--jobs", jobs.ToString(CultureInfo.InvariantCulture)]);
@@ -267,6 +297,8 @@ public static class BackupVerifier
         var watch = Stopwatch.StartNew();
         var tablesDone = 0;
         await using var counter = new RestoredRowCounter(ctx, database, backup.Tables, tocEntries, jobs);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+        limit.CancelAfter(restoreTimeout);
         var restoring = PgTools.RunAsync(pgRestore, arguments, environment, null, (line, _) =>
         {
             counter.Observe(line);
@@ -276,14 +308,24 @@ public static class BackupVerifier
             ctx.Log(line);
             ctx.Report(new ProgressInfo(activity, $"{line.Replace("pg_restore: ", "", StringComparison.Ordinal)} ({watch.Elapsed:mm\\:ss})",
                 backup.Tables.Count == 0 ? -1 : Math.Min(95, done * 95 / backup.Tables.Count)));
-        }, ctx.Cancellation);
+        }, limit.Token);
         if (stageHook is not null)
             await stageHook("restore", ctx.Cancellation).ConfigureAwait(false);
-        var result = await restoring.ConfigureAwait(false);
+        ChildResult result;
+        try
+        {
+            result = await restoring.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!ctx.Cancellation.IsCancellationRequested)
+        {
+            throw new PuoException(ErrorKind.Timeout, "PuoOps.Backup.RestoreTimeout",
+                $"pg_restore of {backup.Path} into {database} did not finish within -RestoreTimeout {Units.Duration(restoreTimeout)} and was stopped. Raise -RestoreTimeout for a database this large.",
+                backup.Path, ex);
+        }
         if (result.ExitCode != 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.RestoreFailed",
                 $"pg_restore of {backup.Path} into {database} failed (exit {result.ExitCode}{(result.ExitCode > 128 ? $", killed by signal {result.ExitCode - 128}" : "")}): " +
-                BackupService.LastLines(result.ErrorTail), backup.Path);
+                PgToolLog.LastLines(result.ErrorTail), backup.Path);
         var restoreDuration = watch.Elapsed;
 
         ctx.Report(new ProgressInfo(activity, "Comparing row counts and the alembic revision with the manifest", 96));
@@ -306,9 +348,9 @@ public static class BackupVerifier
         }
         var rowCountsMatch = mismatches.Count == 0;
 
-        await using var restored = await DatabaseAdmin.OpenAsync(ctx, database).ConfigureAwait(false);
+        await using var restored = await PostgresConnections.OpenDatabaseAsync(ctx, database).ConfigureAwait(false);
 
-        var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx.Cancellation).ConfigureAwait(false);
+        var alembic = await DatabaseAdmin.AlembicVersionAsync(restored, ctx).ConfigureAwait(false);
         bool? alembicMatches = null;
         var alembicDumped = !backup.Partial || backup.Tables.Any(t => t.Name == "alembic_version");
         if (backup.HasManifest && alembicDumped)
@@ -352,7 +394,4 @@ public static class BackupVerifier
     /// <summary>The major version of "15.4 (Debian 15.4-1)"; 0 when unknown (any installed tool will do).</summary>
     internal static int Major(string? serverVersion) =>
         serverVersion is not null && int.TryParse(serverVersion.Split('.', ' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : 0;
-
-    internal static string Describe(TimeSpan span) =>
-        span.TotalDays >= 1 ? $"{span.TotalDays:0.#} days" : span.TotalHours >= 1 ? $"{span.TotalHours:0.#} hours" : $"{span.TotalMinutes:0.#} minutes";
 }

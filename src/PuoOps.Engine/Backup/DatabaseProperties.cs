@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Npgsql;
+using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Engine.Backup;
 
@@ -43,7 +44,7 @@ internal sealed class DatabaseProperties
     };
 
     /// <summary>The properties of <paramref name="database"/>, or null when it does not exist.</summary>
-    public static async Task<DatabaseProperties?> ReadAsync(NpgsqlConnection connection, string database, CancellationToken cancellation)
+    public static async Task<DatabaseProperties?> ReadAsync(NpgsqlConnection connection, string database, OperationContext ctx)
     {
         // to_jsonb(d) reads the locale columns by name: they differ between server versions.
         const string sql = """
@@ -57,10 +58,10 @@ internal sealed class DatabaseProperties
             SELECT CASE WHEN s.setrole <> 0 THEN pg_get_userbyid(s.setrole) END AS role, split_part(c, '=', 1) AS name, substr(c, strpos(c, '=') + 1)
             FROM pg_database d JOIN pg_db_role_setting s ON s.setdatabase = d.oid, unnest(s.setconfig) c WHERE d.datname = @name ORDER BY 1 NULLS FIRST, 2;
             """;
-        await using var command = new NpgsqlCommand(sql, connection);
+        await using var command = connection.Command(sql, ctx);
         command.Parameters.AddWithValue("name", database);
-        await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellation).ConfigureAwait(false))
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        if (!await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             return null;
         string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
         var properties = new DatabaseProperties
@@ -70,12 +71,12 @@ internal sealed class DatabaseProperties
         };
         var defaultPrivileges = reader.GetBoolean(9);
         var grants = new List<DatabaseGrant>();
-        await reader.NextResultAsync(cancellation).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellation).ConfigureAwait(false))
+        await reader.NextResultAsync(ctx.Cancellation).ConfigureAwait(false);
+        while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             grants.Add(new DatabaseGrant(Text(0), reader.GetString(1), reader.GetBoolean(2)));
         properties.Grants = defaultPrivileges ? null : grants;
-        await reader.NextResultAsync(cancellation).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellation).ConfigureAwait(false))
+        await reader.NextResultAsync(ctx.Cancellation).ConfigureAwait(false);
+        while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             properties.Settings.Add(new DatabaseSetting(Text(0), reader.GetString(1), reader.GetString(2)));
         return properties;
     }
@@ -85,13 +86,13 @@ internal sealed class DatabaseProperties
         new[] { Owner }.Concat(Grants?.Select(g => g.Grantee) ?? []).Concat(Settings.Select(s => s.Role)).OfType<string>().Distinct(StringComparer.Ordinal);
 
     /// <summary>The roles of <paramref name="roles"/> that do not exist on the server.</summary>
-    public static async Task<List<string>> MissingRolesAsync(NpgsqlConnection connection, IEnumerable<string> roles, CancellationToken cancellation)
+    public static async Task<List<string>> MissingRolesAsync(NpgsqlConnection connection, IEnumerable<string> roles, OperationContext ctx)
     {
-        await using var command = new NpgsqlCommand("SELECT r FROM unnest(@roles) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1", connection);
+        await using var command = connection.Command("SELECT r FROM unnest(@roles) r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) ORDER BY 1", ctx);
         command.Parameters.AddWithValue("roles", roles.ToArray());
         var missing = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellation).ConfigureAwait(false))
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             missing.Add(reader.GetString(0));
         return missing;
     }
@@ -99,14 +100,14 @@ internal sealed class DatabaseProperties
     /// <summary>CREATE DATABASE for <paramref name="database"/> with this owner, encoding, locale and tablespace.</summary>
     public string CreateStatement(string database)
     {
-        var sql = new StringBuilder($"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0 ENCODING {DatabaseAdmin.Literal(Encoding)} LC_COLLATE {DatabaseAdmin.Literal(Collate)} LC_CTYPE {DatabaseAdmin.Literal(Ctype)}");
+        var sql = new StringBuilder($"CREATE DATABASE {SqlQuote.Identifier(database)} TEMPLATE template0 ENCODING {SqlQuote.Literal(Encoding)} LC_COLLATE {SqlQuote.Literal(Collate)} LC_CTYPE {SqlQuote.Literal(Ctype)}");
         if (LocaleProvider is not null)
             sql.Append(CultureInfo.InvariantCulture, $" LOCALE_PROVIDER {LocaleProvider}");
         if (Locale is not null && LocaleProvider is "icu" or "builtin")
-            sql.Append(CultureInfo.InvariantCulture, $" {(LocaleProvider == "icu" ? "ICU_LOCALE" : "BUILTIN_LOCALE")} {DatabaseAdmin.Literal(Locale)}");
-        sql.Append(CultureInfo.InvariantCulture, $" OWNER {DatabaseAdmin.Quote(Owner)}");
+            sql.Append(CultureInfo.InvariantCulture, $" {(LocaleProvider == "icu" ? "ICU_LOCALE" : "BUILTIN_LOCALE")} {SqlQuote.Literal(Locale)}");
+        sql.Append(CultureInfo.InvariantCulture, $" OWNER {SqlQuote.Identifier(Owner)}");
         if (Tablespace is not null)
-            sql.Append(CultureInfo.InvariantCulture, $" TABLESPACE {DatabaseAdmin.Quote(Tablespace)}");
+            sql.Append(CultureInfo.InvariantCulture, $" TABLESPACE {SqlQuote.Identifier(Tablespace)}");
         return sql.ToString();
     }
 
@@ -116,24 +117,24 @@ internal sealed class DatabaseProperties
     /// </summary>
     public List<string> ApplyStatements(string database)
     {
-        var name = DatabaseAdmin.Quote(database);
+        var name = SqlQuote.Identifier(database);
         var statements = new List<string>
         {
             $"ALTER DATABASE {name} CONNECTION LIMIT {ConnectionLimit.ToString(CultureInfo.InvariantCulture)}",
-            $"COMMENT ON DATABASE {name} IS {(Comment is null ? "NULL" : DatabaseAdmin.Literal(Comment))}",
+            $"COMMENT ON DATABASE {name} IS {(Comment is null ? "NULL" : SqlQuote.Literal(Comment))}",
         };
         if (Grants is not null)
         {
             // Not the defaults: start from nothing, as pg_dump does, then grant exactly what the source had.
             statements.Add($"REVOKE ALL ON DATABASE {name} FROM PUBLIC");
-            statements.Add($"REVOKE ALL ON DATABASE {name} FROM {DatabaseAdmin.Quote(Owner)}");
+            statements.Add($"REVOKE ALL ON DATABASE {name} FROM {SqlQuote.Identifier(Owner)}");
             foreach (var group in Grants.GroupBy(g => (g.Grantee, g.Grantable)))
                 statements.Add($"GRANT {string.Join(", ", group.Select(g => g.Privilege))} ON DATABASE {name} TO " +
-                               (group.Key.Grantee is null ? "PUBLIC" : DatabaseAdmin.Quote(group.Key.Grantee)) + (group.Key.Grantable ? " WITH GRANT OPTION" : ""));
+                               (group.Key.Grantee is null ? "PUBLIC" : SqlQuote.Identifier(group.Key.Grantee)) + (group.Key.Grantable ? " WITH GRANT OPTION" : ""));
         }
         foreach (var setting in Settings)
-            statements.Add((setting.Role is null ? $"ALTER DATABASE {name}" : $"ALTER ROLE {DatabaseAdmin.Quote(setting.Role)} IN DATABASE {name}") +
-                           $" SET {DatabaseAdmin.Quote(setting.Name)} TO {Value(setting)}");
+            statements.Add((setting.Role is null ? $"ALTER DATABASE {name}" : $"ALTER ROLE {SqlQuote.Identifier(setting.Role)} IN DATABASE {name}") +
+                           $" SET {SqlQuote.Identifier(setting.Name)} TO {Value(setting)}");
         return statements;
     }
 
@@ -142,7 +143,7 @@ internal sealed class DatabaseProperties
     /// element, since the server stores that list with each name quoted as needed ("$user", public).
     /// </summary>
     private static string Value(DatabaseSetting setting) =>
-        ListSettings.Contains(setting.Name) ? string.Join(", ", SplitList(setting.Value).Select(DatabaseAdmin.Literal)) : DatabaseAdmin.Literal(setting.Value);
+        ListSettings.Contains(setting.Name) ? string.Join(", ", SplitList(setting.Value).Select(SqlQuote.Literal)) : SqlQuote.Literal(setting.Value);
 
     /// <summary>Splits a stored list setting at commas; double-quoted elements keep commas and spaces, "" is a quote.</summary>
     private static List<string> SplitList(string value)

@@ -56,9 +56,9 @@ public static class DiskSpaceService
             status = Status.Critical;
         var message = fits switch
         {
-            false => $"The next backup of {database} needs about {Bytes(estimate!.Value)} (+10%), only {Bytes(free)} is free on {drive.RootDirectory.FullName}.",
-            true => $"{Bytes(free)} free ({usedPercent:0.#}% used); the next backup of {database} needs about {Bytes(estimate!.Value)}.",
-            null => $"{Bytes(free)} free ({usedPercent:0.#}% used).",
+            false => $"The next backup of {database} needs about {Units.Bytes(estimate!.Value)} (+10%), only {Units.Bytes(free)} is free on {drive.RootDirectory.FullName}.",
+            true => $"{Units.Bytes(free)} free ({usedPercent:0.#}% used); the next backup of {database} needs about {Units.Bytes(estimate!.Value)}.",
+            null => $"{Units.Bytes(free)} free ({usedPercent:0.#}% used).",
         };
         return new DiskSpace
         {
@@ -68,9 +68,12 @@ public static class DiskSpaceService
         };
     }
 
-    private static bool IsUnder(string path, string root) =>
-        root == "/" || path == root.TrimEnd('/') || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);
-
-    internal static string Bytes(long bytes) =>
-        bytes >= 1L << 30 ? $"{bytes / (double)(1L << 30):0.#} GiB" : bytes >= 1L << 20 ? $"{bytes / (double)(1L << 20):0.#} MiB" : $"{bytes / 1024.0:0.#} KiB";
+    /// <summary>Whether <paramref name="path"/> is <paramref name="root"/> or below it, with the platform's separator and case rule.</summary>
+    private static bool IsUnder(string path, string root)
+    {
+        var comparison = OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        var folder = Path.TrimEndingDirectorySeparator(root);
+        return string.Equals(Path.TrimEndingDirectorySeparator(path), folder, comparison)
+               || path.StartsWith(Path.EndsInDirectorySeparator(root) ? root : root + Path.DirectorySeparatorChar, comparison);
+    }
 }

@@ -18,8 +18,7 @@ public static partial class MigrationService
     public static async Task<MigrationVersion> GetVersionAsync(OperationContext ctx)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
-        var versions = await PostgresConnections.ReadAsync(ctx, connection => ctx.WithTimeoutAsync("PuoOps.Backup.Timeout", "Reading alembic_version",
-            endpoint.DisplayName, token => DatabaseAdmin.AlembicVersionsAsync(connection, token))).ConfigureAwait(false);
+        var versions = await PostgresConnections.ReadAsync(ctx, connection => DatabaseAdmin.AlembicVersionsAsync(connection, ctx)).ConfigureAwait(false);
         return new MigrationVersion
         {
             Environment = ctx.Environment.Name, Database = endpoint.Database,
@@ -31,21 +30,21 @@ public static partial class MigrationService
         new() { Environment = ctx.Environment.Name, Database = PostgresConnections.Endpoint(ctx).Database };
 
     /// <summary>Steps 1 and 2: Backup-PuoDatabase, then Test-PuoBackup's checksum and pg_restore --list.</summary>
-    public static async Task BackupAsync(OperationContext ctx, MigrationResult run, string directory)
+    public static async Task BackupAsync(OperationContext ctx, MigrationResult run, string directory, string? pgBinPath)
     {
         var before = await GetVersionAsync(ctx).ConfigureAwait(false);
         run.VersionBefore = before.Version;
         var backup = await StepAsync(run, "Backup", async step =>
         {
-            var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory }).ConfigureAwait(false);
+            var made = await BackupService.BackupAsync(ctx, new BackupOptions { Directory = directory, PgBinPath = pgBinPath }).ConfigureAwait(false);
             // A failed migration restores this backup: refuse a folder it could not be restored from before migrating.
             BackupTrust.RequireOwnFolder(made, force: false);
-            step.Message = $"{made.Path} ({DiskSpaceService.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
+            step.Message = $"{made.Path} ({Units.Bytes(made.SizeBytes)}, alembic {made.AlembicVersion ?? "none"})";
             return made;
         }).ConfigureAwait(false);
         await StepAsync(run, "VerifyBackup", async step =>
         {
-            var test = await BackupVerifier.TestAsync(ctx, backup.Path, new BackupTestOptions()).ConfigureAwait(false);
+            var test = await BackupVerifier.TestAsync(ctx, backup.Path, new BackupTestOptions { PgBinPath = pgBinPath }).ConfigureAwait(false);
             step.Message = test.Message;
             if (test.Status != Status.OK)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
@@ -55,10 +54,13 @@ public static partial class MigrationService
         }).ConfigureAwait(false);
     }
 
-    /// <summary>Steps 3 and 4: the migration command, then the alembic_version check.</summary>
+    /// <summary>
+    /// Steps 3 and 4: the migration command, then the alembic_version check. The command is stopped (its whole
+    /// process tree) when it runs longer than <paramref name="commandTimeout"/>: a wait of its own, not -TimeoutSec.
+    /// </summary>
     /// <param name="passVariables">Names of variables of our own environment the command also gets (the application's settings), besides the allow-listed ones.</param>
     public static async Task MigrateAsync(OperationContext ctx, MigrationResult run, string command, string workingDirectory, string? expectedVersion,
-        IReadOnlyList<string>? passVariables = null)
+        TimeSpan commandTimeout, IReadOnlyList<string>? passVariables = null)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         string? reported = null;
@@ -76,18 +78,30 @@ public static partial class MigrationService
             var tls = string.Join("&", PgTools.LibpqSsl(builder).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value)}"));
             environment["DATABASE_URL"] = $"postgresql://{Uri.EscapeDataString(endpoint.User)}:{Uri.EscapeDataString(password ?? "")}@{endpoint.Host}:{endpoint.Port}/{Uri.EscapeDataString(endpoint.Database)}?{tls}";
             var (shell, flag) = OperatingSystem.IsWindows() ? ("cmd.exe", "/c") : ("/bin/sh", "-c");
-            ctx.Log($"Running '{command}' in {workingDirectory}.");
-            var result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
+            ctx.Log($"Running '{command}' in {workingDirectory}, for at most {Units.Duration(commandTimeout)}.");
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
+            limit.CancelAfter(commandTimeout);
+            ChildResult result;
+            try
             {
-                // The command sees the password (it must connect); its output never shows it.
-                var safe = Scrub(line, password);
-                ctx.Log(safe);
-                if (RunningUpgrade().Match(safe) is { Success: true } match)
-                    reported = match.Groups[1].Value;
-            }, ctx.Cancellation).ConfigureAwait(false);
+                result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
+                {
+                    // The command sees the password (it must connect); its output never shows it.
+                    var safe = Scrub(line, password);
+                    ctx.Log(safe);
+                    if (RunningUpgrade().Match(safe) is { Success: true } match)
+                        reported = match.Groups[1].Value;
+                }, limit.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!ctx.Cancellation.IsCancellationRequested)
+            {
+                throw new PuoException(ErrorKind.Timeout, "PuoOps.Backup.MigrationTimeout",
+                    $"'{command}' did not finish within -CommandTimeout {Units.Duration(commandTimeout)} and was stopped. Raise -CommandTimeout if the migration needs longer.",
+                    command, ex);
+            }
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
-                    $"'{command}' failed (exit {result.ExitCode}): {BackupService.LastLines(Scrub(result.ErrorTail, password))}", command);
+                    $"'{command}' failed (exit {result.ExitCode}): {PgToolLog.LastLines(Scrub(result.ErrorTail, password))}", command);
             step.Message = reported is null ? "Finished; it reported no upgrade." : $"Finished; it reported an upgrade to {reported}.";
             return result;
         }).ConfigureAwait(false);
@@ -110,11 +124,11 @@ public static partial class MigrationService
     }
 
     /// <summary>Restores the verified backup after a failed migration (the failed database is kept for inspection).</summary>
-    public static Task RestoreAsync(OperationContext ctx, MigrationResult run) =>
+    public static Task RestoreAsync(OperationContext ctx, MigrationResult run, string? pgBinPath) =>
         StepAsync(run, "Restore", async step =>
         {
             var backup = BackupStore.Read(run.BackupPath!, ctx.Environment.Name);
-            var restored = await RestoreService.RestoreAsync(ctx, backup, new RestoreOptions { Database = run.Database }).ConfigureAwait(false);
+            var restored = await RestoreService.RestoreAsync(ctx, backup, new RestoreOptions { Database = run.Database, PgBinPath = pgBinPath }).ConfigureAwait(false);
             run.Restored = true;
             step.Message = restored.Message;
             return restored;

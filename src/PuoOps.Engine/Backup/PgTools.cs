@@ -1,42 +1,121 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Npgsql;
 using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Engine.Backup;
 
 /// <summary>
-/// Finds Debian's pg_dump/pg_restore for the server's major version and runs them as child processes.
-/// The password reaches the child only through its environment (PGPASSWORD), never its command line,
-/// and a cancelled run kills the whole process tree.
+/// Finds pg_dump, pg_restore and psql (-PgBinPath, then PATH, then the folders distributions install them in)
+/// and runs them as child processes. The password reaches the child only through its environment
+/// (PGPASSWORD), never its command line, and a cancelled run kills the whole process tree.
 /// </summary>
-internal static class PgTools
+internal static partial class PgTools
 {
-    /// <summary>Debian keeps one bin folder per major version here (postgresql-client-NN).</summary>
-    internal const string DebianRoot = "/usr/lib/postgresql";
+    /// <summary>
+    /// Where distributions keep one bin folder per major version ({0}): Debian and Ubuntu, the PGDG packages of
+    /// Red Hat and its kin, Homebrew on Apple silicon and on Intel, the EDB installer on Windows.
+    /// </summary>
+    internal static readonly IReadOnlyList<string> DistributionFolders = OperatingSystem.IsWindows()
+        ? [@"C:\Program Files\PostgreSQL\{0}\bin"]
+        : ["/usr/lib/postgresql/{0}/bin", "/usr/pgsql-{0}/bin", "/opt/homebrew/opt/postgresql@{0}/bin", "/usr/local/opt/postgresql@{0}/bin"];
+
+    private static readonly ConcurrentDictionary<string, int> Versions = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The tool of the server's major version, else the oldest newer one (pg_dump and pg_restore read
-    /// older servers and archives, never newer ones).
+    /// The tool for a server of <paramref name="serverMajor"/>: the one in <paramref name="pgBinPath"/> when given;
+    /// else the first on PATH that is at least that version; else, of the distributions' folders, the one of that
+    /// version or the oldest newer one (pg_dump and pg_restore read older servers and archives, never newer ones).
     /// </summary>
-    public static string Locate(string tool, int serverMajor, string root = DebianRoot)
+    public static string Locate(string tool, int serverMajor, string? pgBinPath) =>
+        Locate(tool, serverMajor, pgBinPath,
+            (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries), DistributionFolders);
+
+    internal static string Locate(string tool, int serverMajor, string? pgBinPath, IReadOnlyList<string> pathFolders, IReadOnlyList<string> distributionFolders)
     {
-        var installed = Directory.Exists(root)
-            ? Directory.GetDirectories(root)
-                .Select(d => int.TryParse(Path.GetFileName(d), NumberStyles.None, CultureInfo.InvariantCulture, out var major) ? major : -1)
-                .Where(major => major > 0 && File.Exists(Path.Combine(root, major.ToString(CultureInfo.InvariantCulture), "bin", tool)))
-                .Order()
-                .ToList()
-            : [];
-        var fit = installed.FirstOrDefault(major => major >= serverMajor);
-        if (fit > 0)
-            return Path.Combine(root, fit.ToString(CultureInfo.InvariantCulture), "bin", tool);
-        var found = installed.Count == 0 ? "none is installed" : "installed: " + string.Join(", ", installed);
+        var file = OperatingSystem.IsWindows() ? tool + ".exe" : tool;
+        if (!string.IsNullOrEmpty(pgBinPath))
+        {
+            var given = Path.Combine(pgBinPath, file);
+            if (!File.Exists(given))
+                throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotFound", $"-PgBinPath '{pgBinPath}' has no {file}.", pgBinPath);
+            var major = VersionOf(given);
+            if (major < serverMajor)
+                throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Backup.ToolTooOld",
+                    $"{given} is from PostgreSQL {major}; it cannot read a PostgreSQL {serverMajor} server or archive. Give -PgBinPath the bin folder of version {serverMajor} or later.", pgBinPath);
+            return given;
+        }
+        var seen = new List<string>();
+        foreach (var folder in pathFolders)
+        {
+            var candidate = Path.Combine(folder, file);
+            if (!File.Exists(candidate) || IsDebianWrapper(candidate))
+                continue;
+            var major = VersionOf(candidate);
+            if (major >= serverMajor)
+                return candidate;
+            seen.Add($"{candidate} ({(major > 0 ? major.ToString(CultureInfo.InvariantCulture) : "version unknown")})");
+        }
+        var installed = distributionFolders.SelectMany(pattern => VersionFolders(pattern, file)).OrderBy(v => v.Major).ToList();
+        if (installed.FirstOrDefault(v => v.Major >= serverMajor) is { Path: not null } fit)
+            return fit.Path;
+        seen.AddRange(installed.Select(v => $"{v.Path} ({v.Major})"));
         throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.ToolNotFound",
-            $"{tool} for PostgreSQL {serverMajor} was not found in {root}/{serverMajor}/bin ({found}; an older {tool} cannot read a newer server). " +
-            $"Install it with 'apt-get install postgresql-client-{serverMajor}' (apt.postgresql.org has the versions Debian does not ship).",
+            $"No {tool} for PostgreSQL {serverMajor} or later on PATH or in {string.Join(", ", distributionFolders.Select(f => string.Format(CultureInfo.InvariantCulture, f, serverMajor)))} " +
+            $"({(seen.Count == 0 ? "none found" : "found: " + string.Join(", ", seen))}; an older {tool} cannot read a newer server). " +
+            $"Install it (Debian: apt-get install postgresql-client-{serverMajor}; apt.postgresql.org has the versions a distribution does not ship), or give -PgBinPath.",
             tool);
     }
+
+    /// <summary>
+    /// Debian's /usr/bin/pg_dump and friends are links to pg_wrapper, a Perl script that picks one of the
+    /// distribution's folders and runs the tool from there; going to that folder directly (next) skips its start-up.
+    /// </summary>
+    private static bool IsDebianWrapper(string path) =>
+        new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.Name == "pg_wrapper";
+
+    /// <summary>The tool in each folder a pattern such as /usr/lib/postgresql/{0}/bin names, with the version its name says.</summary>
+    private static IEnumerable<(string Path, int Major)> VersionFolders(string pattern, string file)
+    {
+        var at = pattern.IndexOf("{0}", StringComparison.Ordinal);
+        var (parent, stem, rest) = (Path.GetDirectoryName(pattern[..at] + "x")!, Path.GetFileName(pattern[..at] + "x")[..^1], pattern[(at + 3)..]);
+        if (!Directory.Exists(parent))
+            yield break;
+        foreach (var folder in Directory.EnumerateDirectories(parent, stem + "*"))
+        {
+            var name = Path.GetFileName(folder);
+            var candidate = folder + rest + Path.DirectorySeparatorChar + file;
+            if (int.TryParse(name[stem.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out var major) && File.Exists(candidate))
+                yield return (candidate, major);
+        }
+    }
+
+    /// <summary>The major version a tool reports (<c>pg_dump (PostgreSQL) 16.4</c>), 0 when it says none; asked once per path.</summary>
+    private static int VersionOf(string tool) => Versions.GetOrAdd(tool, path =>
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(path, "--version") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill(entireProcessTree: true);
+                return 0;
+            }
+            return ReportedVersion().Match(output.Result) is { Success: true } match
+                ? int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return 0;
+        }
+    });
+
+    [GeneratedRegex(@"\(PostgreSQL\) (\d+)")]
+    private static partial Regex ReportedVersion();
 
     /// <summary>
     /// The --dbname argument of pg_dump, pg_restore and psql: always a dbname= connection string with the name
@@ -162,8 +241,12 @@ internal static class PgTools
     /// </summary>
     public static void StartDetached(string file, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment)
     {
-        // sh only redirects the streams and then becomes the program ($0, with its arguments as "$@").
-        var start = StartInfo("/bin/sh", ["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1", file, .. arguments], environment);
+        // On Unix sh only redirects the streams and then becomes the program ($0, with its arguments as "$@");
+        // Windows has no SIGPIPE to fear, and the child runs without a window.
+        var start = OperatingSystem.IsWindows()
+            ? StartInfo(file, arguments, environment)
+            : StartInfo("/bin/sh", ["-c", "exec \"$0\" \"$@\" </dev/null >/dev/null 2>&1", file, .. arguments], environment);
+        start.CreateNoWindow = true;
         try
         {
             using var process = Process.Start(start);

@@ -12,6 +12,10 @@ public sealed class RestoreOptions
     public int Jobs { get; init; } = 1;
     public bool DropPrevious { get; init; }
     public string? SanityQuery { get; init; }
+    /// <summary>The folder of pg_restore and psql to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
+    public string? PgBinPath { get; init; }
+    /// <summary>How long pg_restore may run before it is stopped (-RestoreTimeout).</summary>
+    public TimeSpan RestoreTimeout { get; init; } = BackupVerifier.DefaultRestoreTimeout;
     /// <summary>Restore even from a folder another user can write to (see <see cref="BackupTrust.RequireOwnFolder"/>).</summary>
     public bool Force { get; init; }
 }
@@ -59,14 +63,14 @@ public static class RestoreService
         var stamp = DatabaseAdmin.Timestamp(DateTimeOffset.Now);
         var scratch = ScratchDatabases.NewName(target, "restore");
         // Held until the scratch database is dropped or swapped in: while it is, no other run takes it for an orphan.
-        await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch).ConfigureAwait(false);
+        await using var hold = await ScratchDatabases.HoldAsync(ctx, scratch, options.PgBinPath).ConfigureAwait(false);
         // Within PostgreSQL's 63 bytes, with room for a "_n" counter.
         var previous = $"{(target.Length > 28 ? target[..28] : target)}_before_restore_{stamp}";
         var swapped = false;
         try
         {
             // The checksum runs beside pg_restore: the live database is touched only by the swap, after both.
-            var (archive, check) = await BackupVerifier.RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, stageHook).ConfigureAwait(false);
+            var (archive, check) = await BackupVerifier.RestoreCheckedAsync(ctx, backup, scratch, options.Jobs, options.SanityQuery, like, options.PgBinPath, options.RestoreTimeout, stageHook).ConfigureAwait(false);
             if (check is null)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.Corrupt",
                     $"Backup {backup.Path} failed its integrity check; nothing was changed. {string.Join(" ", archive.Problems)} Restore from another backup (Get-PuoBackup).", backup.Path);
@@ -142,12 +146,12 @@ public static class RestoreService
     /// </summary>
     private static async Task<(DatabaseProperties? Like, string Source)> PropertiesAsync(OperationContext ctx, DatabaseBackup backup, string target)
     {
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
-        var current = await DatabaseProperties.ReadAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
+        await using var admin = await PostgresConnections.OpenDatabaseAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
+        var current = await DatabaseProperties.ReadAsync(admin, target, ctx).ConfigureAwait(false);
         var (like, source) = current is not null ? (current, "the database it replaced") : (backup.Properties, $"{backup.Database} when it was backed up");
         if (like is null)
             return (null, "");
-        var missing = await DatabaseProperties.MissingRolesAsync(admin, like.Roles(), ctx.Cancellation).ConfigureAwait(false);
+        var missing = await DatabaseProperties.MissingRolesAsync(admin, like.Roles(), ctx).ConfigureAwait(false);
         if (missing.Count > 0)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MissingRoles",
                 $"The restored {target} needs the role(s) {string.Join(", ", missing)}, named by the owner, privileges or settings of {source}, and this server has none of that name; " +
@@ -166,17 +170,17 @@ public static class RestoreService
     private static async Task<(bool Existed, string Previous)> SwapAsync(OperationContext ctx, string target, string scratch, string previous,
         DatabaseProperties? like, Func<string, CancellationToken, Task>? stageHook)
     {
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
-        var existed = await DatabaseAdmin.DatabaseExistsAsync(admin, target, ctx.Cancellation).ConfigureAwait(false);
+        await using var admin = await PostgresConnections.OpenDatabaseAsync(ctx, DatabaseAdmin.MaintenanceDatabase(target)).ConfigureAwait(false);
+        var existed = await DatabaseAdmin.DatabaseExistsAsync(admin, target, ctx).ConfigureAwait(false);
         var stem = previous;
-        for (var n = 2; await DatabaseAdmin.DatabaseExistsAsync(admin, previous, ctx.Cancellation).ConfigureAwait(false); n++)
+        for (var n = 2; await DatabaseAdmin.DatabaseExistsAsync(admin, previous, ctx).ConfigureAwait(false); n++)
             previous = $"{stem}_{n}";
         for (var attempt = 1; ; attempt++)
         {
             if (existed)
             {
-                await using var terminate = new NpgsqlCommand(
-                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = @name AND pid <> pg_backend_pid()", admin);
+                await using var terminate = admin.Command(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity WHERE datname = @name AND pid <> pg_backend_pid()", ctx);
                 terminate.Parameters.AddWithValue("name", target);
                 var terminated = await terminate.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false);
                 ctx.Log($"Terminated {terminated} connection(s) to {target} for the swap.");
@@ -184,13 +188,13 @@ public static class RestoreService
             await using var swap = await admin.BeginTransactionAsync(ctx.Cancellation).ConfigureAwait(false);
             try
             {
-                foreach (var statement in like?.ApplyStatements(scratch) ?? [$"COMMENT ON DATABASE {DatabaseAdmin.Quote(scratch)} IS NULL"])
+                foreach (var statement in like?.ApplyStatements(scratch) ?? [$"COMMENT ON DATABASE {SqlQuote.Identifier(scratch)} IS NULL"])
                     await DatabaseAdmin.ExecuteAsync(admin, statement, ctx.Cancellation).ConfigureAwait(false);
                 if (existed)
-                    await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {DatabaseAdmin.Quote(target)} RENAME TO {DatabaseAdmin.Quote(previous)}", ctx.Cancellation).ConfigureAwait(false);
+                    await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {SqlQuote.Identifier(target)} RENAME TO {SqlQuote.Identifier(previous)}", ctx.Cancellation).ConfigureAwait(false);
                 if (stageHook is not null)
                     await stageHook("swap", ctx.Cancellation).ConfigureAwait(false);
-                await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {DatabaseAdmin.Quote(scratch)} RENAME TO {DatabaseAdmin.Quote(target)}", ctx.Cancellation).ConfigureAwait(false);
+                await DatabaseAdmin.ExecuteAsync(admin, $"ALTER DATABASE {SqlQuote.Identifier(scratch)} RENAME TO {SqlQuote.Identifier(target)}", ctx.Cancellation).ConfigureAwait(false);
                 // The point of no return: past this commit the restored database is live.
                 ctx.Cancellation.ThrowIfCancellationRequested();
                 await swap.CommitAsync(CancellationToken.None).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Npgsql;
+using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Engine.Backup;
 
@@ -69,7 +70,7 @@ internal sealed class RestoredRowCounter : IAsyncDisposable
             await foreach (var table in _queue.Reader.ReadAllAsync(cancellation).ConfigureAwait(false))
             {
                 if (connection is null)
-                    connection = await DatabaseAdmin.OpenAsync(_ctx, _database, cancellation).ConfigureAwait(false);
+                    connection = await PostgresConnections.OpenDatabaseAsync(new OperationContext(_ctx.Environment, _ctx.Timeout, cancellation, verbose: _ctx.Verbose), _database).ConfigureAwait(false);
                 if (parallelWorkers != _restoreEnded)
                 {
                     parallelWorkers = _restoreEnded;
@@ -92,7 +93,7 @@ internal sealed class RestoredRowCounter : IAsyncDisposable
     {
         await using (var exists = new NpgsqlCommand("SELECT to_regclass(@name) IS NOT NULL", connection))
         {
-            exists.Parameters.AddWithValue("name", DatabaseAdmin.Quote(table));
+            exists.Parameters.AddWithValue("name", SqlQuote.Identifier(table.Schema, table.Name));
             if (await exists.ExecuteScalarAsync(cancellation).ConfigureAwait(false) is not true)
                 return null;
         }

@@ -42,17 +42,17 @@ internal static partial class ScratchDatabases
     /// object is disposed (dispose it only after the database is dropped or renamed away), and starts
     /// its guard before the database exists.
     /// </summary>
-    public static async Task<IAsyncDisposable> HoldAsync(OperationContext ctx, string database)
+    public static async Task<IAsyncDisposable> HoldAsync(OperationContext ctx, string database, string? pgBinPath)
     {
-        var connection = await DatabaseAdmin.OpenAsync(ctx, LockDatabase).ConfigureAwait(false);
+        var connection = await PostgresConnections.OpenDatabaseAsync(ctx, LockDatabase).ConfigureAwait(false);
         try
         {
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection);
+            await using var command = connection.Command("SELECT pg_advisory_lock(@key)", ctx);
             command.Parameters.AddWithValue("key", LockKey(database));
             await command.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
             try
             {
-                StartGuard(ctx, await DatabaseAdmin.ServerMajorAsync(connection, ctx.Cancellation).ConfigureAwait(false), database);
+                StartGuard(ctx, await DatabaseAdmin.ServerMajorAsync(connection, ctx).ConfigureAwait(false), database, pgBinPath);
             }
             catch (PuoException ex)
             {
@@ -76,15 +76,15 @@ internal static partial class ScratchDatabases
     /// pg_restore the dead run left running). Ctrl+C in a console reaches the guard too and cancels its
     /// wait, so it ends without dropping anything (ON_ERROR_STOP) while the run cleans up itself.
     /// </summary>
-    private static void StartGuard(OperationContext ctx, int serverMajor, string database)
+    private static void StartGuard(OperationContext ctx, int serverMajor, string database, string? pgBinPath)
     {
         var environment = PgTools.Environment(PostgresConnections.Endpoint(ctx), ctx, "PuoOps scratch guard");
         environment["PGOPTIONS"] = "-c statement_timeout=0 -c lock_timeout=0 -c client_min_messages=warning";
-        PgTools.StartDetached(PgTools.Locate("psql", serverMajor),
+        PgTools.StartDetached(PgTools.Locate("psql", serverMajor, pgBinPath),
         [
             "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", PgTools.DatabaseArgument(LockDatabase),
             "-c", $"SELECT pg_advisory_lock({LockKey(database).ToString(CultureInfo.InvariantCulture)})",
-            "-c", $"DROP DATABASE IF EXISTS {DatabaseAdmin.Quote(database)} WITH (FORCE)",
+            "-c", $"DROP DATABASE IF EXISTS {SqlQuote.Identifier(database)} WITH (FORCE)",
         ], environment);
     }
 
@@ -94,9 +94,9 @@ internal static partial class ScratchDatabases
     /// </summary>
     public static async Task CreateAsync(OperationContext ctx, NpgsqlConnection admin, string database, string purpose, DatabaseProperties? like)
     {
-        var create = like?.CreateStatement(database) ?? $"CREATE DATABASE {DatabaseAdmin.Quote(database)} TEMPLATE template0";
+        var create = like?.CreateStatement(database) ?? $"CREATE DATABASE {SqlQuote.Identifier(database)} TEMPLATE template0";
         await DatabaseAdmin.ExecuteAsync(admin, create, ctx.Cancellation).ConfigureAwait(false);
-        await DatabaseAdmin.ExecuteAsync(admin, $"COMMENT ON DATABASE {DatabaseAdmin.Quote(database)} IS {DatabaseAdmin.Literal($"{Marker}: {purpose}")}",
+        await DatabaseAdmin.ExecuteAsync(admin, $"COMMENT ON DATABASE {SqlQuote.Identifier(database)} IS {SqlQuote.Literal($"{Marker}: {purpose}")}",
             ctx.Cancellation).ConfigureAwait(false);
     }
 
@@ -107,10 +107,10 @@ internal static partial class ScratchDatabases
     /// </summary>
     public static async Task<IReadOnlyList<string>> DropOrphansAsync(OperationContext ctx, bool dryRun)
     {
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, LockDatabase).ConfigureAwait(false);
+        await using var admin = await PostgresConnections.OpenDatabaseAsync(ctx, LockDatabase).ConfigureAwait(false);
         var candidates = new List<string>();
-        await using (var find = new NpgsqlCommand(
-            "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE @marker ORDER BY 1", admin))
+        await using (var find = admin.Command(
+            "SELECT datname FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE @marker ORDER BY 1", ctx))
         {
             find.Parameters.AddWithValue("marker", Marker + ":%");
             await using var reader = await find.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
@@ -121,7 +121,7 @@ internal static partial class ScratchDatabases
         var orphans = new List<string>();
         foreach (var name in candidates)
         {
-            if (!await LockAsync(admin, "pg_try_advisory_lock", name, ctx.Cancellation).ConfigureAwait(false))
+            if (!await LockAsync(admin, ctx, "pg_try_advisory_lock", name, ctx.Cancellation).ConfigureAwait(false))
             {
                 ctx.Log($"Scratch database {name} belongs to a run still in progress; left alone.");
                 continue;
@@ -132,24 +132,24 @@ internal static partial class ScratchDatabases
                 if (dryRun)
                     continue;
                 ctx.Log($"Dropping the scratch database {name}: the run that created it ended without dropping it (its process died).");
-                await DatabaseAdmin.ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {DatabaseAdmin.Quote(name)} WITH (FORCE)", ctx.Cancellation).ConfigureAwait(false);
+                await DatabaseAdmin.ExecuteAsync(admin, $"DROP DATABASE IF EXISTS {SqlQuote.Identifier(name)} WITH (FORCE)", ctx.Cancellation).ConfigureAwait(false);
             }
             catch (PostgresException ex)
             {
                 // Not ours to drop after all (another owner, no privilege): the restore itself does not need it gone.
-                ctx.Log($"Could not drop the orphaned scratch database {name} ({ex.MessageText}); drop it by hand: DROP DATABASE {DatabaseAdmin.Quote(name)} WITH (FORCE);");
+                ctx.Log($"Could not drop the orphaned scratch database {name} ({ex.MessageText}); drop it by hand: DROP DATABASE {SqlQuote.Identifier(name)} WITH (FORCE);");
             }
             finally
             {
-                await LockAsync(admin, "pg_advisory_unlock", name, CancellationToken.None).ConfigureAwait(false);
+                await LockAsync(admin, ctx, "pg_advisory_unlock", name, CancellationToken.None).ConfigureAwait(false);
             }
         }
         return orphans;
     }
 
-    private static async Task<bool> LockAsync(NpgsqlConnection admin, string function, string database, CancellationToken cancellation)
+    private static async Task<bool> LockAsync(NpgsqlConnection admin, OperationContext ctx, string function, string database, CancellationToken cancellation)
     {
-        await using var command = new NpgsqlCommand($"SELECT {function}(@key)", admin);
+        await using var command = admin.Command($"SELECT {function}(@key)", ctx);
         command.Parameters.AddWithValue("key", LockKey(database));
         return (bool)(await command.ExecuteScalarAsync(cancellation).ConfigureAwait(false))!;
     }

@@ -110,13 +110,16 @@ public sealed class NamePattern
         return (null, Parse(text));
     }
 
-    /// <summary>Escapes <paramref name="name"/> so that it matches only itself.</summary>
+    /// <summary>
+    /// Escapes <paramref name="name"/> so that it matches only itself, also where <see cref="ParseQualified"/>
+    /// reads it (a dot is escaped too).
+    /// </summary>
     public static string Escape(string name)
     {
         var escaped = new StringBuilder(name.Length + 4);
         foreach (var c in name)
         {
-            if (c is '*' or '?' or '[' or ']' or '`')
+            if (c is '*' or '?' or '[' or ']' or '`' or '.')
                 escaped.Append('`');
             escaped.Append(c);
         }

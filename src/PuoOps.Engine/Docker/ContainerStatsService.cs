@@ -7,7 +7,7 @@ namespace PuoOps.Engine.Docker;
 /// Get-PuoContainerStats: CPU, memory, network, block I/O and PIDs of many containers at once.
 /// Every container is read twice with one-shot=true, all containers concurrently, at least <c>interval</c> apart,
 /// and CPU % is the difference of the two readings: the same formula as docker stats, over the window between
-/// the two readings' timestamps (reported as SampleSeconds).
+/// the two readings' timestamps (reported as SampleWindow).
 /// The daemon does not read cgroups per request: a stats request subscribes to its stats collector, which, when
 /// idle, makes a pass over the containers subscribed at that instant, publishes, sleeps 1 s, and passes again while
 /// anyone is subscribed (daemon/stats/collector.go); one-shot only skips the priming frame (daemon/stats.go). So
@@ -23,18 +23,25 @@ public static class ContainerStatsService
     public sealed record Thresholds(double CpuWarningPercent, double CpuCriticalPercent, double MemoryWarningPercent, double MemoryCriticalPercent);
 
     /// <summary>
-    /// Samples the named containers (names, ids or id prefixes), or when none are named the running
-    /// containers of <paramref name="project"/> (all when null) limited to <paramref name="services"/>.
-    /// Results come in the order asked (else by name).
+    /// Samples the containers <paramref name="containers"/> select (names with wildcards, ids or id prefixes), or
+    /// when none are given the running containers of <paramref name="project"/> (all when null) of the services
+    /// <paramref name="services"/> select. Results come in the order asked (else by name).
     /// </summary>
-    public static async Task<IReadOnlyList<Sample>> SampleAsync(OperationContext ctx, IReadOnlyList<string> containers, string? project,
-        IReadOnlyCollection<string>? services, TimeSpan interval, Thresholds thresholds)
+    public static async Task<IReadOnlyList<Sample>> SampleAsync(OperationContext ctx, IReadOnlyList<NamePattern> containers, string? project,
+        IReadOnlyCollection<NamePattern>? services, TimeSpan interval, Thresholds thresholds)
     {
         var clock = Stopwatch.StartNew();
         var listed = await ContainerService.ListRawAsync(ctx, containers.Count > 0 ? null : project, containers.Count > 0 ? null : services).ConfigureAwait(false);
+        if (containers.Count == 0 && services?.FirstOrDefault(s => !s.HasWildcards && !listed.Any(c => s.IsMatch(ContainerService.ServiceOf(c.Labels)))) is { } missing)
+            throw ContainerService.ServiceNotFound(ctx, project, missing);
+        var byId = listed.ToDictionary(c => c.ID);
         var selected = containers.Count > 0
-            ? containers.Select(name => (Target: name, Match: Find(listed, name))).ToList()
-            : listed.Where(c => c.State == "running").OrderBy(NameOf, StringComparer.Ordinal).Select(c => (Target: NameOf(c), Match: (ContainerListResponse?)c)).ToList();
+            ? containers.Select(p => ContainerService.Select(ctx, listed, p))
+                .SelectMany(m => m.Error is not null ? [(Target: m.Pattern, Match: (ContainerListResponse?)null, m.Error)]
+                    : m.Ids.Select(id => (Target: NameOf(byId[id]), Match: (ContainerListResponse?)byId[id], Error: (PuoException?)null)))
+                .DistinctBy(s => s.Match?.ID ?? "?" + s.Target).ToList()
+            : listed.Where(c => c.State == "running").OrderBy(NameOf, StringComparer.Ordinal)
+                .Select(c => (Target: NameOf(c), Match: (ContainerListResponse?)c, Error: (PuoException?)null)).ToList();
 
         var running = selected.Where(s => s.Match is { State: "running" }).Select(s => s.Match!).DistinctBy(c => c.ID).ToList();
         ctx.Log($"Listed {listed.Count} container(s) in {clock.ElapsedMilliseconds} ms; sampling {running.Count} running, {interval.TotalMilliseconds:0} ms apart.");
@@ -51,8 +58,7 @@ public static class ContainerStatsService
         return selected.Select(s =>
         {
             if (s.Match is null)
-                return new Sample(s.Target, null, new PuoException(ErrorKind.NotFound, "PuoOps.Docker.ContainerNotFound",
-                    $"No container '{s.Target}' on {ctx.Environment.DockerHost}. List them with Get-PuoContainer -All.", s.Target));
+                return new Sample(s.Target, null, s.Error);
             if (s.Match.State != "running")
                 return new Sample(s.Target, Idle(ctx, s.Match), null);
             var id = s.Match.ID;
@@ -123,8 +129,8 @@ public static class ContainerStatsService
             BlockReadBytes = (long)blocks.Where(b => string.Equals(b.Op, "read", StringComparison.OrdinalIgnoreCase)).Aggregate(0UL, (sum, b) => sum + b.Value),
             BlockWrittenBytes = (long)blocks.Where(b => string.Equals(b.Op, "write", StringComparison.OrdinalIgnoreCase)).Aggregate(0UL, (sum, b) => sum + b.Value),
             Pids = (long)(after.PidsStats?.Current ?? 0),
-            Read = after.Read,
-            SampleSeconds = Math.Round((after.Read - before.Read).TotalSeconds, 3),
+            Read = ContainerService.PointInTime(after.Read),
+            SampleWindow = after.Read - before.Read,
             Message = status switch
             {
                 Status.OK => "",
@@ -158,21 +164,7 @@ public static class ContainerStatsService
         Message = $"The container is {container.State}: it has no live stats. Start it with Start-PuoService.",
     };
 
-    private static ContainerListResponse? Find(IReadOnlyList<ContainerListResponse> listed, string nameOrId)
-    {
-        var name = nameOrId.TrimStart('/');
-        return listed.FirstOrDefault(c => c.Names.Any(n => n.TrimStart('/') == name))
-               ?? listed.FirstOrDefault(c => c.ID == name)
-               ?? (name.Length >= 4 ? listed.SingleOrDefaultOrNull(c => c.ID.StartsWith(name, StringComparison.OrdinalIgnoreCase)) : null);
-    }
-
     internal static string NameOf(ContainerListResponse container) => container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
-
-    private static T? SingleOrDefaultOrNull<T>(this IEnumerable<T> items, Func<T, bool> predicate) where T : class
-    {
-        var matches = items.Where(predicate).Take(2).ToList();
-        return matches.Count == 1 ? matches[0] : null;
-    }
 
     /// <summary>Runs the callback inline, unlike System.Progress which posts it to the thread pool after the call returns.</summary>
     private sealed class Progress(Action<ContainerStatsResponse> report) : IProgress<ContainerStatsResponse>

@@ -19,8 +19,8 @@ public sealed class Container
     /// <summary>healthy, unhealthy or starting; null when the container has no healthcheck.</summary>
     public string? Health { get; init; }
     public string Image { get; init; } = "";
-    public DateTime Created { get; init; }
-    public DateTime? StartedAt { get; init; }
+    public DateTimeOffset Created { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
     public long RestartCount { get; init; }
     public int? ExitCode { get; init; }
     /// <summary>Published and exposed ports, as docker ps prints them (127.0.0.1:8000->8000/tcp).</summary>
@@ -48,9 +48,12 @@ public sealed class ContainerStats
     public long BlockReadBytes { get; init; }
     public long BlockWrittenBytes { get; init; }
     public long Pids { get; init; }
-    public DateTime Read { get; init; }
-    /// <summary>Seconds between the two daemon readings CPU % is computed over (at least one stats collection, about 1 s).</summary>
-    public double SampleSeconds { get; init; }
+    public DateTimeOffset Read { get; init; }
+    /// <summary>The time between the two daemon readings CPU % is computed over (at least one stats collection, about 1 s).</summary>
+    public TimeSpan SampleWindow { get; init; }
+    /// <summary>Deprecated: use SampleWindow (a TimeSpan); removed in the next release.</summary>
+    [Obsolete("Use SampleWindow.")]
+    public double SampleSeconds => Math.Round(SampleWindow.TotalSeconds, 3);
     public string Message { get; init; } = "";
 }
 
@@ -78,8 +81,8 @@ public sealed class ServiceScale
     public string Environment { get; init; } = "";
     public string Service { get; init; } = "";
     public string Kind { get; init; } = "";
-    public int Before { get; init; }
-    public int After { get; init; }
+    public long Before { get; init; }
+    public long After { get; init; }
     public string[] Added { get; init; } = [];
     public string[] Removed { get; init; } = [];
     /// <summary>True when the running replicas match the requested count (Swarm: the service converged).</summary>
@@ -108,7 +111,7 @@ public sealed class DockerImage
     public string Id { get; init; } = "";
     /// <summary>repository:tag names; empty for a dangling image.</summary>
     public string[] Tags { get; init; } = [];
-    public DateTime Created { get; init; }
+    public DateTimeOffset Created { get; init; }
     public long Size { get; init; }
     /// <summary>Names of the containers (running or not) created from this image.</summary>
     public string[] Containers { get; init; } = [];

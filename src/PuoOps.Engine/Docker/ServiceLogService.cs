@@ -10,7 +10,7 @@ namespace PuoOps.Engine.Docker;
 /// What Get-PuoServiceLog asks for, as docker logs' flags. Timestamps are opt-in as in docker logs -t: the daemon
 /// formats one per line, which costs it about a fifth more time on a long tail.
 /// </summary>
-public sealed record LogOptions(int? Tail, DateTimeOffset? Since, bool Timestamps, bool Follow);
+public sealed record LogOptions(int? Tail, DateTimeOffset? Since, DateTimeOffset? Until, bool Timestamps, bool Follow);
 
 /// <summary>
 /// Get-PuoServiceLog: the log lines of containers, a compose service or a Swarm service, one object per
@@ -22,7 +22,7 @@ public static class ServiceLogService
     private const int MergeCapacity = 4096;
     private const string SwarmTaskAttribute = "com.docker.swarm.task.id=";
 
-    /// <summary>The lines of the named containers (names or ids).</summary>
+    /// <summary>The lines of the containers named (names or ids), e.g. as <see cref="ContainerService.SelectAsync"/> found them.</summary>
     public static IAsyncEnumerable<ServiceLogLine> ReadContainersAsync(OperationContext ctx, IReadOnlyList<string> containers, LogOptions options) =>
         Merge(ctx, containers.Select(c => (Func<CancellationToken, IAsyncEnumerable<ServiceLogLine>>)(token => ReadContainerAsync(ctx, c, options, token))).ToList());
 
@@ -40,7 +40,7 @@ public static class ServiceLogService
         var parameters = new ContainerLogsParameters
         {
             ShowStdout = true, ShowStderr = true, Timestamps = options.Timestamps, Follow = options.Follow,
-            Tail = options.Tail?.ToString(CultureInfo.InvariantCulture) ?? "all", Since = UnixTime(options.Since),
+            Tail = options.Tail?.ToString(CultureInfo.InvariantCulture) ?? "all", Since = UnixTime(options.Since), Until = UnixTime(options.Until),
         };
         var stream = await DockerConnections.CallAsync(ctx, "Opening the container's log", name,
             (client, token) => client.Containers.GetContainerLogsAsync(inspected.ID, parameters, token)).ConfigureAwait(false);
@@ -56,9 +56,11 @@ public static class ServiceLogService
     {
         var service = target.SwarmService!;
         var taskNames = await TaskNamesAsync(ctx, target).ConfigureAwait(false);
+        // The service log API has no "until": with -Until, lines carry their time and later ones are left out here.
+        var timestamps = options.Timestamps || options.Until is not null;
         var parameters = new ServiceLogsParameters
         {
-            ShowStdout = true, ShowStderr = true, Timestamps = options.Timestamps, Details = true, Follow = options.Follow,
+            ShowStdout = true, ShowStderr = true, Timestamps = timestamps, Details = true, Follow = options.Follow,
             Tail = options.Tail?.ToString(CultureInfo.InvariantCulture) ?? "all", Since = UnixTime(options.Since),
         };
         var stream = await DockerConnections.CallAsync(ctx, "Opening the Swarm service's log", service.Name,
@@ -66,7 +68,9 @@ public static class ServiceLogService
         await foreach (var (streamType, line) in ReadLinesAsync(ctx, stream, service.Name, cancellation).ConfigureAwait(false))
         {
             // With details the daemon writes "[<time> ]<attr=value,...> <message>": the task id names the replica.
-            var (time, rest) = options.Timestamps ? LogStreamDecoder.SplitTimestamp(line) : (null, line);
+            var (time, rest) = timestamps ? LogStreamDecoder.SplitTimestamp(line) : (null, line);
+            if (time >= options.Until)
+                continue;
             var space = rest.IndexOf(' ');
             var attributes = space < 0 ? rest : rest[..space];
             var message = space < 0 ? "" : rest[(space + 1)..];
@@ -74,7 +78,7 @@ public static class ServiceLogService
             if (taskId is not null && !taskNames.ContainsKey(taskId))
                 taskNames = await TaskNamesAsync(ctx, target).ConfigureAwait(false); // a task started since the last look
             var container = taskId is not null && taskNames.TryGetValue(taskId, out var taskName) ? taskName : service.Name;
-            yield return ToLine(ctx, time, container, streamType, message);
+            yield return ToLine(ctx, options.Timestamps ? time : null, container, streamType, message);
         }
     }
 

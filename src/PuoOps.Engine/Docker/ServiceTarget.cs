@@ -19,7 +19,7 @@ public sealed class ServiceTarget
         Description = description;
     }
 
-    /// <summary>The name as asked (api).</summary>
+    /// <summary>The service's name: the compose service label, or the Swarm service's name (without a stack's project_ prefix).</summary>
     public string Service { get; }
 
     /// <summary><see cref="Compose"/> or <see cref="Swarm"/>.</summary>
@@ -40,41 +40,31 @@ public sealed class ServiceTarget
     internal string? Project { get; private init; }
 
     /// <summary>
-    /// The compose service <paramref name="service"/> of <paramref name="project"/>, else the Swarm service
-    /// named <paramref name="service"/> or <c>project_service</c> (a stack's naming); NotFound when neither exists.
+    /// The services <paramref name="pattern"/> selects: compose services of <paramref name="project"/> (every
+    /// project when null) by their service label, and Swarm services by name or as <c>project_service</c> (a
+    /// stack's naming); a compose service hides a Swarm service of the same name. Sorted by name. A name without
+    /// wildcards that matches nothing is NotFound; a wildcard that matches nothing returns nothing.
     /// </summary>
-    public static async Task<ServiceTarget> ResolveAsync(OperationContext ctx, string? project, string service)
+    public static async Task<IReadOnlyList<ServiceTarget>> ResolveAsync(OperationContext ctx, string? project, NamePattern pattern)
     {
-        var containers = await ContainerService.ListRawAsync(ctx, project, [service]).ConfigureAwait(false);
-        var compose = containers.Where(c => c.Labels.ContainsKey(ContainerService.ServiceLabel))
-            .OrderBy(c => ContainerService.NumberOf(c.Labels) ?? 0).ThenBy(ContainerStatsService.NameOf, StringComparer.Ordinal).ToList();
-        if (compose.Count > 0)
-            return ForCompose(project, service, compose);
-
-        foreach (var name in project is null ? [service] : new[] { service, $"{project}_{service}" })
+        var containers = await ContainerService.ListRawAsync(ctx, project, [pattern]).ConfigureAwait(false);
+        var targets = containers.Where(c => c.Labels.ContainsKey(ContainerService.ServiceLabel))
+            .GroupBy(c => (Project: c.Labels.TryGetValue(ContainerService.ProjectLabel, out var p) ? p : "", Service: c.Labels[ContainerService.ServiceLabel]))
+            .Select(g => ForCompose(g.Key.Project, g.Key.Service,
+                g.OrderBy(c => ContainerService.NumberOf(c.Labels) ?? 0).ThenBy(ContainerStatsService.NameOf, StringComparer.Ordinal).ToList()))
+            .ToList();
+        foreach (var (service, swarm) in await FindSwarmServicesAsync(ctx, project, pattern).ConfigureAwait(false))
+            if (!targets.Any(t => string.Equals(t.Service, service, StringComparison.OrdinalIgnoreCase)))
+                targets.Add(await ForSwarmAsync(ctx, service, swarm).ConfigureAwait(false));
+        if (targets.Count == 0 && !pattern.HasWildcards)
         {
-            if (await FindSwarmServiceAsync(ctx, name).ConfigureAwait(false) is { } swarm)
-                return await ForSwarmAsync(ctx, service, swarm).ConfigureAwait(false);
+            var where = project is null ? "in any compose project" : $"in compose project '{project}'";
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Docker.ServiceNotFound",
+                $"No service '{pattern}' {where} and no Swarm service of that name on {ctx.Environment.DockerHost}. " +
+                "List containers with Get-PuoContainer (-Project or -All).", pattern.Text);
         }
-        var where = project is null ? "in any compose project" : $"in compose project '{project}'";
-        throw new PuoException(ErrorKind.NotFound, "PuoOps.Docker.ServiceNotFound",
-            $"No service '{service}' {where} and no Swarm service of that name on {ctx.Environment.DockerHost}. " +
-            "List containers with Get-PuoContainer (-Project or -All).", service);
+        return targets.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
     }
-
-    /// <summary>Reads the target again, for the state after an action.</summary>
-    internal Task<ServiceTarget> RefreshAsync(OperationContext ctx) =>
-        Kind == Compose ? ResolveComposeAsync(ctx) : RefreshSwarmAsync(ctx);
-
-    private async Task<ServiceTarget> ResolveComposeAsync(OperationContext ctx)
-    {
-        var containers = await ContainerService.ListRawAsync(ctx, Project, [Service]).ConfigureAwait(false);
-        return ForCompose(Project, Service, containers.Where(c => c.Labels.ContainsKey(ContainerService.ServiceLabel))
-            .OrderBy(c => ContainerService.NumberOf(c.Labels) ?? 0).ToList());
-    }
-
-    private async Task<ServiceTarget> RefreshSwarmAsync(OperationContext ctx) =>
-        await ForSwarmAsync(ctx, Service, await InspectSwarmAsync(ctx, SwarmService!.ID).ConfigureAwait(false)).ConfigureAwait(false);
 
     private static ServiceTarget ForCompose(string? project, string service, IReadOnlyList<ContainerListResponse> containers)
     {
@@ -101,18 +91,38 @@ public sealed class ServiceTarget
         InspectedService.From(await DockerConnections.CallAsync(ctx, "Inspecting the Swarm service", idOrName,
             (client, token) => client.Swarm.InspectServiceAsync(idOrName, token)).ConfigureAwait(false), ctx.Environment.DockerHost);
 
-    /// <summary>The Swarm service, or null when there is none by that name or this daemon is not in a swarm.</summary>
-    private static async Task<InspectedService?> FindSwarmServiceAsync(OperationContext ctx, string name)
+    /// <summary>
+    /// The Swarm services whose name, or whose name without the <c>project_</c> prefix of a stack, the pattern
+    /// matches, with that service name; none when this daemon is not a swarm manager.
+    /// </summary>
+    private static async Task<List<(string Service, InspectedService Swarm)>> FindSwarmServicesAsync(OperationContext ctx, string? project, NamePattern pattern)
     {
+        IEnumerable<SwarmService> services;
         try
         {
-            return await InspectSwarmAsync(ctx, name).ConfigureAwait(false);
+            services = await DockerConnections.CallAsync(ctx, "Listing the Swarm services", null,
+                (client, token) => client.Swarm.ListServicesAsync(null, token)).ConfigureAwait(false);
         }
-        catch (PuoException ex) when (ex.Kind == ErrorKind.NotFound || ex.ErrorId == "PuoOps.Docker.NotASwarmManager")
+        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Docker.NotASwarmManager")
         {
-            return null;
+            return [];
         }
+        var prefix = project is null ? null : project + "_";
+        var found = new List<(string, InspectedService)>();
+        foreach (var swarm in services.Select(s => InspectedService.From(s, ctx.Environment.DockerHost)))
+        {
+            if (pattern.IsMatch(swarm.Name))
+                found.Add((swarm.Name, swarm));
+            else if (prefix is not null && swarm.Name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && pattern.IsMatch(swarm.Name[prefix.Length..]))
+                found.Add((swarm.Name[prefix.Length..], swarm));
+        }
+        return found;
     }
+
+    /// <summary>Sends a changed spec back, naming the version it was read at.</summary>
+    internal static Task UpdateSwarmAsync(OperationContext ctx, InspectedService service) =>
+        DockerConnections.CallAsync(ctx, "Updating the Swarm service", service.Name, (client, token) =>
+            client.Swarm.UpdateServiceAsync(service.ID, new ServiceUpdateParameters { Service = service.Spec, Version = (long)service.Version }, token));
 
     internal static async Task<IList<TaskResponse>> ListTasksAsync(OperationContext ctx, InspectedService swarm) =>
         await DockerConnections.CallAsync(ctx, "Listing the Swarm service's tasks", swarm.Name, (client, token) =>

@@ -71,19 +71,19 @@ public static class DiagnosticHtml
 
         html.Append("<header>\n<h1>Diagnostics of ").Append(E(report.Environment)).Append(' ').Append(Badge(report.Status)).Append("</h1>\n")
             .Append("<p class=\"meta\">On ").Append(E(report.Host)).Append(", started ").Append(E(started)).Append(", took ")
-            .Append(E(HealthCheckService.Milliseconds(report.Duration))).Append(". Made by PuoOps Invoke-PuoDiagnostic.</p>\n</header>\n");
+            .Append(E(Units.Duration(report.Duration))).Append(". Made by PuoOps Invoke-PuoDiagnostic.</p>\n</header>\n");
 
         html.Append("<section id=\"status\">\n<h2>Status</h2>\n<table class=\"status-table\">\n<thead><tr><th>Section</th><th>Status</th><th>Summary</th><th class=\"num\">Took</th></tr></thead>\n<tbody>\n");
         foreach (var section in report.Sections)
             html.Append("<tr><td><a href=\"#").Append(Id(section.Name)).Append("\">").Append(E(section.Name.ToString())).Append("</a></td><td>")
                 .Append(Badge(section.Status)).Append("</td><td>").Append(E(section.Summary)).Append("</td><td class=\"num\">")
-                .Append(E(HealthCheckService.Milliseconds(section.Duration))).Append("</td></tr>\n");
+                .Append(E(Units.Duration(section.Duration))).Append("</td></tr>\n");
         html.Append("</tbody>\n</table>\n</section>\n");
 
         if (report.Section(DiagnosticArea.Latency)?.Items.OfType<LatencyReport>().FirstOrDefault() is { } latency)
             html.Append("<section id=\"latency-histogram\">\n<h2>Latency distribution</h2>\n<p class=\"summary\">")
-                .Append(E($"{latency.Count} requests to {latency.Url} ({latency.Mode}): P50 {HealthCheckService.Milliseconds(latency.P50)}, "
-                    + $"P99 {HealthCheckService.Milliseconds(latency.P99)}, max {HealthCheckService.Milliseconds(latency.Max)}."))
+                .Append(E($"{latency.Count} requests to {latency.Url} ({latency.Mode}): P50 {Units.Duration(latency.P50)}, "
+                    + $"P99 {Units.Duration(latency.P99)}, max {Units.Duration(latency.Max)}."))
                 .Append("</p>\n").Append(Histogram(latency.Distribution)).Append("\n</section>\n");
 
         foreach (var section in report.Sections)
@@ -141,17 +141,15 @@ public static class DiagnosticHtml
             var x = left + i * barWidth;
             svg.Append(CultureInfo.InvariantCulture,
                 $"<rect class=\"bar\" x=\"{x + 1:0.#}\" y=\"{top + plotHeight - barHeight:0.#}\" width=\"{Math.Max(1, barWidth - 2):0.#}\" height=\"{barHeight:0.#}\">")
-                .Append("<title>").Append(E($"{bucket.Count} between {Ms(bucket.From)} and {Ms(bucket.To)}")).Append("</title></rect>");
+                .Append("<title>").Append(E($"{bucket.Count} between {Units.Duration(bucket.From)} and {Units.Duration(bucket.To)}")).Append("</title></rect>");
             // Label every fourth bound (and the last), so the labels do not overlap.
             if (i % 4 == 0)
-                svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x:0.#}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{E(Ms(bucket.From))}</text>");
+                svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{x:0.#}\" y=\"{top + plotHeight + 16}\" text-anchor=\"middle\">{E(Units.Duration(bucket.From))}</text>");
         }
-        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{width - right}\" y=\"{top + plotHeight + 16}\" text-anchor=\"end\">{E(Ms(buckets[^1].To))}</text>")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{left + plotWidth / 2}\" y=\"{height - 8}\" text-anchor=\"middle\">latency (ms, log scale)</text>");
+        svg.Append(CultureInfo.InvariantCulture, $"<text x=\"{width - right}\" y=\"{top + plotHeight + 16}\" text-anchor=\"end\">{E(Units.Duration(buckets[^1].To))}</text>")
+            .Append(CultureInfo.InvariantCulture, $"<text x=\"{left + plotWidth / 2}\" y=\"{height - 8}\" text-anchor=\"middle\">latency (log scale)</text>");
         return svg.Append("</svg>").ToString();
     }
-
-    private static string Ms(TimeSpan span) => span.TotalMilliseconds.ToString(span.TotalMilliseconds < 10 ? "0.##" : "0", CultureInfo.InvariantCulture);
 
     private static string Badge(Status status) => $"<span class=\"status {status}\">{status}</span>";
 

@@ -73,7 +73,7 @@ public static class DiagnosticService
             var error = ErrorTranslator.Translate(ex, ctx.Environment);
             part = Failed(error.Message, error.ErrorId);
         }
-        ctx.Log($"Diagnostics {area}: {part.Status} in {HealthCheckService.Milliseconds(watch.Elapsed)}. {part.Summary}");
+        ctx.Log($"Diagnostics {area}: {part.Status} in {Units.Duration(watch.Elapsed)}. {part.Summary}");
         return new DiagnosticSection
         {
             Name = area, Status = part.Status, Summary = part.Summary, ErrorId = part.ErrorId, Duration = watch.Elapsed,
@@ -121,7 +121,7 @@ public static class DiagnosticService
         var failing = checks.Where(c => c.Status != Status.OK).ToList();
         var summary = $"{checks.Count} checks: " + string.Join(", ", checks.GroupBy(c => c.Status).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key}"))
             + (failing.Count > 0 ? $" ({string.Join("; ", failing.Select(c => $"{c.Component}: {c.Detail}"))})" : "") + ".";
-        var rows = checks.Select(c => Row(c.Component.ToString(), c.Status.ToString(), c.Latency is { } l ? HealthCheckService.Milliseconds(l) : "",
+        var rows = checks.Select(c => Row(c.Component.ToString(), c.Status.ToString(), c.Latency is { } l ? Units.Duration(l) : "",
             c.Target, c.Detail)).ToList();
         return new Part(Statuses.Worst(checks.Select(c => c.Status)), summary, ["Component", "Status", "Latency", "Target", "Detail"], rows, checks.ToArray<object>());
     }
@@ -135,9 +135,9 @@ public static class DiagnosticService
         {
             Url = HealthCheckService.HealthUrl(ctx.Environment.ApiUrl), Count = 200, Duration = Min(ctx.Timeout, TimeSpan.FromSeconds(2)),
         }).ConfigureAwait(false);
-        var summary = $"{report.Count} requests to {report.Url}: P50 {Ms(report.P50)}, P99 {Ms(report.P99)}, max {Ms(report.Max)}, {report.Errors} failed. {report.Detail}";
+        var summary = $"{report.Count} requests to {report.Url}: P50 {Units.Duration(report.P50)}, P99 {Units.Duration(report.P99)}, max {Units.Duration(report.Max)}, {report.Errors} failed. {report.Detail}";
         var rows = new (string Name, TimeSpan Value)[] { ("Min", report.Min), ("P50", report.P50), ("P90", report.P90), ("P99", report.P99), ("Max", report.Max) }
-            .Select(p => Row(p.Name, Ms(p.Value))).ToList();
+            .Select(p => Row(p.Name, Units.Duration(p.Value))).ToList();
         return new Part(report.Status, summary, ["Percentile", "Latency"], rows, [report]);
     }
 
@@ -158,12 +158,12 @@ public static class DiagnosticService
     {
         var version = await MigrationService.GetVersionAsync(ctx).ConfigureAwait(false);
         var tables = new List<TableSize>();
-        await foreach (var table in TableSizeService.GetAsync(ctx, null, null, 5).WithCancellation(ctx.Cancellation).ConfigureAwait(false))
+        await foreach (var table in TableSizeService.GetAsync(ctx, RelationPattern.All, 5).WithCancellation(ctx.Cancellation).ConfigureAwait(false))
             tables.Add(table);
         var rows = tables.Select(t => Row($"{t.Schema}.{t.Table}", t.EstimatedRows < 0 ? "(not analyzed)" : t.EstimatedRows.ToString("N0", CultureInfo.InvariantCulture),
-            DiskSpaceService.Bytes(t.TotalBytes))).ToList();
+            Units.Bytes(t.TotalBytes))).ToList();
         string[] columns = ["Table", "Rows (estimate)", "Size"];
-        var largest = tables.Count == 0 ? "no tables" : $"largest table {tables[0].Schema}.{tables[0].Table} ({DiskSpaceService.Bytes(tables[0].TotalBytes)})";
+        var largest = tables.Count == 0 ? "no tables" : $"largest table {tables[0].Schema}.{tables[0].Table} ({Units.Bytes(tables[0].TotalBytes)})";
         return version.Version is null
             ? new Part(Status.Warning, $"{version.Database} has no alembic_version table: not migrated, or the restore missed it; {largest}.", columns, rows, [version, .. tables])
             : new Part(tables.Count == 0 ? Status.Warning : Status.OK, $"{version.Database} is at migration {version.Version}; {largest}.", columns, rows, [version, .. tables]);
@@ -175,14 +175,14 @@ public static class DiagnosticService
         await foreach (var query in PostgresActivityService.GetSlowQueriesAsync(ctx, SlowQueryThreshold, includeIdleInTransaction: true)
             .WithCancellation(ctx.Cancellation).ConfigureAwait(false))
             queries.Add(query);
-        var rows = queries.Take(MaxRows).Select(q => Row(q.Pid.ToString(CultureInfo.InvariantCulture), HealthCheckService.Milliseconds(q.Duration), q.State,
+        var rows = queries.Take(MaxRows).Select(q => Row(q.Pid.ToString(CultureInfo.InvariantCulture), Units.Duration(q.Duration), q.State,
             q.User ?? "", OneLine(q.Query, 160))).ToList();
         string[] columns = ["Pid", "Duration", "State", "User", "Query"];
         if (queries.Count == 0)
-            return new Part(Status.OK, $"No query running, and no transaction idle, for {Span(SlowQueryThreshold)} or more.", columns, rows, []);
+            return new Part(Status.OK, $"No query running, and no transaction idle, for {Units.Duration(SlowQueryThreshold)} or more.", columns, rows, []);
         var longest = queries[0];
-        return new Part(Status.Warning, $"{queries.Count} running or idle in transaction for {Span(SlowQueryThreshold)} or more; the longest, pid {longest.Pid} "
-            + $"({longest.State}), for {HealthCheckService.Milliseconds(longest.Duration)}. Stop one with Get-PuoSlowQuery | Stop-PuoQuery.",
+        return new Part(Status.Warning, $"{queries.Count} running or idle in transaction for {Units.Duration(SlowQueryThreshold)} or more; the longest, pid {longest.Pid} "
+            + $"({longest.State}), for {Units.Duration(longest.Duration)}. Stop one with Get-PuoSlowQuery | Stop-PuoQuery.",
             columns, rows, queries.Take(MaxRows).ToArray<object>());
     }
 
@@ -212,8 +212,8 @@ public static class DiagnosticService
             var hits = fields.GetValueOrDefault("keyspace_hits") as long? ?? 0;
             var misses = fields.GetValueOrDefault("keyspace_misses") as long? ?? 0;
             summaries.Add($"Redis {fields.GetValueOrDefault("redis_version") ?? "(version unknown)"} at {server.Key}, up "
-                + $"{Span(TimeSpan.FromSeconds(fields.GetValueOrDefault("uptime_in_seconds") as long? ?? 0))}, {fields.GetValueOrDefault("connected_clients") ?? "?"} clients, "
-                + (memory?.UsedBytes is { } used ? $"{DiskSpaceService.Bytes(used)} used{(memory.UsedPercent is { } p ? $" ({p:0.#}% of {memory.LimitSource})" : "")}, " : "")
+                + $"{Units.Duration(TimeSpan.FromSeconds(fields.GetValueOrDefault("uptime_in_seconds") as long? ?? 0))}, {fields.GetValueOrDefault("connected_clients") ?? "?"} clients, "
+                + (memory?.UsedBytes is { } used ? $"{Units.Bytes(used)} used{(memory.UsedPercent is { } p ? $" ({p:0.#}% of {memory.LimitSource})" : "")}, " : "")
                 + (hits + misses > 0 ? $"hit ratio {100.0 * hits / (hits + misses):0.#}%" : "no reads yet"));
         }
         var refused = sections.FirstOrDefault(s => s.Message is not null && s.Status == Status.Unknown);
@@ -227,10 +227,10 @@ public static class DiagnosticService
         var listing = await ProcessService.ListAsync(ctx, new ProcessQuery { Take = TopProcesses }).ConfigureAwait(false);
         var (total, available) = ProcessService.ReadMemory();
         var usedPercent = total > 0 ? 100.0 * (total - available) / total : double.NaN;
-        var largest = string.Join(", ", listing.Processes.Take(3).Select(p => $"{p.Name} {DiskSpaceService.Bytes(p.ResidentBytes)}{(p.Service is null ? "" : $" ({p.Service})")}"));
-        var summary = $"Memory {usedPercent:0.#}% used, {DiskSpaceService.Bytes(available)} available of {DiskSpaceService.Bytes(total)}; largest: {largest}."
+        var largest = string.Join(", ", listing.Processes.Take(3).Select(p => $"{p.Name} {Units.Bytes(p.ResidentBytes)}{(p.Service is null ? "" : $" ({p.Service})")}"));
+        var summary = $"Memory {usedPercent:0.#}% used, {Units.Bytes(available)} available of {Units.Bytes(total)}; largest: {largest}."
             + string.Concat(listing.Warnings.Select(w => " " + w));
-        var rows = listing.Processes.Select(p => Row(p.Pid.ToString(CultureInfo.InvariantCulture), p.Name, DiskSpaceService.Bytes(p.ResidentBytes),
+        var rows = listing.Processes.Select(p => Row(p.Pid.ToString(CultureInfo.InvariantCulture), p.Name, Units.Bytes(p.ResidentBytes),
             p.CpuPercent.ToString("0.0", CultureInfo.InvariantCulture), p.Service ?? p.Container ?? "", OneLine(p.CommandLine, 160))).ToList();
         return new Part(Thresholds.Classify(usedPercent, 90, 95), summary, ["Pid", "Name", "Resident", "CPU %", "Service", "Command"], rows,
             listing.Processes.ToArray<object>());
@@ -264,7 +264,7 @@ public static class DiagnosticService
                 var disk = await DiskSpaceService.TestAsync(ctx, path, 80, 90, estimateBackup: role == "backup").ConfigureAwait(false);
                 items.Add(disk);
                 statuses.Add(disk.Status);
-                rows.Add(Row(role, disk.Path, disk.MountPoint, DiskSpaceService.Bytes(disk.FreeBytes), $"{disk.UsedPercent:0.#}%", disk.Status.ToString()));
+                rows.Add(Row(role, disk.Path, disk.MountPoint, Units.Bytes(disk.FreeBytes), $"{disk.UsedPercent:0.#}%", disk.Status.ToString()));
                 findings.Add($"{role} {disk.Path}: {disk.Message}");
             }
             catch (Exception ex) when (!ctx.Cancellation.IsCancellationRequested)
@@ -311,15 +311,6 @@ public static class DiagnosticService
     }
 
     private static string[] Row(params string[] cells) => cells;
-
-    private static string Ms(TimeSpan span) => HealthCheckService.Milliseconds(span);
-
-    /// <summary>A span in the two units that matter: 5 s, 4m52s, 2h05m, 3d04h.</summary>
-    private static string Span(TimeSpan span) =>
-        span.TotalMinutes < 1 ? $"{span.TotalSeconds:0} s"
-        : span.TotalHours < 1 ? $"{span.Minutes}m{span.Seconds:00}s"
-        : span.TotalDays < 1 ? $"{span.Hours}h{span.Minutes:00}m"
-        : $"{(int)span.TotalDays}d{span.Hours:00}h";
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 

@@ -92,9 +92,9 @@ public static class HealthCheckService
             verdict = verdict with
             {
                 Status = Status.Warning,
-                Detail = $"Slow: answered in {Milliseconds(latency)}, over {Milliseconds(warningLatency)}. {verdict.Detail}",
+                Detail = $"Slow: answered in {Units.Duration(latency)}, over {Units.Duration(warningLatency)}. {verdict.Detail}",
             };
-        ctx.Log($"{check.Component} {check.Target}: {verdict.Status} in {Milliseconds(latency)}.");
+        ctx.Log($"{check.Component} {check.Target}: {verdict.Status} in {Units.Duration(latency)}.");
         return new HealthCheck
         {
             Environment = ctx.Environment.Name, Component = check.Component, Target = check.Target, Status = verdict.Status,
@@ -146,9 +146,6 @@ public static class HealthCheckService
         await DockerConnections.CallAsync(ctx, "Pinging the Docker daemon", null, (client, token) => client.System.PingAsync(token)).ConfigureAwait(false);
         return new Verdict(Status.OK, "The daemon answered /_ping.", watch.Elapsed);
     }
-
-    internal static string Milliseconds(TimeSpan span) =>
-        span.TotalMilliseconds < 10 ? $"{span.TotalMilliseconds:0.##} ms" : span.TotalSeconds < 10 ? $"{span.TotalMilliseconds:0} ms" : $"{span.TotalSeconds:0.#} s";
 }
 
 /// <summary>One check's outcome before it becomes a <see cref="HealthCheck"/>; Latency null means the check's whole run.</summary>

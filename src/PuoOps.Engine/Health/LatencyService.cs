@@ -28,7 +28,7 @@ public static class LatencyService
         var plan = Plan(options);
         var connections = await HttpConnections.ForAsync(ctx).ConfigureAwait(false);
         var run = new Run(ctx, connections, options.Url, plan);
-        ctx.Log($"Measuring {HttpUrl.Display(options.Url)}: {plan.Mode}, at most {plan.Count} requests in {HealthCheckService.Milliseconds(plan.Duration)}.");
+        ctx.Log($"Measuring {HttpUrl.Display(options.Url)}: {plan.Mode}, at most {plan.Count} requests in {Units.Duration(plan.Duration)}.");
         using var progress = new Timer(_ => run.ReportProgress(), null, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(500));
         if (options.Rate is { } rate)
             await run.OpenLoopAsync(rate).ConfigureAwait(false);
@@ -46,14 +46,14 @@ public static class LatencyService
         if (options.Count is <= 0 or > MaxCount)
             throw Invalid("Count", $"-Count must be from 1 to {MaxCount}.");
         if (options.Duration is { } d && (d <= TimeSpan.Zero || d > MaxDuration))
-            throw Invalid("Duration", $"-DurationSec must be from 1 to {MaxDuration.TotalSeconds:0}.");
+            throw Invalid("Duration", $"-Duration must be above zero and at most {MaxDuration.TotalHours:0} h (got {d}).");
         if (options.Sla <= TimeSpan.Zero)
             throw Invalid("Sla", "-Sla must be above zero.");
         if (options.Rate is { } rate)
         {
             if (!(rate is > 0 and <= 100_000))
                 throw Invalid("Rate", "-Rate must be above 0 and at most 100000 requests per second.");
-            // Open loop: the schedule is the plan, bounded by -Count and -DurationSec, whichever ends it first.
+            // Open loop: the schedule is the plan, bounded by -Count and -Duration, whichever ends it first.
             var count = options.Count ?? (options.Duration is null ? 100 : MaxCount);
             if (options.Duration is { } duration)
                 count = Math.Max(1, Math.Min(count, (long)Math.Floor(duration.TotalSeconds * rate)));
@@ -201,10 +201,10 @@ public static class LatencyService
             var (status, detail) =
                 count == 0 ? (Status.Unknown, "No request was sent.")
                 : errors == count ? (Status.Critical, $"Every request failed: {tally}.")
-                : p99 > sla ? (Status.Critical, $"P99 {HealthCheckService.Milliseconds(p99)} is over the SLA of {HealthCheckService.Milliseconds(sla)}."
+                : p99 > sla ? (Status.Critical, $"P99 {Units.Duration(p99)} is over the SLA of {Units.Duration(sla)}."
                     + (errors > 0 ? $" {errors} failed: {tally}." : ""))
-                : errors > 0 ? (Status.Warning, $"P99 {HealthCheckService.Milliseconds(p99)} is within the SLA of {HealthCheckService.Milliseconds(sla)}, but {errors} of {count} failed: {tally}.")
-                : (Status.OK, $"P99 {HealthCheckService.Milliseconds(p99)} is within the SLA of {HealthCheckService.Milliseconds(sla)}.");
+                : errors > 0 ? (Status.Warning, $"P99 {Units.Duration(p99)} is within the SLA of {Units.Duration(sla)}, but {errors} of {count} failed: {tally}.")
+                : (Status.OK, $"P99 {Units.Duration(p99)} is within the SLA of {Units.Duration(sla)}.");
             return new LatencyReport
             {
                 Environment = ctx.Environment.Name, Url = HttpUrl.Display(url), Mode = plan.Mode, Count = count, Errors = errors,
@@ -225,7 +225,7 @@ public static class LatencyService
     }
 }
 
-/// <summary>What to measure and how: the URL, the bounds (-Count, -DurationSec) and the load (-Concurrency or -Rate).</summary>
+/// <summary>What to measure and how: the URL, the bounds (-Count, -Duration) and the load (-Concurrency or -Rate).</summary>
 public sealed class LatencyOptions
 {
     public required Uri Url { get; init; }

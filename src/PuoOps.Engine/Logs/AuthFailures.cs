@@ -25,7 +25,7 @@ public static class AuthFailures
                     Time = entry.Time,
                     IpAddress = entry.IpAddress,
                     RemoteAddress = entry.RemoteAddress,
-                    Status = entry.Status,
+                    StatusCode = entry.Status,
                     Method = entry.Method,
                     Path = entry.Path,
                     UserAgent = entry.UserAgent,
@@ -52,8 +52,8 @@ public sealed class AuthFailureGroups
         ref var group = ref CollectionsMarshal.GetValueRefOrAddDefault(_groups, request.IpAddress, out _);
         group ??= new Group();
         group.Count++;
-        group.Status401 += request.Status == 401 ? 1 : 0;
-        group.Status403 += request.Status == 403 ? 1 : 0;
+        group.Status401 += request.StatusCode == 401 ? 1 : 0;
+        group.Status403 += request.StatusCode == 403 ? 1 : 0;
         if (request.Time is { } time)
         {
             group.FirstSeen = group.FirstSeen is { } first && first <= time ? first : time;

@@ -47,7 +47,7 @@ public sealed class AuthFailureRequest
     public string IpAddress { get; init; } = "";
     /// <summary>The address that connected (nginx's $remote_addr).</summary>
     public string RemoteAddress { get; init; } = "";
-    public int Status { get; init; }
+    public int StatusCode { get; init; }
     public string? Method { get; init; }
     /// <summary>The request path without its query string.</summary>
     public string? Path { get; init; }
@@ -55,7 +55,7 @@ public sealed class AuthFailureRequest
     /// <summary>The whole line; set with -Raw.</summary>
     public string? Line { get; init; }
 
-    public override string ToString() => $"{IpAddress} {Status} {Method} {Path}";
+    public override string ToString() => $"{IpAddress} {StatusCode} {Method} {Path}";
 }
 
 /// <summary>Find-PuoAuthFailure: the failed requests of one client address.</summary>

@@ -20,7 +20,7 @@ public static class BlockingQueryService
     private sealed record Row(int Pid, int[] BlockedBy, Activity Data);
 
     private sealed record Activity(string State, string? WaitEvent, string? User, string? Database, string? Application,
-        DateTime? QueryStart, DateTime? TransactionStart, string Query, TimeSpan Duration);
+        DateTimeOffset? QueryStart, DateTimeOffset? TransactionStart, string Query, TimeSpan Duration);
 
     /// <summary>Root blockers each followed by the backends waiting on them, depth first.</summary>
     public static Task<IReadOnlyList<BlockingQuery>> GetAsync(OperationContext ctx) =>
@@ -40,8 +40,8 @@ public static class BlockingQueryService
                     State: reader.IsDBNull(2) ? "" : reader.GetString(2),
                     WaitEvent: reader.IsDBNull(4) ? null : $"{reader.GetString(3)}:{reader.GetString(4)}",
                     User: NullableString(reader, 5), Database: NullableString(reader, 6), Application: NullableString(reader, 7),
-                    QueryStart: reader.IsDBNull(8) ? null : reader.GetDateTime(8),
-                    TransactionStart: reader.IsDBNull(9) ? null : reader.GetDateTime(9),
+                    QueryStart: MaintenanceStatusService.NullableTime(reader, 8),
+                    TransactionStart: MaintenanceStatusService.NullableTime(reader, 9),
                     Query: NullableString(reader, 10) ?? "",
                     Duration: reader.IsDBNull(11) ? TimeSpan.Zero : reader.GetTimeSpan(11)));
             }

@@ -6,7 +6,7 @@ namespace PuoOps.Engine.Postgres;
 public static class ConnectionStatService
 {
     private const string Sql = """
-        SELECT coalesce(state, 'unknown'), coalesce(usename, ''), coalesce(nullif(application_name, ''), '(none)'), count(*)::int,
+        SELECT coalesce(state, 'unknown'), coalesce(usename, ''), coalesce(nullif(application_name, ''), '(none)'), count(*),
                max(now() - state_change) FILTER (WHERE state LIKE 'idle in transaction%'),
                current_setting('max_connections')::int,
                current_setting('superuser_reserved_connections')::int
@@ -25,16 +25,16 @@ public static class ConnectionStatService
     private static async Task<ConnectionStat> ReadAsync(NpgsqlConnection connection, OperationContext ctx, double warningPercent, double criticalPercent)
     {
         await using var command = connection.Command(Sql, ctx);
-        var byState = new Dictionary<string, int>();
-        var byUser = new Dictionary<string, int>();
-        var byApplication = new Dictionary<string, int>();
+        var byState = new Dictionary<string, long>();
+        var byUser = new Dictionary<string, long>();
+        var byApplication = new Dictionary<string, long>();
         TimeSpan? oldestIdle = null;
-        int max = 0, reserved = 0;
+        long max = 0, reserved = 0;
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             {
-                var count = reader.GetInt32(3);
+                var count = reader.GetInt64(3);
                 Add(byState, reader.GetString(0), count);
                 Add(byUser, reader.GetString(1), count);
                 Add(byApplication, reader.GetString(2), count);
@@ -44,7 +44,7 @@ public static class ConnectionStatService
             }
         }
         var total = byState.Values.Sum();
-        var available = Math.Max(1, max - reserved);
+        var available = Math.Max(1L, max - reserved);
         var usedPercent = Math.Round(100.0 * total / available, 1);
         return new ConnectionStat
         {
@@ -65,5 +65,5 @@ public static class ConnectionStatService
         };
     }
 
-    private static void Add(Dictionary<string, int> counts, string key, int count) => counts[key] = counts.GetValueOrDefault(key) + count;
+    private static void Add(Dictionary<string, long> counts, string key, long count) => counts[key] = counts.GetValueOrDefault(key) + count;
 }

@@ -33,25 +33,26 @@ public static class IndexBloatService
               LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND NOT s.inherited AND s.attname = a.attname
                                   AND s.tablename = CASE WHEN k.attnum = 0 THEN i.relname ELSE t.relname END) w
         WHERE am.amname = 'btree' AND {PostgresRelations.SystemSchemaFilter}
-          AND n.nspname LIKE @schema AND t.relname LIKE @table AND i.relname LIKE @index
+          AND n.nspname ~* @schema AND t.relname ~* @table AND i.relname ~* @index
         """;
 
     /// <summary>Every matching B-tree index, most wasted bytes first.</summary>
-    public static async Task<IReadOnlyList<IndexBloat>> GetAsync(OperationContext ctx, string? schema, string? table, string? index,
+    /// <param name="tables">The tables whose indexes are read.</param>
+    /// <param name="indexes">The indexes, in the same schema (<see cref="RelationPattern.ParseIndexes"/>).</param>
+    public static async Task<IReadOnlyList<IndexBloat>> GetAsync(OperationContext ctx, RelationPattern tables, RelationPattern indexes,
         double warningPercent, double criticalPercent)
     {
         Thresholds.Validate(warningPercent, criticalPercent);
-        return await PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, index, warningPercent, criticalPercent))
+        return await PostgresConnections.ReadAsync(ctx, connection => ReadAsync(connection, ctx, tables, indexes, warningPercent, criticalPercent))
             .ConfigureAwait(false);
     }
 
-    private static async Task<IReadOnlyList<IndexBloat>> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table,
-        string? index, double warningPercent, double criticalPercent)
+    private static async Task<IReadOnlyList<IndexBloat>> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern tables,
+        RelationPattern indexes, double warningPercent, double criticalPercent)
     {
         await using var command = connection.Command(Sql, ctx);
-        command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-        command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
-        command.Parameters.AddWithValue("index", PostgresRelations.ToLike(index));
+        tables.AddParameters(command.Parameters, "table");
+        command.Parameters.AddWithValue("index", (indexes.Name ?? NamePattern.Any).Regex);
         var found = new List<IndexBloat>();
         var hidden = new SortedSet<string>(StringComparer.Ordinal);
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
@@ -72,7 +73,7 @@ public static class IndexBloatService
                 {
                     Environment = ctx.Environment.Name,
                     Schema = reader.GetString(0), Table = reader.GetString(1), Index = reader.GetString(2),
-                    SizeBytes = pages * blockSize, Size = IndexUsageService.FormatBytes(pages * blockSize),
+                    SizeBytes = pages * blockSize,
                     ExpectedBytes = expectedPages * blockSize, BloatBytes = bloatPages * blockSize, BloatPercent = percent,
                     FillFactor = fillFactor,
                     // Without planner statistics (never analyzed) there is nothing to estimate from.
@@ -80,8 +81,8 @@ public static class IndexBloatService
                 });
             }
         }
-        if (found.Count == 0 && !string.IsNullOrEmpty(index) && !PostgresRelations.HasWildcard(index) && !PostgresRelations.HasWildcard(schema))
-            throw PostgresRelations.NotFound("B-tree index", schema, index, ctx, "Get-PuoIndexUsage");
+        if (found.Count == 0 && indexes.IsLiteral)
+            throw PostgresRelations.NotFound("B-tree index", indexes, ctx, "Get-PuoIndexUsage");
         if (hidden.Count > 0)
             ctx.Warn($"The role may not read the planner statistics of {hidden.Count} table(s) ({string.Join(", ", hidden)}): PostgreSQL shows them only " +
                      "to roles with SELECT on the table, so the bloat of their indexes is Unknown. Grant SELECT (or pg_read_all_data), or run as the owner.");

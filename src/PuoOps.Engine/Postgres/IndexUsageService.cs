@@ -27,7 +27,7 @@ public static class IndexUsageService
           JOIN pg_class t ON t.oid = x.indrelid
           JOIN pg_namespace n ON n.oid = t.relnamespace
         WHERE {PostgresRelations.SystemSchemaFilter}
-          AND n.nspname LIKE @schema AND t.relname LIKE @table AND i.relname LIKE @index
+          AND n.nspname ~* @schema AND t.relname ~* @table AND i.relname ~* @index
         """;
 
     // Since when idx_scan has counted. Stats survive a clean restart since PostgreSQL 15, but not a crash or
@@ -64,26 +64,28 @@ public static class IndexUsageService
         "PARTITION BY x.indrelid, x.indkey::text, x.indclass::text, x.indcollation::text, x.indoption::text, i.relam, " +
         "coalesce(x.indexprs::text, ''), coalesce(x.indpred::text, '')";
 
-    public static IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, string? schema, string? table, string? index,
+    /// <param name="tables">The tables whose indexes are read.</param>
+    /// <param name="indexes">The indexes, in the same schema (<see cref="RelationPattern.ParseIndexes"/>).</param>
+    public static IAsyncEnumerable<IndexUsage> GetAsync(OperationContext ctx, RelationPattern tables, RelationPattern indexes,
         IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force) =>
-        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, index, filter, minimumStatsAge, force));
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, tables, indexes, filter, minimumStatsAge, force));
 
-    private static async IAsyncEnumerable<IndexUsage> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table,
-        string? index, IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force)
+    private static async IAsyncEnumerable<IndexUsage> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern tables,
+        RelationPattern indexes, IndexUsageFilter filter, TimeSpan minimumStatsAge, bool force)
     {
         await using var batch = new NpgsqlBatch(connection) { Timeout = ctx.TimeoutSeconds };
         batch.BatchCommands.Add(new NpgsqlBatchCommand(StatsSinceSql));
-        batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(AttributeSql), schema, table, index));
-        batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(IndexSql(filter, connection.PostgreSqlVersion.Major >= 15)), schema, table, index));
+        batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(AttributeSql), tables, indexes));
+        batch.BatchCommands.Add(WithFilters(new NpgsqlBatchCommand(IndexSql(filter, connection.PostgreSqlVersion.Major >= 15)), tables, indexes));
         await using var reader = await batch.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
 
         await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
-        DateTime? statsSince = reader.IsDBNull(0) ? null : reader.GetDateTime(0);
-        var statsAge = statsSince is { } since ? reader.GetDateTime(1) - since : TimeSpan.Zero;
+        DateTimeOffset? statsSince = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
+        var statsAge = statsSince is { } since ? reader.GetFieldValue<DateTimeOffset>(1) - since : TimeSpan.Zero;
         if (filter == IndexUsageFilter.Unused && statsAge < minimumStatsAge && !force)
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.StatisticsTooRecent",
-                $"Index statistics on {PostgresConnections.Endpoint(ctx).DisplayName} only cover {Describe(statsAge)} (since {statsSince:u}): " +
-                $"after a restart or a stats reset every index looks unused. Wait until they cover -MinimumStatsAge ({Describe(minimumStatsAge)}), or pass -Force to list them anyway.",
+                $"Index statistics on {PostgresConnections.Endpoint(ctx).DisplayName} only cover {Units.Duration(statsAge)} (since {statsSince:u}): " +
+                $"after a restart or a stats reset every index looks unused. Wait until they cover -MinimumStatsAge ({Units.Duration(minimumStatsAge)}), or pass -Force to list them anyway.",
                 PostgresConnections.Endpoint(ctx).DisplayName);
 
         await reader.NextResultAsync(ctx.Cancellation).ConfigureAwait(false);
@@ -102,7 +104,7 @@ public static class IndexUsageService
                 Environment = ctx.Environment.Name,
                 Schema = reader.GetString(0), Table = reader.GetString(1), Index = reader.GetString(2),
                 Scans = reader.GetInt64(3), TuplesRead = reader.GetInt64(4), TuplesFetched = reader.GetInt64(5),
-                SizeBytes = bytes, Size = FormatBytes(bytes),
+                SizeBytes = bytes,
                 IsPrimary = reader.GetBoolean(7), IsUnique = reader.GetBoolean(8), IsValid = reader.GetBoolean(9), IsConstraint = reader.GetBoolean(10),
                 AccessMethod = reader.GetString(11),
                 Definition = reader.IsDBNull(18) ? BuildDefinition(reader, columns) : reader.GetString(18),
@@ -112,8 +114,8 @@ public static class IndexUsageService
                     : [],
             };
         }
-        if (!any && filter == IndexUsageFilter.All && !string.IsNullOrEmpty(index) && !PostgresRelations.HasWildcard(index) && !PostgresRelations.HasWildcard(schema))
-            throw PostgresRelations.NotFound("index", schema, index, ctx, "Get-PuoIndexUsage");
+        if (!any && filter == IndexUsageFilter.All && indexes.IsLiteral)
+            throw PostgresRelations.NotFound("index", indexes, ctx, "Get-PuoIndexUsage");
     }
 
     private static string IndexSql(IndexUsageFilter filter, bool hasNullsNotDistinct)
@@ -135,11 +137,10 @@ public static class IndexUsageService
         };
     }
 
-    private static NpgsqlBatchCommand WithFilters(NpgsqlBatchCommand command, string? schema, string? table, string? index)
+    private static NpgsqlBatchCommand WithFilters(NpgsqlBatchCommand command, RelationPattern tables, RelationPattern indexes)
     {
-        command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-        command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
-        command.Parameters.AddWithValue("index", PostgresRelations.ToLike(index));
+        tables.AddParameters(command.Parameters, "table");
+        command.Parameters.AddWithValue("index", (indexes.Name ?? NamePattern.Any).Regex);
         return command;
     }
 
@@ -176,21 +177,4 @@ public static class IndexUsageService
     private static string OrderOption(short option) => (option & 1) != 0
         ? ((option & 2) != 0 ? " DESC" : " DESC NULLS LAST")
         : ((option & 2) != 0 ? " NULLS FIRST" : "");
-
-    private static string Describe(TimeSpan age) =>
-        age.TotalDays >= 1 ? $"{age.TotalDays:0.#} days" : age.TotalHours >= 1 ? $"{age.TotalHours:0.#} hours" : $"{age.TotalMinutes:0} minutes";
-
-    /// <summary>Human-readable bytes in pg_size_pretty's units (the next unit from 10240 of the current one).</summary>
-    internal static string FormatBytes(long bytes)
-    {
-        string[] units = ["bytes", "kB", "MB", "GB", "TB", "PB"];
-        double size = bytes;
-        var unit = 0;
-        while (Math.Abs(size) >= 10 * 1024 && unit < units.Length - 1)
-        {
-            size /= 1024;
-            unit++;
-        }
-        return $"{Math.Round(size, MidpointRounding.AwayFromZero):0} {units[unit]}";
-    }
 }

@@ -12,8 +12,9 @@ public sealed class TableSize
     /// <summary>The TOAST table and its index (large values stored out of line).</summary>
     public long ToastBytes { get; init; }
     public long TotalBytes { get; init; }
-    /// <summary>TotalBytes as pg_size_pretty shows it.</summary>
-    public string Size { get; init; } = "";
+    /// <summary>Deprecated alias of TotalBytes (it was pg_size_pretty's text); removed in the next release.</summary>
+    [Obsolete("Use TotalBytes.")]
+    public long Size => TotalBytes;
     /// <summary>The planner's row estimate (pg_class.reltuples); -1 when the table was never analyzed.</summary>
     public long EstimatedRows { get; init; }
 }
@@ -34,10 +35,10 @@ public sealed class MaintenanceStatus
     public long LiveTuples { get; init; }
     public long DeadTuples { get; init; }
     public double DeadPercent { get; init; }
-    public DateTime? LastVacuum { get; init; }
-    public DateTime? LastAutovacuum { get; init; }
-    public DateTime? LastAnalyze { get; init; }
-    public DateTime? LastAutoanalyze { get; init; }
+    public DateTimeOffset? LastVacuum { get; init; }
+    public DateTimeOffset? LastAutovacuum { get; init; }
+    public DateTimeOffset? LastAnalyze { get; init; }
+    public DateTimeOffset? LastAutoanalyze { get; init; }
     public long VacuumCount { get; init; }
     public long AutovacuumCount { get; init; }
     /// <summary>age(relfrozenxid) of the table (or its TOAST table, whichever is older); age(datfrozenxid) for the database row.</summary>
@@ -60,7 +61,9 @@ public sealed class IndexUsage
     public long TuplesFetched { get; init; }
     /// <summary>From pg_class.relpages, i.e. as of the index's last VACUUM, ANALYZE, CREATE or REINDEX.</summary>
     public long SizeBytes { get; init; }
-    public string Size { get; init; } = "";
+    /// <summary>Deprecated alias of SizeBytes (it was text); removed in the next release.</summary>
+    [Obsolete("Use SizeBytes.")]
+    public long Size => SizeBytes;
     public string Definition { get; init; } = "";
     public string AccessMethod { get; init; } = "";
     public bool IsPrimary { get; init; }
@@ -69,7 +72,7 @@ public sealed class IndexUsage
     public bool IsConstraint { get; init; }
     public bool IsValid { get; init; }
     /// <summary>Since when the scan counters have counted: the later of the last stats reset and the server start.</summary>
-    public DateTime? StatsSince { get; init; }
+    public DateTimeOffset? StatsSince { get; init; }
     public TimeSpan StatsAge { get; init; }
     /// <summary>With -Duplicate: the other indexes of the same table with the same key columns.</summary>
     public string[] DuplicateOf { get; init; } = [];
@@ -84,7 +87,9 @@ public sealed class IndexBloat
     public string Table { get; init; } = "";
     public string Index { get; init; } = "";
     public long SizeBytes { get; init; }
-    public string Size { get; init; } = "";
+    /// <summary>Deprecated alias of SizeBytes (it was text); removed in the next release.</summary>
+    [Obsolete("Use SizeBytes.")]
+    public long Size => SizeBytes;
     /// <summary>The size a freshly built index with the same rows would have (at its fillfactor).</summary>
     public long ExpectedBytes { get; init; }
     public long BloatBytes { get; init; }
@@ -149,8 +154,8 @@ public sealed class BlockingQuery
     public string? User { get; init; }
     public string? Database { get; init; }
     public string? Application { get; init; }
-    public DateTime? QueryStart { get; init; }
-    public DateTime? TransactionStart { get; init; }
+    public DateTimeOffset? QueryStart { get; init; }
+    public DateTimeOffset? TransactionStart { get; init; }
     public string Query { get; init; } = "";
 }
 
@@ -161,9 +166,13 @@ public sealed class QueryPlan
     public string Statement { get; init; } = "";
     /// <summary>False with -NoAnalyze: times and actual rows are then empty.</summary>
     public bool Analyzed { get; init; }
-    public double? PlanningMs { get; init; }
-    public double? ExecutionMs { get; init; }
-    public double? TotalMs { get; init; }
+    public TimeSpan? Planning { get; init; }
+    public TimeSpan? Execution { get; init; }
+    public TimeSpan? Total { get; init; }
+    /// <summary>Deprecated milliseconds of <see cref="Planning"/>, <see cref="Execution"/> and <see cref="Total"/>; removed in the next release.</summary>
+    [Obsolete("Use Planning.")] public double? PlanningMs => Planning?.TotalMilliseconds;
+    [Obsolete("Use Execution.")] public double? ExecutionMs => Execution?.TotalMilliseconds;
+    [Obsolete("Use Total.")] public double? TotalMs => Total?.TotalMilliseconds;
     public double TotalCost { get; init; }
     public string RootNode { get; init; } = "";
     /// <summary>Nodes with the most time of their own (children excluded), slowest first.</summary>
@@ -189,9 +198,12 @@ public sealed class PlanNode
     public double? ActualRows { get; init; }
     public double? Loops { get; init; }
     /// <summary>Time including children, over all loops.</summary>
-    public double? TotalMs { get; init; }
+    public TimeSpan? Total { get; init; }
     /// <summary>Time of this node alone, over all loops.</summary>
-    public double? SelfMs { get; init; }
+    public TimeSpan? Self { get; init; }
+    /// <summary>Deprecated milliseconds of <see cref="Total"/> and <see cref="Self"/>; removed in the next release.</summary>
+    [Obsolete("Use Total.")] public double? TotalMs => Total?.TotalMilliseconds;
+    [Obsolete("Use Self.")] public double? SelfMs => Self?.TotalMilliseconds;
     /// <summary>How far the estimate missed: max(actual, plan) / min(actual, plan), each at least 1.</summary>
     public double? EstimateFactor { get; init; }
     public long? SharedHitBlocks { get; init; }
@@ -203,7 +215,7 @@ public sealed class PlanNode
 
     public override string ToString() =>
         NodeType + (Relation is null ? "" : " on " + Relation) + (Index is null ? "" : " using " + Index)
-        + (SelfMs is { } ms ? $" ({ms:0.###} ms)" : "");
+        + (Self is { } self ? $" ({Engine.Units.Duration(self)})" : "");
 }
 
 /// <summary>How pg_prewarm loads blocks: into shared buffers, into the OS cache by reading, or by an asynchronous OS hint.</summary>

@@ -33,27 +33,26 @@ public static class MaintenanceStatusService
           JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
         WHERE c.relkind IN ('r', 'm') AND {PostgresRelations.SystemSchemaFilter}
-          AND n.nspname LIKE @schema AND c.relname LIKE @table
+          AND n.nspname ~* @schema AND c.relname ~* @table
         ORDER BY 4 DESC, 1, 2
         """;
 
     private const string DatabaseSql = "SELECT datname, age(datfrozenxid)::int8 FROM pg_database WHERE datname = current_database()";
 
     /// <summary>Table rows, then (when no table filter is given) the database's own wraparound row.</summary>
-    public static IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, string? schema, string? table, MaintenanceThresholds thresholds)
+    public static IAsyncEnumerable<MaintenanceStatus> GetAsync(OperationContext ctx, RelationPattern pattern, MaintenanceThresholds thresholds)
     {
         thresholds.Validate();
-        return PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, thresholds));
+        return PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, pattern, thresholds));
     }
 
-    private static async IAsyncEnumerable<MaintenanceStatus> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table,
+    private static async IAsyncEnumerable<MaintenanceStatus> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern,
         MaintenanceThresholds thresholds)
     {
         var database = connection.Database;
         await using (var command = connection.Command(TableSql, ctx))
         {
-            command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-            command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
+            pattern.AddParameters(command.Parameters, "table");
             await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
             var any = false;
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
@@ -61,10 +60,10 @@ public static class MaintenanceStatusService
                 any = true;
                 yield return TableRow(ctx, database, reader, thresholds);
             }
-            if (!any && !string.IsNullOrEmpty(table) && !PostgresRelations.HasWildcard(table) && !PostgresRelations.HasWildcard(schema))
-                throw PostgresRelations.NotFound("table", schema, table, ctx, "Get-PuoTableSize");
+            if (!any && pattern.IsLiteral)
+                throw PostgresRelations.NotFound("table", pattern, ctx, "Get-PuoTableSize");
         }
-        if (!string.IsNullOrEmpty(table) || !string.IsNullOrEmpty(schema))
+        if (pattern.Schema is not null || pattern.Name is not null)
             yield break;
         await using (var command = connection.Command(DatabaseSql, ctx))
         {
@@ -113,5 +112,7 @@ public static class MaintenanceStatusService
         };
     }
 
-    internal static DateTime? NullableTime(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDateTime(ordinal);
+    /// <summary>A timestamptz column as a point in time (UTC), null when NULL.</summary>
+    internal static DateTimeOffset? NullableTime(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
 }

@@ -45,8 +45,8 @@ public static class PostgresActivityService
                 Database = NullableString(reader, 6),
                 Application = NullableString(reader, 7),
                 ClientAddress = NullableString(reader, 8),
-                QueryStart = reader.IsDBNull(9) ? null : reader.GetDateTime(9),
-                TransactionStart = reader.IsDBNull(10) ? null : reader.GetDateTime(10),
+                QueryStart = MaintenanceStatusService.NullableTime(reader, 9),
+                TransactionStart = MaintenanceStatusService.NullableTime(reader, 10),
                 Query = SecretMask.Text(NullableString(reader, 11) ?? ""), // an ALTER ROLE ... PASSWORD '...' is shown masked
                 BlockedBy = reader.GetFieldValue<int[]>(12),
             };
@@ -67,7 +67,15 @@ public static class PostgresActivityService
     }
 
     /// <summary>What Stop-PuoQuery is about to signal: read first so -WhatIf and the prompt can name the query.</summary>
-    public sealed record Backend(int Pid, string? User, string? Database, string? State, string? Query, DateTime? QueryStart);
+    public sealed record Backend(int Pid, string? User, string? Database, string? State, string? Query, DateTimeOffset? QueryStart)
+    {
+        /// <summary>For the prompt: pid, who, where, state and the query on one line.</summary>
+        public string Describe()
+        {
+            var flat = string.Join(' ', (Query ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+            return $"pid {Pid} ({User}@{Database}, {State}): {(flat.Length <= 80 ? flat : flat[..77] + "...")}";
+        }
+    }
 
     /// <summary>
     /// Finds the backend and refuses what must never be signalled: this module's own session and,
@@ -94,7 +102,20 @@ public static class PostgresActivityService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.NotAClientBackend",
                 $"Pid {pid} on {target} is a server process ({backendType}), not a client query. Use -Force to signal it anyway.", pid);
         return new Backend(pid, NullableString(reader, 2), NullableString(reader, 3), NullableString(reader, 4),
-            NullableString(reader, 5) is { } query ? SecretMask.Text(query) : null, reader.IsDBNull(6) ? null : reader.GetDateTime(6));
+            NullableString(reader, 5) is { } query ? SecretMask.Text(query) : null, MaintenanceStatusService.NullableTime(reader, 6));
+    }
+
+    /// <summary>Signals the backend (see <see cref="SignalAsync"/>) and says what was done.</summary>
+    public static async Task<QueryStopResult> StopAsync(OperationContext ctx, Backend backend, bool terminate, DateTimeOffset? expectedQueryStart)
+    {
+        var action = terminate ? "Terminate" : "Cancel";
+        var signalled = await SignalAsync(ctx, backend.Pid, terminate, expectedQueryStart).ConfigureAwait(false);
+        return new QueryStopResult
+        {
+            Environment = ctx.Environment.Name, Pid = backend.Pid, Action = action, Signalled = signalled,
+            User = backend.User, Database = backend.Database, Query = backend.Query,
+            Message = signalled ? $"{action} signal sent." : "Not signalled: the query had already finished or the backend had moved on to another one.",
+        };
     }
 
     /// <summary>
@@ -103,7 +124,7 @@ public static class PostgresActivityService
     /// the stop (or a reused pid) is left alone. Returns false when nothing was signalled. A terminated backend
     /// may have been one of the environment's pooled connections, so a termination clears the pool.
     /// </summary>
-    public static async Task<bool> SignalAsync(OperationContext ctx, int pid, bool terminate, DateTime? expectedQueryStart)
+    public static async Task<bool> SignalAsync(OperationContext ctx, int pid, bool terminate, DateTimeOffset? expectedQueryStart)
     {
         bool signalled;
         await using (var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false))
@@ -112,20 +133,13 @@ public static class PostgresActivityService
             await using var command = connection.Command(
                 $"SELECT {function}(pid) FROM pg_stat_activity WHERE pid = @pid AND pid <> pg_backend_pid() AND (@start::timestamptz IS NULL OR query_start = @start)", ctx);
             command.Parameters.AddWithValue("pid", pid);
-            command.Parameters.Add(new NpgsqlParameter("start", NpgsqlDbType.TimestampTz) { Value = expectedQueryStart is { } s ? ToUtc(s) : DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter("start", NpgsqlDbType.TimestampTz) { Value = expectedQueryStart is { } s ? s.ToUniversalTime() : DBNull.Value });
             signalled = await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false) is true;
         }
         if (signalled && terminate)
             await PostgresConnections.ClearPoolAsync(ctx).ConfigureAwait(false);
         return signalled;
     }
-
-    private static DateTime ToUtc(DateTime value) => value.Kind switch
-    {
-        DateTimeKind.Utc => value,
-        DateTimeKind.Local => value.ToUniversalTime(),
-        _ => DateTime.SpecifyKind(value, DateTimeKind.Utc),
-    };
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 }

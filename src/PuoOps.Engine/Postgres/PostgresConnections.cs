@@ -51,6 +51,41 @@ internal static class PostgresConnections
     }
 
     /// <summary>
+    /// A connection to another database of the environment's server (backup, restore, migration, scratch
+    /// databases), opened like <see cref="OpenAsync"/>: the same -TimeoutSec, Ctrl+C and error translation. It
+    /// is not pooled, so that no idle connection of ours ever blocks a DROP or RENAME of that database.
+    /// </summary>
+    public static async Task<NpgsqlConnection> OpenDatabaseAsync(OperationContext ctx, string database)
+    {
+        var endpoint = Endpoint(ctx);
+        var builder = new NpgsqlConnectionStringBuilder(endpoint.ConnectionString) { Database = database, Pooling = false };
+        var target = $"{endpoint.User}@{endpoint.Host}:{endpoint.Port}/{database}";
+        ctx.Log($"Opening a PostgreSQL connection to {target}.");
+        try
+        {
+            return await ctx.WithTimeoutAsync("PuoOps.Postgres.Connect", "Connecting to PostgreSQL", target, async token =>
+            {
+                var connection = new NpgsqlConnection(builder.ConnectionString);
+                try
+                {
+                    await connection.OpenAsync(token).WaitAsync(token).ConfigureAwait(false);
+                    return connection;
+                }
+                catch
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not PuoException && (ex is not OperationCanceledException || !ctx.Cancellation.IsCancellationRequested))
+        {
+            var error = ErrorTranslator.Translate(ex, ctx.Environment);
+            throw new PuoException(error.Kind, error.ErrorId, $"Connecting to {target}: {error.Message}", target, ex);
+        }
+    }
+
+    /// <summary>
     /// Runs a read on a pooled connection. If the connection turns out broken (<see cref="IsBroken"/>), the pool
     /// is cleared and the read runs once more on a fresh connection; a second failure is the caller's error.
     /// </summary>

@@ -28,8 +28,8 @@ public sealed class SlowQuery
     public string? Database { get; init; }
     public string? Application { get; init; }
     public string? ClientAddress { get; init; }
-    public DateTime? QueryStart { get; init; }
-    public DateTime? TransactionStart { get; init; }
+    public DateTimeOffset? QueryStart { get; init; }
+    public DateTimeOffset? TransactionStart { get; init; }
     public string Query { get; init; } = "";
     public int[] BlockedBy { get; init; } = [];
 }
@@ -52,17 +52,17 @@ public sealed class ConnectionStat
 {
     public string Environment { get; init; } = "";
     public Status Status { get; init; }
-    public int Total { get; init; }
-    public int MaxConnections { get; init; }
-    public int ReservedConnections { get; init; }
+    public long Total { get; init; }
+    public long MaxConnections { get; init; }
+    public long ReservedConnections { get; init; }
     /// <summary>max_connections minus the slots reserved for superusers and pg_use_reserved_connections.</summary>
-    public int Available { get; init; }
+    public long Available { get; init; }
     public double UsedPercent { get; init; }
-    public int Active { get; init; }
-    public int Idle { get; init; }
-    public int IdleInTransaction { get; init; }
+    public long Active { get; init; }
+    public long Idle { get; init; }
+    public long IdleInTransaction { get; init; }
     public TimeSpan? OldestIdleInTransaction { get; init; }
-    public IReadOnlyDictionary<string, int> ByState { get; init; } = new Dictionary<string, int>();
-    public IReadOnlyDictionary<string, int> ByUser { get; init; } = new Dictionary<string, int>();
-    public IReadOnlyDictionary<string, int> ByApplication { get; init; } = new Dictionary<string, int>();
+    public IReadOnlyDictionary<string, long> ByState { get; init; } = new Dictionary<string, long>();
+    public IReadOnlyDictionary<string, long> ByUser { get; init; } = new Dictionary<string, long>();
+    public IReadOnlyDictionary<string, long> ByApplication { get; init; } = new Dictionary<string, long>();
 }

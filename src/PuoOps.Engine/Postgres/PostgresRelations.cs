@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Npgsql;
 
 namespace PuoOps.Engine.Postgres;
@@ -8,7 +7,7 @@ namespace PuoOps.Engine.Postgres;
 public sealed record TableTarget(string Schema, string Name)
 {
     /// <summary>The quoted, schema-qualified name: the only form that is ever put into a statement.</summary>
-    public string Quoted => PostgresRelations.QuoteIdentifier(Schema) + "." + PostgresRelations.QuoteIdentifier(Name);
+    public string Quoted => SqlQuote.Identifier(Schema, Name);
 
     public override string ToString() => Schema + "." + Name;
 }
@@ -16,7 +15,7 @@ public sealed record TableTarget(string Schema, string Name)
 /// <summary>An index as the catalog names it, with its table.</summary>
 public sealed record IndexTarget(string Schema, string Table, string Name, long SizeBytes)
 {
-    public string Quoted => PostgresRelations.QuoteIdentifier(Schema) + "." + PostgresRelations.QuoteIdentifier(Name);
+    public string Quoted => SqlQuote.Identifier(Schema, Name);
 
     public override string ToString() => Schema + "." + Name;
 }
@@ -32,77 +31,43 @@ public static class PostgresRelations
     internal const string SystemSchemaFilter =
         "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'";
 
-    public static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"") + "\"";
-
-    public static bool HasWildcard(string? pattern) =>
-        pattern is not null && pattern.Replace("`*", "").Replace("`?", "").IndexOfAny(['*', '?']) >= 0;
-
-    /// <summary>A PowerShell-style wildcard (* and ?, backtick escapes) as a LIKE pattern with backslash escapes; null means "any".</summary>
-    public static string ToLike(string? pattern)
-    {
-        if (string.IsNullOrEmpty(pattern))
-            return "%";
-        var like = new StringBuilder(pattern.Length + 4);
-        for (var i = 0; i < pattern.Length; i++)
-        {
-            var c = pattern[i];
-            if (c == '`' && i + 1 < pattern.Length)
-            {
-                AppendLiteral(like, pattern[++i]);
-                continue;
-            }
-            if (c == '*') like.Append('%');
-            else if (c == '?') like.Append('_');
-            else AppendLiteral(like, c);
-        }
-        return like.ToString();
-
-        static void AppendLiteral(StringBuilder sb, char c)
-        {
-            if (c is '%' or '_' or '\\')
-                sb.Append('\\');
-            sb.Append(c);
-        }
-    }
-
     /// <summary>
-    /// The tables matching <paramref name="schema"/>.<paramref name="table"/> (wildcards allowed). Without a
-    /// schema only application schemas are searched. A name without wildcards that matches nothing is NotFound.
+    /// The tables <paramref name="pattern"/> selects. Without a schema only application schemas are searched.
+    /// A name without wildcards that matches nothing is NotFound.
     /// </summary>
-    public static Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, string? schema, string? table) =>
-        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, schema, table, includeSystem: false));
+    public static Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(OperationContext ctx, RelationPattern pattern) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, pattern, includeSystem: false));
 
     /// <summary>Every table VACUUM or ANALYZE without a table list would process: system catalogs included.</summary>
     public static Task<IReadOnlyList<TableTarget>> AllTablesAsync(OperationContext ctx) =>
-        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, null, null, includeSystem: true));
+        PostgresConnections.ReadAsync(ctx, connection => ResolveTablesAsync(connection, ctx, RelationPattern.All, includeSystem: true));
 
-    internal static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(NpgsqlConnection connection, OperationContext ctx,
-        string? schema, string? table, bool includeSystem)
+    private static async Task<IReadOnlyList<TableTarget>> ResolveTablesAsync(NpgsqlConnection connection, OperationContext ctx,
+        RelationPattern pattern, bool includeSystem)
     {
-        var systemFilter = includeSystem || !string.IsNullOrEmpty(schema) ? "n.nspname NOT IN ('pg_toast')" : SystemSchemaFilter;
+        var systemFilter = includeSystem || pattern.Schema is not null ? "n.nspname NOT IN ('pg_toast')" : SystemSchemaFilter;
         await using var command = connection.Command($"""
             SELECT n.nspname, c.relname
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'm', 'p') AND c.relpersistence <> 't' AND {systemFilter}
-              AND n.nspname LIKE @schema AND c.relname LIKE @table
+              AND n.nspname ~* @schema AND c.relname ~* @table
             ORDER BY 1, 2
             """, ctx);
-        command.Parameters.AddWithValue("schema", ToLike(schema));
-        command.Parameters.AddWithValue("table", ToLike(table));
+        pattern.AddParameters(command.Parameters, "table");
         var found = new List<TableTarget>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
                 found.Add(new TableTarget(reader.GetString(0), reader.GetString(1)));
-        if (found.Count == 0 && !HasWildcard(table) && !string.IsNullOrEmpty(table) && !HasWildcard(schema))
-            throw NotFound("table", schema, table!, ctx, "Get-PuoTableSize");
+        if (found.Count == 0 && pattern.IsLiteral)
+            throw NotFound("table", pattern, ctx, "Get-PuoTableSize");
         return found;
     }
 
-    /// <summary>The indexes matching <paramref name="schema"/>.<paramref name="index"/>, with their current size.</summary>
-    public static Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, string? schema, string index) =>
-        PostgresConnections.ReadAsync(ctx, connection => ResolveIndexesAsync(connection, ctx, schema, index));
+    /// <summary>The indexes <paramref name="pattern"/> selects, with their current size.</summary>
+    public static Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(OperationContext ctx, RelationPattern pattern) =>
+        PostgresConnections.ReadAsync(ctx, connection => ResolveIndexesAsync(connection, ctx, pattern));
 
-    private static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string index)
+    private static async Task<IReadOnlyList<IndexTarget>> ResolveIndexesAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern)
     {
         await using var command = connection.Command($"""
             SELECT n.nspname, t.relname, i.relname, pg_relation_size(i.oid)
@@ -110,18 +75,17 @@ public static class PostgresRelations
               JOIN pg_class i ON i.oid = x.indexrelid
               JOIN pg_class t ON t.oid = x.indrelid
               JOIN pg_namespace n ON n.oid = i.relnamespace
-            WHERE {(string.IsNullOrEmpty(schema) ? SystemSchemaFilter : "true")}
-              AND n.nspname LIKE @schema AND i.relname LIKE @index
+            WHERE {(pattern.Schema is null ? SystemSchemaFilter : "true")}
+              AND n.nspname ~* @schema AND i.relname ~* @index
             ORDER BY 1, 3
             """, ctx);
-        command.Parameters.AddWithValue("schema", ToLike(schema));
-        command.Parameters.AddWithValue("index", ToLike(index));
+        pattern.AddParameters(command.Parameters, "index");
         var found = new List<IndexTarget>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
                 found.Add(new IndexTarget(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3)));
-        if (found.Count == 0 && !HasWildcard(index) && !HasWildcard(schema))
-            throw NotFound("index", schema, index, ctx, "Get-PuoIndexUsage");
+        if (found.Count == 0 && pattern.IsLiteral)
+            throw NotFound("index", pattern, ctx, "Get-PuoIndexUsage");
         return found;
     }
 
@@ -141,8 +105,12 @@ public static class PostgresRelations
                 $"-LockTimeout must be between 1 ms and 1 day (got {lockTimeout}); 0 would wait forever. Example: -LockTimeout 00:00:30.", lockTimeout);
     }
 
-    internal static PuoException NotFound(string kind, string? schema, string name, OperationContext ctx, string listWith) =>
+    /// <summary>ObjectNotFound for a name without wildcards that matched nothing (a wildcard that matches nothing just returns nothing).</summary>
+    internal static PuoException NotFound(string kind, RelationPattern pattern, OperationContext ctx, string listWith) =>
         new(ErrorKind.NotFound, "PuoOps.Postgres.ObjectNotFound",
-            $"No {kind} named '{(string.IsNullOrEmpty(schema) ? "" : schema + ".")}{name}' on {PostgresConnections.Endpoint(ctx).DisplayName}. List what exists with {listWith}.",
-            name);
+            $"No {kind} named '{pattern}' on {PostgresConnections.Endpoint(ctx).DisplayName}. List what exists with {listWith}.",
+            pattern.ToString());
+
+    internal static PuoException NotFound(string kind, string schema, string name, OperationContext ctx, string listWith) =>
+        NotFound(kind, RelationPattern.Exact(schema, name), ctx, listWith);
 }

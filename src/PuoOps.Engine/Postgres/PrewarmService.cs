@@ -26,7 +26,7 @@ public static class PrewarmService
         await using var command = connection.Command(
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_prewarm'", ctx);
         return await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false) is string schema
-            ? PostgresRelations.QuoteIdentifier(schema) + ".pg_prewarm"
+            ? SqlQuote.Identifier(schema) + ".pg_prewarm"
             : throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.PrewarmNotInstalled",
                 $"The pg_prewarm extension is not installed in {PostgresConnections.Endpoint(ctx).DisplayName}. " +
                 "Install it once as a superuser with CREATE EXTENSION pg_prewarm (it ships with postgresql-contrib).",
@@ -50,7 +50,7 @@ public static class PrewarmService
         for (var i = 0; i < relations.Count; i++)
         {
             var relation = relations[i];
-            ctx.Report(new ProgressInfo($"pg_prewarm ({modeName}) {table}", $"{relation.Kind} {relation.Name} ({IndexUsageService.FormatBytes(relation.Bytes)})",
+            ctx.Report(new ProgressInfo($"pg_prewarm ({modeName}) {table}", $"{relation.Kind} {relation.Name} ({Units.Bytes(relation.Bytes)})",
                 100 * i / relations.Count));
             var watch = Stopwatch.StartNew();
             await using var command = connection.Command($"SELECT {function}(@oid::regclass, @mode)", ctx, unlimited: true);

@@ -88,10 +88,10 @@ public static class QueryPlanService
         return new QueryPlan
         {
             Environment = ctx.Environment.Name, Statement = statement, Analyzed = analyze,
-            PlanningMs = planning, ExecutionMs = execution, TotalMs = planning + execution,
+            Planning = Milliseconds(planning), Execution = Milliseconds(execution), Total = Milliseconds(planning + execution),
             TotalCost = Number(top.GetProperty("Plan"), "Total Cost") ?? 0,
             RootNode = nodes[0].NodeType,
-            SlowestNodes = analyze ? nodes.Where(n => n.SelfMs > 0).OrderByDescending(n => n.SelfMs).Take(slowestCount).ToArray() : [],
+            SlowestNodes = analyze ? nodes.Where(n => n.Self > TimeSpan.Zero).OrderByDescending(n => n.Self).Take(slowestCount).ToArray() : [],
             SeqScansOnLargeTables = nodes.Where(n => n.NodeType == "Seq Scan" && n.TableRows >= largeTableRows).ToArray(),
             RowEstimateMisses = nodes.Where(n => n.EstimateFactor >= MissFactor
                 && Math.Abs((n.ActualRows ?? 0) - n.PlanRows) * (n.Loops ?? 1) >= MissMinimumRows).ToArray(),
@@ -99,6 +99,9 @@ public static class QueryPlanService
             Json = json,
         };
     }
+
+    /// <summary>EXPLAIN's milliseconds as a duration.</summary>
+    private static TimeSpan? Milliseconds(double? ms) => ms is { } value ? TimeSpan.FromMilliseconds(value) : null;
 
     /// <summary>
     /// Flattens the plan tree depth first; returns the node's wall-clock time over all loops. Below a Gather,
@@ -122,8 +125,8 @@ public static class QueryPlanService
             Relation = Text(plan, "Relation Name"),
             Index = Text(plan, "Index Name"),
             PlanRows = planRows, ActualRows = actualRows, Loops = loops,
-            TotalMs = totalMs,
-            SelfMs = totalMs is { } t ? Math.Max(0, t - (childrenMs ?? 0)) : null,
+            Total = Milliseconds(totalMs),
+            Self = Milliseconds(totalMs is { } t ? Math.Max(0, t - (childrenMs ?? 0)) : null),
             EstimateFactor = actualRows is { } a ? Math.Max(Math.Max(a, 1), Math.Max(planRows, 1)) / Math.Min(Math.Max(a, 1), Math.Max(planRows, 1)) : null,
             SharedHitBlocks = (long?)Number(plan, "Shared Hit Blocks"),
             SharedReadBlocks = (long?)Number(plan, "Shared Read Blocks"),

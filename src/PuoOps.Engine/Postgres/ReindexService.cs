@@ -37,7 +37,7 @@ public static class ReindexService
         var invalidBefore = concurrently ? await LeftoversAsync(connection, ctx, tableOid, []).ConfigureAwait(false) : [];
         var statement = $"REINDEX INDEX {(concurrently ? "CONCURRENTLY " : "")}{index.Quoted}";
         ctx.Log(statement);
-        ctx.Report(new ProgressInfo("REINDEX", $"{index} ({IndexUsageService.FormatBytes(sizeBefore)})"));
+        ctx.Report(new ProgressInfo("REINDEX", $"{index} ({Units.Bytes(sizeBefore)})"));
         var watch = Stopwatch.StartNew();
         using var notices = ServerNotices.Watch(connection);
         try
@@ -104,7 +104,7 @@ public static class ReindexService
             await PostgresRelations.SetLockTimeoutAsync(connection, cleanupCtx, CleanupLockTimeout).ConfigureAwait(false);
             foreach (var leftover in leftovers)
             {
-                var drop = $"DROP INDEX CONCURRENTLY IF EXISTS {PostgresRelations.QuoteIdentifier(leftover.Schema)}.{PostgresRelations.QuoteIdentifier(leftover.Name)}";
+                var drop = $"DROP INDEX CONCURRENTLY IF EXISTS {SqlQuote.Identifier(leftover.Schema, leftover.Name)}";
                 cleanupCtx.Log(drop);
                 await using var command = connection.Command(drop, cleanupCtx, unlimited: true);
                 await command.ExecuteNonQueryAsync(cleanupCtx.Cancellation).ConfigureAwait(false);

@@ -6,29 +6,30 @@ namespace PuoOps.Engine.Postgres;
 public static class TableSizeService
 {
     // Each size function stats the relation's files, so every size is computed once: the total is
-    // table + indexes rather than a second pg_total_relation_size call.
+    // table + indexes rather than a second pg_total_relation_size call. A table dropped after the catalog was read
+    // has NULL sizes: it is gone, so it is left out.
     private const string Sql = $"""
-        SELECT schema, name, table_bytes - toast_bytes, index_bytes, toast_bytes, table_bytes + index_bytes,
-               pg_size_pretty(table_bytes + index_bytes), reltuples
+        SELECT schema, name, table_bytes - toast_bytes, index_bytes, toast_bytes, table_bytes + index_bytes, reltuples
         FROM (SELECT n.nspname AS schema, c.relname AS name, c.reltuples::int8 AS reltuples,
                      pg_table_size(c.oid) AS table_bytes, pg_indexes_size(c.oid) AS index_bytes,
                      CASE WHEN c.reltoastrelid = 0 THEN 0 ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes
               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'm', 'p') AND {PostgresRelations.SystemSchemaFilter}
-                AND n.nspname LIKE @schema AND c.relname LIKE @table) s
+                AND n.nspname ~* @schema AND c.relname ~* @table) s
+        WHERE table_bytes IS NOT NULL AND index_bytes IS NOT NULL AND toast_bytes IS NOT NULL
         ORDER BY 6 DESC, 1, 2
-        LIMIT @top
+        LIMIT @limit
         """;
 
-    public static IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, string? schema, string? table, int? top) =>
-        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, schema, table, top));
+    /// <summary>The tables <paramref name="pattern"/> selects, largest first; at most <paramref name="limit"/> when given.</summary>
+    public static IAsyncEnumerable<TableSize> GetAsync(OperationContext ctx, RelationPattern pattern, long? limit) =>
+        PostgresConnections.StreamAsync(ctx, connection => ReadAsync(connection, ctx, pattern, limit));
 
-    private static async IAsyncEnumerable<TableSize> ReadAsync(NpgsqlConnection connection, OperationContext ctx, string? schema, string? table, int? top)
+    private static async IAsyncEnumerable<TableSize> ReadAsync(NpgsqlConnection connection, OperationContext ctx, RelationPattern pattern, long? limit)
     {
         await using var command = connection.Command(Sql, ctx);
-        command.Parameters.AddWithValue("schema", PostgresRelations.ToLike(schema));
-        command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
-        command.Parameters.AddWithValue("top", (object?)top ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint;
+        pattern.AddParameters(command.Parameters, "table");
+        command.Parameters.AddWithValue("limit", (object?)limit ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint;
         await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
         var any = false;
         while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
@@ -43,11 +44,10 @@ public static class TableSizeService
                 IndexBytes = reader.GetInt64(3),
                 ToastBytes = reader.GetInt64(4),
                 TotalBytes = reader.GetInt64(5),
-                Size = reader.GetString(6),
-                EstimatedRows = reader.GetInt64(7),
+                EstimatedRows = reader.GetInt64(6),
             };
         }
-        if (!any && !string.IsNullOrEmpty(table) && !PostgresRelations.HasWildcard(table) && !PostgresRelations.HasWildcard(schema))
-            throw PostgresRelations.NotFound("table", schema, table, ctx, "Get-PuoTableSize");
+        if (!any && pattern.IsLiteral)
+            throw PostgresRelations.NotFound("table", pattern, ctx, "Get-PuoTableSize");
     }
 }

@@ -24,7 +24,7 @@ public sealed class SecretCheck
     /// <summary>Characters; when both sources hold a value, that of the weaker one.</summary>
     public long Length { get; init; }
     /// <summary>How many of lower case, upper case, digits and other characters it uses (0 to 4).</summary>
-    public int CharacterClasses { get; init; }
+    public long CharacterClasses { get; init; }
     /// <summary>zxcvbn's estimate of the guessing work, in bits; a random value scores about its length times log2 of its alphabet.</summary>
     public double EntropyBits { get; init; }
     /// <summary>A known placeholder (changeme, your-api-key, ...) or a value of the .env.example beside the file.</summary>

@@ -1,7 +1,7 @@
 namespace PuoOps.Engine.Secrets;
 
 /// <summary>One value's strength: the measures and what is wrong with it, worded without any part of the value.</summary>
-public sealed record SecretVerdict(Status Status, long Length, int CharacterClasses, double EntropyBits, bool IsPlaceholder, IReadOnlyList<string> Findings);
+public sealed record SecretVerdict(Status Status, long Length, long CharacterClasses, double EntropyBits, bool IsPlaceholder, IReadOnlyList<string> Findings);
 
 /// <summary>
 /// Judges a secret: not empty, not a placeholder (a well-known one, or a value of the .env.example beside the file),
@@ -73,7 +73,7 @@ public static class SecretStrength
     }
 
     /// <summary>Lower case, upper case, digits, anything else: how many of the four occur.</summary>
-    public static int CharacterClasses(string value) =>
+    public static long CharacterClasses(string value) =>
         (value.Any(char.IsLower) ? 1 : 0) + (value.Any(char.IsUpper) ? 1 : 0) + (value.Any(char.IsDigit) ? 1 : 0)
         + (value.Any(c => !char.IsLetterOrDigit(c)) ? 1 : 0);
 

@@ -10,7 +10,7 @@ using PuoOps.Engine.Postgres;
 namespace PuoOps.Engine.Security;
 
 /// <summary>What Save-PuoIncidentEvidence was asked for: log files or folders, table name patterns besides audit_logs, where to write.</summary>
-public sealed record EvidenceOptions(IReadOnlyList<string> LogPaths, IReadOnlyList<string> Tables, string Destination);
+public sealed record EvidenceOptions(IReadOnlyList<string> LogPaths, IReadOnlyList<string> Tables, string Destination, string? PgBinPath = null);
 
 /// <summary>The evidence saved, the parts that failed alone (a table that could not be dumped), and warnings.</summary>
 public sealed record EvidenceResult(IncidentEvidence Evidence, IReadOnlyList<PuoException> Errors, IReadOnlyList<string> Warnings);
@@ -96,7 +96,7 @@ public static class EvidenceService
             (DateTimeOffset? From, DateTimeOffset? Until) auditRange = (null, null);
             try
             {
-                (dumps, tables, auditRange) = await DumpAsync(ctx, options.Tables, folder, errors).ConfigureAwait(false);
+                (dumps, tables, auditRange) = await DumpAsync(ctx, options.Tables, options.PgBinPath, folder, errors).ConfigureAwait(false);
             }
             catch (Exception ex) when (!ctx.Cancellation.IsCancellationRequested)
             {
@@ -198,7 +198,7 @@ public static class EvidenceService
     /// one exported snapshot so they agree with each other. A table that fails is an error of its own.
     /// </summary>
     private static async Task<(List<EvidenceFile> Dumps, List<string> Tables, (DateTimeOffset? From, DateTimeOffset? Until) AuditRange)> DumpAsync(
-        OperationContext ctx, IReadOnlyList<string> patterns, string folder, List<PuoException> errors)
+        OperationContext ctx, IReadOnlyList<string> patterns, string? pgBinPath, string folder, List<PuoException> errors)
     {
         var endpoint = PostgresConnections.Endpoint(ctx);
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
@@ -213,7 +213,7 @@ public static class EvidenceService
         }
         var tables = await SelectTablesAsync(ctx, connection, patterns.Prepend(AuditTable).ToList(), errors).ConfigureAwait(false);
         var auditRange = tables.Any(t => t.Name == AuditTable && t.Visible) ? await AuditRangeAsync(ctx, connection).ConfigureAwait(false) : (null, null);
-        var pgDump = PgTools.Locate("pg_dump", serverMajor);
+        var pgDump = PgTools.Locate("pg_dump", serverMajor, pgBinPath);
         var dumps = new List<EvidenceFile>();
         foreach (var table in tables)
         {
@@ -225,7 +225,7 @@ public static class EvidenceService
                 await using (var file = AtomicFile.CreateExclusive(path))
                 {
                     var result = await PgTools.RunAsync(pgDump,
-                        ["--format", "custom", "--snapshot", snapshotId, "--table", DatabaseAdmin.Quote(table.Schema) + "." + DatabaseAdmin.Quote(table.Name), "--dbname", PgTools.DatabaseArgument(endpoint.Database)],
+                        ["--format", "custom", "--snapshot", snapshotId, "--table", SqlQuote.Identifier(table.Schema, table.Name), "--dbname", PgTools.DatabaseArgument(endpoint.Database)],
                         PgTools.Environment(endpoint, ctx, "PuoOps evidence"), null, null, ctx.Cancellation, output => output.CopyTo(file)).ConfigureAwait(false);
                     if (result.ExitCode != 0)
                         throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Security.DumpFailed",

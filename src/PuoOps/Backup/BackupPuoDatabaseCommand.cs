@@ -24,7 +24,7 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [ValidateRange(1, 64)]
     public int Jobs { get; set; } = 1;
 
-    /// <summary>Names or wildcard patterns, resolved by the engine to the exact tables dumped.</summary>
+    /// <summary>Names or wildcard patterns (schema.table allowed), resolved by the engine to the exact tables dumped.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     [SupportsWildcards]
@@ -35,6 +35,11 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int? Keep { get; set; }
 
+    /// <summary>The folder holding pg_dump; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
+
     protected override void Process()
     {
         var context = Context;
@@ -43,23 +48,12 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
         if (!ShouldProcess(what, $"Back up ({Format} format) to {directory}"))
             return;
         var format = Enum.Parse<BackupFormat>(Format, ignoreCase: true);
-        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = format, Jobs = Jobs, Tables = Table }));
+        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = format, Jobs = Jobs, Tables = Table, PgBinPath = PgBinPath }));
         WriteObject(backup);
         if (Keep is not { } keep)
             return;
-        foreach (var old in BackupStore.Expired(directory, backup, keep, ReportSkipped))
-        {
-            if (!ShouldProcess($"{old.Path} (taken {old.Time:u})", $"Remove the backup (more than -Keep {keep})"))
-                continue;
-            try
-            {
-                BackupStore.Remove(old);
-                WriteVerbose($"Removed {old.Path}.");
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                WriteItemError(ex, old.Path);
-            }
-        }
+        foreach (var (old, error) in BackupStore.RemoveExpired(context, directory, backup, keep,
+                     old => ShouldProcess($"{old.Path} (taken {old.Time:u})", $"Remove the backup (more than -Keep {keep})"), ReportSkipped))
+            WriteItemError(error, old.Path);
     }
 }

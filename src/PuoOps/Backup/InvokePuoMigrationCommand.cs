@@ -31,25 +31,45 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
     [Parameter]
     public ScriptBlock? SmokeTest { get; set; }
 
+    /// <summary>How long the migration command may run before it is stopped and the migration fails.</summary>
+    [Parameter]
+    [Duration]
+    public TimeSpan CommandTimeout { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>On failure, restore the verified backup and swap it in for the live database (the failed one is kept).</summary>
     [Parameter]
     public SwitchParameter RestoreOnFailure { get; set; }
+
+    /// <summary>The folder holding pg_dump, pg_restore and psql; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
 
     /// <summary>Names of variables of this session's environment the command also gets, besides PATH, HOME, the locale and the database's.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string[] PassVariable { get; set; } = [];
 
+    protected override void Begin()
+    {
+        if (CommandTimeout <= TimeSpan.Zero)
+            ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.CommandTimeout", $"-CommandTimeout must be positive (got {CommandTimeout}).", CommandTimeout));
+    }
+
     protected override void Process()
     {
         var context = Context;
         var workingDirectory = GetUnresolvedProviderPathFromPSPath(WorkingDirectory ?? SessionState.Path.CurrentFileSystemLocation.Path);
-        if (!ShouldProcess($"database {context.Environment.Postgres}", $"Back up to {BackupPath}, then run '{Command}' in {workingDirectory}"))
+        var onFailure = RestoreOnFailure
+            ? $"; if it fails, restore that backup and swap it in for the live database {context.Environment.Postgres} (the failed database is kept as <name>_before_restore_<timestamp>)"
+            : "; if it fails, the database is left as the migration left it";
+        if (!ShouldProcess($"database {context.Environment.Postgres}", $"Back up to {BackupPath} and verify it, then run '{Command}' in {workingDirectory}{onFailure}"))
             return;
         var run = MigrationService.Start(context);
         try
         {
-            Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath)));
-            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, PassVariable));
+            Await(MigrationService.BackupAsync(context, run, GetUnresolvedProviderPathFromPSPath(BackupPath), PgBinPath));
+            Await(MigrationService.MigrateAsync(context, run, Command, workingDirectory, ExpectedVersion, CommandTimeout, PassVariable));
             if (SmokeTest is not null)
                 RunSmokeTest(run);
             run.Succeeded = true;
@@ -59,7 +79,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
         catch (PuoException ex) when (!StopToken.IsCancellationRequested)
         {
             if (RestoreOnFailure && run.BackupPath is not null)
-                Await(MigrationService.RestoreAsync(context, run));
+                Await(MigrationService.RestoreAsync(context, run, PgBinPath));
             var failure = MigrationService.Failed(run, ex);
             WriteObject(run);
             ThrowFatal(failure, run.BackupPath);

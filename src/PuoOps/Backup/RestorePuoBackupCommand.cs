@@ -10,7 +10,7 @@ namespace PuoOps.Commands.Backup;
 /// </summary>
 [Cmdlet(VerbsData.Restore, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Path")]
 [OutputType(typeof(RestoreResult))]
-public sealed class RestorePuoBackupCommand : PuoCmdlet
+public sealed class RestorePuoBackupCommand : RestoreCommandBase
 {
     /// <summary>A backup file or folder (or one piped from Get-PuoBackup); with -Latest, the directory to take the newest from.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -26,15 +26,7 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     public string? Database { get; set; }
 
     [Parameter]
-    [ValidateRange(1, 64)]
-    public int Jobs { get; set; } = 1;
-
-    [Parameter]
     public SwitchParameter DropPrevious { get; set; }
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? SanityQuery { get; set; }
 
     /// <summary>Restore even from a folder that another user owns or can write to.</summary>
     [Parameter]
@@ -44,7 +36,10 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
         var backup = Latest ? BackupStore.Latest(path, Database, ReportSkipped) : BackupStore.Read(path, null);
-        var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, Force = Force };
+        var options = new RestoreOptions
+        {
+            Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, PgBinPath = PgBinPath, RestoreTimeout = RestoreTimeout, Force = Force,
+        };
         var context = Context;
         if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))
             return;

@@ -5,30 +5,26 @@ namespace PuoOps.Commands.Backup;
 
 /// <summary>
 /// Checks each backup (piped from Backup-PuoDatabase or Get-PuoBackup): checksum and pg_restore --list,
-/// and with -Restore a restore into a scratch database compared with the manifest.
+/// and with -Restore a restore into a scratch database compared with the manifest. ShouldProcess names the
+/// scratch database it creates and drops, and the orphaned ones it drops first.
 /// </summary>
-[Cmdlet(VerbsDiagnostic.Test, "PuoBackup")]
+[Cmdlet(VerbsDiagnostic.Test, "PuoBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(BackupTestResult))]
-public sealed class TestPuoBackupCommand : PuoCmdlet
+public sealed class TestPuoBackupCommand : RestoreCommandBase
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(BackupPathCompleter))]
+    [TextOrProperty(nameof(Path), "FullName")]
     public string[] Path { get; set; } = [];
 
     [Parameter]
     public SwitchParameter Restore { get; set; }
 
     [Parameter]
+    [Duration]
     public TimeSpan? MaxAge { get; set; }
-
-    [Parameter]
-    [ValidateRange(1, 64)]
-    public int Jobs { get; set; } = 1;
-
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    public string? SanityQuery { get; set; }
 
     /// <summary>With -Restore: restore even from a folder that another user owns or can write to.</summary>
     [Parameter]
@@ -36,23 +32,23 @@ public sealed class TestPuoBackupCommand : PuoCmdlet
 
     protected override void Begin()
     {
+        base.Begin();
         if (MaxAge is { } age && age <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.MaxAge", $"-MaxAge must be positive (got {age}).", age));
     }
 
-    protected override void Process()
+    protected override void Process() => ForEachItem(Path, path =>
     {
-        foreach (var path in Path)
+        var context = Context;
+        var fullPath = GetUnresolvedProviderPathFromPSPath(path);
+        var (scratch, description) = Await(BackupVerifier.DescribeAsync(context, BackupStore.Read(fullPath, context.Environment.Name), Restore));
+        if (!ShouldProcess(description, Restore ? "Test the backup by restoring it" : "Test the backup"))
+            return;
+        var options = new BackupTestOptions
         {
-            try
-            {
-                var options = new BackupTestOptions { Restore = Restore, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, Force = Force };
-                WriteObject(Await(BackupVerifier.TestAsync(Context, GetUnresolvedProviderPathFromPSPath(path), options)));
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, path);
-            }
-        }
-    }
+            Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath,
+            RestoreTimeout = RestoreTimeout, Force = Force,
+        };
+        WriteObject(Await(BackupVerifier.TestAsync(context, fullPath, options)));
+    });
 }

@@ -9,7 +9,9 @@ namespace PuoOps.Commands.Backup;
 public sealed class TestPuoDiskSpaceCommand : PuoCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Alias("FullName")]
     [ValidateNotNullOrEmpty]
+    [TextOrProperty(nameof(Path), "FullName")]
     public string[] Path { get; set; } = [];
 
     [Parameter]
@@ -20,18 +22,6 @@ public sealed class TestPuoDiskSpaceCommand : PuoCmdlet
     [ValidateRange(1, 100)]
     public double CriticalPercent { get; set; } = 90;
 
-    protected override void Process()
-    {
-        foreach (var path in Path)
-        {
-            try
-            {
-                WriteObject(Await(DiskSpaceService.TestAsync(Context, GetUnresolvedProviderPathFromPSPath(path), WarningPercent, CriticalPercent)));
-            }
-            catch (PuoException ex)
-            {
-                WriteItemError(ex, path);
-            }
-        }
-    }
+    protected override void Process() => ForEachItem(Path, path =>
+        WriteObject(Await(DiskSpaceService.TestAsync(Context, GetUnresolvedProviderPathFromPSPath(path), WarningPercent, CriticalPercent))));
 }

@@ -34,7 +34,7 @@ public sealed class EnvironmentNameCompleter : IArgumentCompleter
     public IEnumerable<CompletionResult> CompleteArgument(string commandName, string parameterName, string wordToComplete,
         CommandAst commandAst, IDictionary fakeBoundParameters)
     {
-        var pattern = WildcardPattern.Get(wordToComplete.Trim('\'', '"') + "*", WildcardOptions.IgnoreCase);
+        var pattern = Engine.NamePattern.Parse(Engine.NamePattern.Escape(wordToComplete.Trim('\'', '"')) + "*");
         return SessionEnvironments.Current.List()
             .Where(e => pattern.IsMatch(e.Name))
             .Select(e => new CompletionResult(e.Name, e.Name, CompletionResultType.ParameterValue, e.Postgres ?? e.Name));

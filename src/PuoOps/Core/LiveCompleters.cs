@@ -54,7 +54,7 @@ public abstract class LiveNameCompleter : IArgumentCompleter
         boundParameters[name] is { } value ? (value is PSObject wrapped ? wrapped.BaseObject : value) as string : null;
 
     /// <summary>The pattern the engine's name queries take for names that start with <paramref name="word"/>.</summary>
-    protected static string StartsWith(string word) => WildcardPattern.Escape(word) + "*";
+    protected static string StartsWith(string word) => NamePattern.Escape(word) + "*";
 
     private static PuoEnvironment EnvironmentOf(IDictionary boundParameters) =>
         (boundParameters["Environment"] is PSObject wrapped ? wrapped.BaseObject : boundParameters["Environment"]) switch
@@ -72,7 +72,7 @@ public abstract class LiveNameCompleter : IArgumentCompleter
 public sealed class TableNameCompleter : LiveNameCompleter
 {
     protected override async Task<IEnumerable<string>> NamesAsync(OperationContext context, string word, IDictionary boundParameters) =>
-        (await PostgresRelations.ResolveTablesAsync(context, Bound(boundParameters, "Schema"), StartsWith(word)).ConfigureAwait(false))
+        (await PostgresRelations.ResolveTablesAsync(context, RelationPattern.Parse(Bound(boundParameters, "Schema"), StartsWith(word))).ConfigureAwait(false))
         .Select(table => table.Name);
 }
 
@@ -80,7 +80,7 @@ public sealed class TableNameCompleter : LiveNameCompleter
 public sealed class IndexNameCompleter : LiveNameCompleter
 {
     protected override async Task<IEnumerable<string>> NamesAsync(OperationContext context, string word, IDictionary boundParameters) =>
-        (await PostgresRelations.ResolveIndexesAsync(context, Bound(boundParameters, "Schema"), StartsWith(word)).ConfigureAwait(false))
+        (await PostgresRelations.ResolveIndexesAsync(context, RelationPattern.Parse(Bound(boundParameters, "Schema"), StartsWith(word))).ConfigureAwait(false))
         .Select(index => index.Name);
 }
 

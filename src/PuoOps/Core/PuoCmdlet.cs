@@ -10,16 +10,23 @@ namespace PuoOps.Commands;
 /// The one base class of every PuoOps cmdlet: resolves the environment, builds the engine's
 /// <see cref="OperationContext"/>, waits for engine tasks on the pipeline thread while pumping their
 /// progress and verbose lines, turns Ctrl+C into cancellation that returns within a second, and turns
-/// engine failures into ErrorRecords. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/>
-/// and <see cref="End"/>. Its ShouldProcess and ShouldContinue stand in for PowerShell's: a change against a
-/// read-only environment is refused, and a prompt no one can answer (no host UI) fails at once saying what to add.
+/// engine failures into ErrorRecords, pages rows (-First/-Skip where the cmdlet supports paging), turns
+/// name selectors into <see cref="NamePattern"/>s, and completes whatever progress is still shown when it
+/// ends. Derived cmdlets override <see cref="Begin"/>, <see cref="Process"/> and <see cref="End"/>.
+/// Its ShouldProcess and ShouldContinue stand in for PowerShell's: a change against a read-only environment
+/// is refused, and a prompt no one can answer (no host UI) fails at once saying what to add.
 /// </summary>
 public abstract class PuoCmdlet : PSCmdlet
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(800);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<Action> _pending = new();
-    private ulong _paged; // objects offered to WritePaged so far
+    private readonly Dictionary<int, string> _openProgress = [];
+    private HashSet<string> _typedParameters = [];
+    private ulong _rowsSeen;
+    private ulong _rowsWritten;
+    private bool _engineSkipsAndLimits;
+    private ulong? _engineTotal;
 
     /// <summary>The environment to work on: a name, or an object from Get-PuoEnvironment. Defaults to the session default.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -84,15 +91,119 @@ public abstract class PuoCmdlet : PSCmdlet
     protected virtual void Process() { }
     protected virtual void End() { }
 
+    protected PuoCmdlet() => IsPaged = GetType().GetCustomAttribute<CmdletAttribute>()?.SupportsPaging == true;
+
+    /// <summary>True for a cmdlet declared with SupportsPaging: its rows go through -Skip and -First.</summary>
+    private bool IsPaged { get; }
+
     // A failure in Begin (typically parameter validation) is terminating: no record could succeed after it.
     protected sealed override void BeginProcessing()
     {
+        // What is bound now was typed (or splatted); what binds later comes from the pipeline.
+        _typedParameters = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
         RefuseChangeToReadOnlyAtStart();
         Guard(Begin, terminating: true);
     }
+
     protected sealed override void ProcessRecord() => Guard(Process);
-    protected sealed override void EndProcessing() => Guard(End);
+
+    protected sealed override void EndProcessing()
+    {
+        Guard(End);
+        foreach (var (id, activity) in _openProgress)
+            WriteProgress(new ProgressRecord(id, activity, "Done") { RecordType = ProgressRecordType.Completed });
+        _openProgress.Clear();
+        if (TotalCountRequested)
+            WriteObject(_engineSkipsAndLimits
+                ? PagingParameters.NewTotalCount(_engineTotal ?? 0, _engineTotal is null ? 0.0 : 1.0)
+                : PagingParameters.NewTotalCount(_rowsSeen, 1.0));
+    }
+
     protected sealed override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>
+    /// -First as the operator gave it (null when not given), for engines that can stop early or must know how
+    /// many to find; <see cref="WriteRow"/> applies -Skip and -First to what they return either way.
+    /// </summary>
+    protected long? FirstRequested =>
+        IsPaged && PagingParameters.First != ulong.MaxValue ? (long)Math.Min(PagingParameters.First, long.MaxValue) : null;
+
+    /// <summary>-Skip (0 when not given or the cmdlet does not page).</summary>
+    protected long SkipRequested => IsPaged ? (long)Math.Min(PagingParameters.Skip, long.MaxValue) : 0;
+
+    /// <summary>
+    /// Writes one of many rows, honouring -Skip and -First (and counting it for -IncludeTotalCount, whose total
+    /// the base writes after the rows); false once -First rows are written (and no total is asked for), so the
+    /// caller can stop reading. After <see cref="EnginePage"/> the engine has paged them: each is written as it is.
+    /// </summary>
+    protected bool WriteRow(object row)
+    {
+        if (!IsPaged || _engineSkipsAndLimits)
+        {
+            WriteObject(row);
+            return true;
+        }
+        _rowsSeen++;
+        if (_rowsSeen > PagingParameters.Skip && _rowsWritten < PagingParameters.First)
+        {
+            WriteObject(row);
+            _rowsWritten++;
+        }
+        return _rowsWritten < PagingParameters.First || PagingParameters.IncludeTotalCount;
+    }
+
+    /// <summary>
+    /// For an engine that applies -Skip and -First itself (SQL OFFSET and LIMIT): the page to ask it for. The rows it
+    /// returns then go through <see cref="WriteRow"/> as they are, and -IncludeTotalCount writes what <see cref="SetEngineTotal"/> was given
+    /// after them. An engine that cannot count (<paramref name="engineCounts"/> false) is asked for every row
+    /// under -IncludeTotalCount, and the base pages and counts them as usual.
+    /// </summary>
+    protected Page EnginePage(bool engineCounts)
+    {
+        if (!IsPaged || (TotalCountRequested && !engineCounts))
+            return Page.All;
+        _engineSkipsAndLimits = true;
+        return new(SkipRequested, FirstRequested);
+    }
+
+    /// <summary>True when the operator asked for -IncludeTotalCount, so an engine that pages itself should count.</summary>
+    protected bool TotalCountRequested => IsPaged && PagingParameters.IncludeTotalCount;
+
+    /// <summary>
+    /// The engine's count of every matching row, for -IncludeTotalCount after <see cref="EnginePage"/>; the counts of
+    /// several piped records add up.
+    /// </summary>
+    protected void SetEngineTotal(long total) => _engineTotal = (_engineTotal ?? 0) + (ulong)Math.Max(0, total);
+
+    /// <summary>Writes rows through <see cref="WriteRow"/> until -First is reached.</summary>
+    protected void WriteRows<T>(IEnumerable<T> rows)
+    {
+        foreach (var row in rows)
+            if (!WriteRow(row!))
+                return;
+    }
+
+    /// <summary>
+    /// A name selector's values as patterns: typed, each is a wildcard pattern; bound from a piped record (by
+    /// property name) or piped by value, each is exactly that name, so a record selects itself and nothing more.
+    /// </summary>
+    protected IReadOnlyList<NamePattern> NamePatterns(IEnumerable<string>? values, string parameterName) =>
+        values?.Select(value => NamePattern.Parse(FromPipeline(parameterName) ? NamePattern.Escape(value) : value)).ToList() ?? [];
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for each value of a name selector as a pattern (see <see cref="NamePatterns"/>);
+    /// a failure (a malformed pattern, a name that matches nothing) is that value's error, naming it as typed.
+    /// </summary>
+    protected void ForEachPattern(IEnumerable<string> values, string parameterName, Action<NamePattern> body) =>
+        ForEachItem(values, value => body(NamePatterns([value], parameterName)[0]));
+
+    /// <summary>The value of a name selector as <see cref="NamePatterns"/> reads it: a typed pattern, or escaped to match only itself when piped.</summary>
+    protected string? PatternText(string? value, string parameterName) =>
+        value is null || !FromPipeline(parameterName) ? value : NamePattern.Escape(value);
+
+    /// <summary>True when <paramref name="parameterName"/> was bound from the pipeline rather than typed.</summary>
+    protected bool FromPipeline(string parameterName) =>
+        MyInvocation.BoundParameters.ContainsKey(parameterName) && !_typedParameters.Contains(parameterName);
 
     /// <summary>Waits for an engine task on the pipeline thread and returns its result.</summary>
     protected T Await<T>(Task<T> task)
@@ -107,7 +218,7 @@ public abstract class PuoCmdlet : PSCmdlet
         task.GetAwaiter().GetResult();
     }
 
-    /// <summary>Writes each item of an engine stream as soon as it arrives.</summary>
+    /// <summary>Writes each item of an engine stream as soon as it arrives (through -Skip and -First where the cmdlet pages).</summary>
     protected void WriteEach<T>(IAsyncEnumerable<T> items)
     {
         var enumerator = items.GetAsyncEnumerator(StopToken);
@@ -118,7 +229,8 @@ public abstract class PuoCmdlet : PSCmdlet
                 var next = enumerator.MoveNextAsync();
                 if (!(next.IsCompletedSuccessfully ? next.Result : Await(next.AsTask())))
                     break;
-                WriteObject(enumerator.Current);
+                if (!WriteRow(enumerator.Current!))
+                    break;
             }
         }
         finally
@@ -129,40 +241,21 @@ public abstract class PuoCmdlet : PSCmdlet
     }
 
     /// <summary>
-    /// Writes <paramref name="item"/> unless -Skip passes over it or -First is already reached (SupportsPaging);
-    /// false once nothing more will be written, so the caller may stop reading (with -IncludeTotalCount it reads on
-    /// to count). Call <see cref="WriteTotalCount"/> at the end.
+    /// Shows an engine progress report and remembers what is still shown, so that <see cref="EndProcessing"/>
+    /// completes it; only on the pipeline thread (engine callbacks use the queue).
     /// </summary>
-    protected bool WritePaged(object item)
+    protected void WriteProgress(ProgressInfo value)
     {
-        _paged++;
-        if (PagingParameters is not { } paging)
-        {
-            WriteObject(item);
-            return true;
-        }
-        if (_paged <= paging.Skip)
-            return true;
-        var kept = _paged - paging.Skip;
-        if (kept <= paging.First)
-            WriteObject(item);
-        return kept < paging.First || paging.IncludeTotalCount;
-    }
-
-    /// <summary>The total that -IncludeTotalCount asks for: every object offered to <see cref="WritePaged"/>.</summary>
-    protected void WriteTotalCount()
-    {
-        if (PagingParameters is { IncludeTotalCount.IsPresent: true } paging)
-            WriteObject(paging.NewTotalCount(_paged, 1.0));
-    }
-
-    /// <summary>Shows an engine progress report; only on the pipeline thread (engine callbacks use the queue).</summary>
-    protected void WriteProgress(ProgressInfo value) =>
+        if (value.Completed)
+            _openProgress.Remove(value.ActivityId);
+        else
+            _openProgress[value.ActivityId] = value.Activity;
         WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
         {
             PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
             RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
         });
+    }
 
     /// <summary>
     /// Runs <paramref name="body"/> for each item; a failure of one item becomes a non-terminating error
@@ -376,7 +469,10 @@ public abstract class PuoCmdlet : PSCmdlet
             ErrorCategory.InvalidOperation, target));
     }
 
-    /// <summary>Queues engine progress so it is written from the pipeline thread.</summary>
+    /// <summary>
+    /// Queues engine progress so it is written from the pipeline thread, and remembers what is still shown so
+    /// that <see cref="EndProcessing"/> completes it.
+    /// </summary>
     private sealed class Progress(PuoCmdlet cmdlet) : IProgress<ProgressInfo>
     {
         public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() => cmdlet.WriteProgress(value));

@@ -19,6 +19,8 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
             TimeSpan back => TimeInput.BackFrom(DateTimeOffset.Now, back),
             short or decimal => TimeInput.BackFrom(DateTimeOffset.Now, FromSuffixedNumber(Unwrap(inputData))),
             string text => TimeInput.ParsePointInTime(text, DateTimeOffset.Now),
+            double or float or long or int or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
+                $"{inputData} is a bare number, not a point in time: give a duration back from now with its unit (1h, 30m, 2d) or a date."),
             var other => throw new ArgumentTransformationMetadataException(
                 $"Give a point in time (a date, or a duration back from now such as 1h), not a {other.GetType().Name}."),
         });
@@ -52,6 +54,8 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
 /// <summary>
 /// For duration parameters (type <see cref="TimeSpan"/>): <c>500ms</c>, <c>90s</c>, <c>1h30m</c>, <c>00:05:00</c>
 /// or a TimeSpan, with <see cref="TimeInput"/>'s spellings, so every duration of the module is written alike.
+/// An unquoted <c>30s</c> or <c>2d</c> reaches it as a suffixed number (see <see cref="TimeWindowAttribute.FromSuffixedNumber"/>);
+/// 0 is zero; any other bare number is refused, as PowerShell would make it ticks.
 /// </summary>
 public sealed class DurationAttribute : ArgumentTransformationAttribute
 {
@@ -59,9 +63,10 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
         TimeWindowAttribute.Translate(() => TimeWindowAttribute.Unwrap(inputData) switch
         {
             string text => TimeInput.ParseDuration(text),
+            0 => TimeSpan.Zero,
             short or decimal => TimeWindowAttribute.FromSuffixedNumber(TimeWindowAttribute.Unwrap(inputData)),
             // A bare number would otherwise become that many 100 ns ticks.
-            int or long or double => throw new ArgumentTransformationMetadataException(
+            double or float or long or int or byte or sbyte or ushort or uint or ulong => throw new ArgumentTransformationMetadataException(
                 $"Give a duration with its unit, such as 500ms, 30s, 5m or 2d, not the bare number {inputData}."),
             var other => other,
         });

@@ -4,7 +4,7 @@ using PuoOps.Engine.Docker;
 namespace PuoOps.Commands.Docker;
 
 /// <summary>The containers of the environment's compose project (or -Project, or -All), like docker compose ps -a.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoContainer", DefaultParameterSetName = ProjectSet)]
+[Cmdlet(VerbsCommon.Get, "PuoContainer", DefaultParameterSetName = ProjectSet, SupportsPaging = true)]
 [OutputType(typeof(Container))]
 public sealed class GetPuoContainerCommand : PuoCmdlet
 {
@@ -12,6 +12,7 @@ public sealed class GetPuoContainerCommand : PuoCmdlet
     private const string AllSet = "All";
 
     [Parameter(Position = 0)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[]? Service { get; set; }
@@ -28,7 +29,6 @@ public sealed class GetPuoContainerCommand : PuoCmdlet
     {
         var context = Context;
         var project = All ? null : Project ?? context.Environment.ComposeProject;
-        foreach (var container in Await(ContainerService.ListAsync(context, project, Service)))
-            WriteObject(container);
+        WriteRows(Await(ContainerService.ListAsync(context, project, Service is null ? null : NamePatterns(Service, nameof(Service)))));
     }
 }

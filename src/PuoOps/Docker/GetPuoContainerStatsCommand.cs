@@ -7,24 +7,27 @@ namespace PuoOps.Commands.Docker;
 /// One sample of CPU, memory, network, block I/O and PIDs per container, like docker stats --no-stream,
 /// with a Status against thresholds. Piped containers are collected and sampled together in End, concurrently.
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "PuoContainerStats", DefaultParameterSetName = ProjectSet)]
+[Cmdlet(VerbsCommon.Get, "PuoContainerStats", DefaultParameterSetName = ProjectSet, SupportsPaging = true)]
 [OutputType(typeof(ContainerStats))]
 public sealed class GetPuoContainerStatsCommand : PuoCmdlet
 {
     private const string ContainerSet = "Container";
     private const string ProjectSet = "Project";
     private const string AllSet = "All";
-    private readonly List<string> _containers = [];
+    private readonly List<Engine.NamePattern> _containers = [];
 
-    /// <summary>Container names or ids; binds the Id of objects from Get-PuoContainer.</summary>
+    /// <summary>Container names (wildcards when typed) or ids; binds the Id of objects from Get-PuoContainer.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ContainerSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "ContainerId")]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ContainerNameCompleter))]
+    [TextOrProperty(nameof(Container), "Id", "ContainerId")]
     public string[] Container { get; set; } = [];
 
     [Parameter(ParameterSetName = ProjectSet)]
     [Parameter(ParameterSetName = AllSet)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[]? Service { get; set; }
@@ -38,7 +41,7 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
 
     /// <summary>
     /// Least milliseconds between the two readings CPU % is computed from. The daemon's stats collector reads
-    /// containers about once a second, so the window is at least that; each result's SampleSeconds is the window measured.
+    /// containers about once a second, so the window is at least that; each result's SampleWindow is the window measured.
     /// </summary>
     [Parameter]
     [ValidateRange(100, 10000)]
@@ -66,7 +69,7 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
         PuoOps.Thresholds.Validate(MemoryWarningPercent, MemoryCriticalPercent);
     }
 
-    protected override void Process() => _containers.AddRange(Container);
+    protected override void Process() => _containers.AddRange(NamePatterns(Container, nameof(Container)));
 
     protected override void End()
     {
@@ -75,14 +78,14 @@ public sealed class GetPuoContainerStatsCommand : PuoCmdlet
         var context = Context;
         var project = ParameterSetName == ProjectSet ? Project ?? context.Environment.ComposeProject : null;
         var thresholds = new ContainerStatsService.Thresholds(CpuWarningPercent, CpuCriticalPercent, MemoryWarningPercent, MemoryCriticalPercent);
-        var samples = Await(ContainerStatsService.SampleAsync(context, _containers, project, Service,
+        var samples = Await(ContainerStatsService.SampleAsync(context, _containers, project, Service is null ? null : NamePatterns(Service, nameof(Service)),
             TimeSpan.FromMilliseconds(SampleMilliseconds), thresholds));
         foreach (var sample in samples)
         {
             if (sample.Error is not null)
                 WriteItemError(sample.Error, sample.Target);
-            else
-                WriteObject(sample.Stats);
+            else if (!WriteRow(sample.Stats!))
+                return;
         }
     }
 }

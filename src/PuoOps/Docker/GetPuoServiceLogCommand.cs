@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PuoOps.Engine;
 using PuoOps.Engine.Docker;
 
 namespace PuoOps.Commands.Docker;
@@ -8,15 +9,16 @@ namespace PuoOps.Commands.Docker;
 /// (docker logs), one object per line with Time, Container, Stream and Message, written as they are read.
 /// -Follow streams until Ctrl+C.
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "PuoServiceLog", DefaultParameterSetName = ServiceSet)]
+[Cmdlet(VerbsCommon.Get, "PuoServiceLog", DefaultParameterSetName = ServiceSet, SupportsPaging = true)]
 [OutputType(typeof(ServiceLogLine))]
 public sealed class GetPuoServiceLogCommand : PuoCmdlet
 {
     private const string ServiceSet = "Service";
     private const string ContainerSet = "Container";
-    private readonly List<string> _containers = [];
+    private readonly List<NamePattern> _containers = [];
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ServiceSet)]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ServiceNameCompleter))]
     public string[] Service { get; set; } = [];
@@ -26,9 +28,10 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? Project { get; set; }
 
-    /// <summary>Container names or ids; binds the Id of objects from Get-PuoContainer.</summary>
+    /// <summary>Container names (wildcards when typed) or ids; binds the Id of objects from Get-PuoContainer.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ContainerSet, ValueFromPipelineByPropertyName = true)]
     [Alias("Id", "ContainerId")]
+    [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(ContainerNameCompleter))]
     public string[] Container { get; set; } = [];
@@ -38,8 +41,15 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int? Tail { get; set; }
 
+    /// <summary>Lines written at or after this point in time, or this long ago (-Since 1h).</summary>
     [Parameter]
-    public DateTime? Since { get; set; }
+    [TimeWindow]
+    public DateTimeOffset? Since { get; set; }
+
+    /// <summary>Lines written before this point in time, or this long ago (-Until 10m).</summary>
+    [Parameter]
+    [TimeWindow]
+    public DateTimeOffset? Until { get; set; }
 
     /// <summary>Ask the daemon for each line's time (docker logs -t) and put it in Time.</summary>
     [Parameter]
@@ -49,25 +59,38 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter Follow { get; set; }
 
-    private LogOptions Options => new(Tail, Since is { } since ? new DateTimeOffset(since) : null, Timestamps, Follow);
+    private LogOptions Options => new(Tail, Since, Until, Timestamps, Follow);
+
+    protected override void Begin() => TimeInput.ValidateWindow(Since, Until);
 
     protected override void Process()
     {
         if (ParameterSetName == ContainerSet)
         {
-            _containers.AddRange(Container); // read together in End, so -Follow follows all of them
+            _containers.AddRange(NamePatterns(Container, nameof(Container))); // read together in End, so -Follow follows all of them
             return;
         }
         var context = Context;
+        var project = Project ?? context.Environment.ComposeProject;
         // Resolve every service first, then read them all at once: with -Follow one would otherwise never end.
         var targets = new List<ServiceTarget>();
-        ForEachItem(Service, service => targets.Add(Await(ServiceTarget.ResolveAsync(context, Project ?? context.Environment.ComposeProject, service))));
+        ForEachPattern(Service, nameof(Service), pattern => targets.AddRange(Await(ServiceTarget.ResolveAsync(context, project, pattern))));
         WriteEach(ServiceLogService.ReadServicesAsync(context, targets, Options));
     }
 
     protected override void End()
     {
-        if (_containers.Count > 0)
-            WriteEach(ServiceLogService.ReadContainersAsync(Context, _containers.Distinct().ToList(), Options));
+        if (_containers.Count == 0)
+            return;
+        var context = Context;
+        var ids = new List<string>();
+        foreach (var match in Await(ContainerService.SelectAsync(context, _containers)))
+        {
+            if (match.Error is not null)
+                WriteItemError(match.Error, match.Pattern);
+            ids.AddRange(match.Ids);
+        }
+        if (ids.Count > 0)
+            WriteEach(ServiceLogService.ReadContainersAsync(context, ids.Distinct().ToList(), Options));
     }
 }

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PuoOps.Engine;
 
 namespace PuoOps.Commands.Environment;
 
@@ -23,14 +24,13 @@ public sealed class GetPuoEnvironmentCommand : PuoCmdlet
             return;
         }
         var connected = SessionEnvironments.Current.List();
-        foreach (var name in Name)
+        ForEachPattern(Name, nameof(Name), pattern =>
         {
-            var pattern = WildcardPattern.Get(name, WildcardOptions.IgnoreCase);
             var matches = connected.Where(e => pattern.IsMatch(e.Name)).ToList();
-            if (matches.Count == 0 && !WildcardPattern.ContainsWildcardCharacters(name))
+            if (matches.Count == 0 && !pattern.HasWildcards)
                 WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Environment.NotFound",
-                    $"No environment named '{name}' is connected. Connect-PuoEnvironment -Name {name} first.", name));
+                    $"No environment named '{pattern}' is connected. Connect-PuoEnvironment -Name {pattern} first.", pattern.Text));
             WriteObject(matches, enumerateCollection: true);
-        }
+        });
     }
 }

@@ -6,7 +6,7 @@ using PuoOps.Engine.Http;
 namespace PuoOps.Commands.Health;
 
 /// <summary>A Prometheus /metrics page (the runbook's curl :8000/metrics), or a saved scrape, as objects.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoMetric", DefaultParameterSetName = UrlSet)]
+[Cmdlet(VerbsCommon.Get, "PuoMetric", DefaultParameterSetName = UrlSet, SupportsPaging = true)]
 [OutputType(typeof(Metric))]
 public sealed class GetPuoMetricCommand : PuoCmdlet
 {
@@ -26,22 +26,24 @@ public sealed class GetPuoMetricCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
 
-    private List<NamePattern>? _patterns;
+    private IReadOnlyList<NamePattern> _patterns = [];
 
-    protected override void Begin() => _patterns = Name?.Select(NamePattern.Parse).ToList();
+    protected override void Begin() => _patterns = NamePatterns(Name, nameof(Name));
 
     protected override void Process()
     {
         using var page = Path is not null
             ? MetricService.Open(SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path))
             : Await(MetricService.ScrapeAsync(Context, ParseUrl()));
-        var unmatched = _patterns?.Where(p => !p.HasWildcards).ToList() ?? [];
+        var unmatched = _patterns.Where(p => !p.HasWildcards).ToList();
         foreach (var metric in page.Read(WriteWarning))
         {
-            if (_patterns is not null && !_patterns.Any(p => p.IsMatch(metric.Name)))
+            if (_patterns.Count > 0 && !_patterns.Any(p => p.IsMatch(metric.Name)))
                 continue;
             unmatched.RemoveAll(p => p.IsMatch(metric.Name));
-            WriteObject(metric);
+            // After -First rows the rest of the page is not read, so a name not seen yet is not known to be missing.
+            if (!WriteRow(metric))
+                return;
         }
         foreach (var literal in unmatched)
             WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Metrics.NotFound",

@@ -48,11 +48,11 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
 
     protected override void Process()
     {
-        var page = PagingParameters.Page();
+        var page = EnginePage(engineCounts: true);
         var query = new ProcessQuery
         {
-            Names = Name?.Select(NamePattern.Parse).ToList(),
-            Services = Service?.Select(NamePattern.Parse).ToList(),
+            Names = Name is null ? null : NamePatterns(Name, nameof(Name)),
+            Services = Service is null ? null : NamePatterns(Service, nameof(Service)),
             SortBy = Enum.Parse<ProcessSort>(SortBy, ignoreCase: true),
             Skip = page.Skip,
             Take = MyInvocation.BoundParameters.ContainsKey("First") ? page.First : All ? null : Top,
@@ -61,9 +61,8 @@ public sealed class GetPuoProcessCommand : PuoCmdlet
         var listing = Await(ProcessService.ListAsync(Context, query));
         foreach (var warning in listing.Warnings)
             WriteWarning(warning);
-        WriteObject(listing.Processes, enumerateCollection: true);
-        if (PagingParameters.IncludeTotalCount)
-            WriteObject(PagingParameters.NewTotalCount((ulong)listing.TotalCount, 1.0));
+        WriteRows(listing.Processes);
+        SetEngineTotal(listing.TotalCount);
         foreach (var literal in listing.Unmatched)
             WriteItemError(new PuoException(ErrorKind.NotFound, "PuoOps.Process.NotFound",
                 $"No process on this machine matches '{literal}' (-Name or -Service). See what runs with Get-PuoProcess -All.", literal));

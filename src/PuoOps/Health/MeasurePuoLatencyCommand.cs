@@ -21,6 +21,11 @@ public sealed class MeasurePuoLatencyCommand : PuoCmdlet
     public long Count { get; set; }
 
     [Parameter]
+    [Duration]
+    public TimeSpan Duration { get; set; }
+
+    /// <summary>Deprecated spelling of -Duration in seconds, kept for one release.</summary>
+    [Parameter(DontShow = true)]
     [ValidateRange(1, 3600)]
     public int DurationSec { get; set; }
 
@@ -43,7 +48,8 @@ public sealed class MeasurePuoLatencyCommand : PuoCmdlet
         {
             Url = url,
             Count = MyInvocation.BoundParameters.ContainsKey(nameof(Count)) ? Count : null,
-            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(DurationSec)) ? TimeSpan.FromSeconds(DurationSec) : null,
+            Duration = MyInvocation.BoundParameters.ContainsKey(nameof(Duration)) ? Duration
+                : MyInvocation.BoundParameters.ContainsKey(nameof(DurationSec)) ? TimeSpan.FromSeconds(DurationSec) : null,
             Concurrency = Concurrency,
             Rate = ParameterSetName == RateSet ? Rate : null,
             Sla = Sla,

@@ -40,11 +40,10 @@ public sealed class SearchPuoLogCommand : LogFileCommand
         {
             foreach (var line in LogSearch.Search(file, _options, Stats, WriteProgress, StopToken))
             {
-                if (!WritePaged(line))
+                if (!WriteRow(line))
                     return false;
             }
             return true;
         });
-        WriteTotalCount();
     }
 }

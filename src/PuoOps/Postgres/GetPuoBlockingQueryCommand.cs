@@ -4,7 +4,7 @@ using PuoOps.Engine.Postgres;
 namespace PuoOps.Commands.Postgres;
 
 /// <summary>Who blocks whom: root blockers, each followed by the backends waiting on it. Pipe to Stop-PuoQuery.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoBlockingQuery")]
+[Cmdlet(VerbsCommon.Get, "PuoBlockingQuery", SupportsPaging = true)]
 [OutputType(typeof(BlockingQuery))]
 public sealed class GetPuoBlockingQueryCommand : PuoCmdlet
 {
@@ -12,10 +12,6 @@ public sealed class GetPuoBlockingQueryCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter RootOnly { get; set; }
 
-    protected override void Process()
-    {
-        foreach (var row in Await(BlockingQueryService.GetAsync(Context)))
-            if (!RootOnly || row.IsRootBlocker)
-                WriteObject(row);
-    }
+    protected override void Process() =>
+        WriteRows(Await(BlockingQueryService.GetAsync(Context)).Where(row => !RootOnly || row.IsRootBlocker));
 }

@@ -4,7 +4,7 @@ using PuoOps.Engine.Postgres;
 namespace PuoOps.Commands.Postgres;
 
 /// <summary>Estimated B-tree index bloat, most wasted bytes first: what to pass to Invoke-PuoReindex.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoIndexBloat")]
+[Cmdlet(VerbsCommon.Get, "PuoIndexBloat", SupportsPaging = true)]
 [OutputType(typeof(IndexBloat))]
 public sealed class GetPuoIndexBloatCommand : PuoCmdlet
 {
@@ -32,7 +32,7 @@ public sealed class GetPuoIndexBloatCommand : PuoCmdlet
 
     protected override void Process()
     {
-        foreach (var bloat in Await(IndexBloatService.GetAsync(Context, Schema, Table, Index, WarningPercent, CriticalPercent)))
-            WriteObject(bloat);
+        var (tables, indexes) = RelationPattern.ParseIndexes(Schema, Table, Index);
+        WriteRows(Await(IndexBloatService.GetAsync(Context, tables, indexes, WarningPercent, CriticalPercent)));
     }
 }

@@ -7,7 +7,7 @@ namespace PuoOps.Commands.Postgres;
 /// The runbook's "check indexes" and "identify unused indexes": every index with its scans, size, definition
 /// and the flags that say whether it may be dropped; or only the unused, duplicate or invalid ones.
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "PuoIndexUsage", DefaultParameterSetName = "All")]
+[Cmdlet(VerbsCommon.Get, "PuoIndexUsage", DefaultParameterSetName = "All", SupportsPaging = true)]
 [OutputType(typeof(IndexUsage))]
 public sealed class GetPuoIndexUsageCommand : PuoCmdlet
 {
@@ -29,6 +29,7 @@ public sealed class GetPuoIndexUsageCommand : PuoCmdlet
     public SwitchParameter Unused { get; set; }
 
     [Parameter(ParameterSetName = "Unused")]
+    [Duration]
     public TimeSpan MinimumStatsAge { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>List unused indexes even though the statistics are younger than -MinimumStatsAge.</summary>
@@ -51,9 +52,10 @@ public sealed class GetPuoIndexUsageCommand : PuoCmdlet
     protected override void Process()
     {
         var filter = Unused ? IndexUsageFilter.Unused : Duplicate ? IndexUsageFilter.Duplicate : Invalid ? IndexUsageFilter.Invalid : IndexUsageFilter.All;
+        var (tables, indexes) = RelationPattern.ParseIndexes(Schema, Table, Index);
         try
         {
-            WriteEach(IndexUsageService.GetAsync(Context, Schema, Table, Index, filter, MinimumStatsAge, Force));
+            WriteEach(IndexUsageService.GetAsync(Context, tables, indexes, filter, MinimumStatsAge, Force));
         }
         catch (PuoException ex) when (ex.ErrorId == "PuoOps.Postgres.StatisticsTooRecent")
         {

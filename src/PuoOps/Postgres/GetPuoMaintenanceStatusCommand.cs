@@ -4,7 +4,7 @@ using PuoOps.Engine.Postgres;
 namespace PuoOps.Commands.Postgres;
 
 /// <summary>Vacuum and analyze history, dead tuples and wraparound distance per table, plus one database row.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoMaintenanceStatus")]
+[Cmdlet(VerbsCommon.Get, "PuoMaintenanceStatus", SupportsPaging = true)]
 [OutputType(typeof(MaintenanceStatus))]
 public sealed class GetPuoMaintenanceStatusCommand : PuoCmdlet
 {
@@ -39,6 +39,6 @@ public sealed class GetPuoMaintenanceStatusCommand : PuoCmdlet
     public double WraparoundCriticalPercent { get; set; } = 75;
 
     protected override void Process() =>
-        WriteEach(MaintenanceStatusService.GetAsync(Context, Schema, Table, new MaintenanceThresholds(
+        WriteEach(MaintenanceStatusService.GetAsync(Context, RelationPattern.Parse(Schema, Table), new MaintenanceThresholds(
             DeadWarningPercent, DeadCriticalPercent, MinimumDeadTuples, WraparoundWarningPercent, WraparoundCriticalPercent)));
 }

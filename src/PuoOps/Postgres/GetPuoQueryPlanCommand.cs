@@ -17,6 +17,7 @@ public sealed class GetPuoQueryPlanCommand : PuoCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Alias("Statement")]
+    [TextOrProperty(nameof(Query), "Statement")]
     public string Query { get; set; } = "";
 
     /// <summary>Execute the statement (EXPLAIN ANALYZE) even when it came from the pipeline.</summary>

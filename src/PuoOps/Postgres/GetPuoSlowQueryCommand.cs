@@ -3,11 +3,12 @@ using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Commands.Postgres;
 
-[Cmdlet(VerbsCommon.Get, "PuoSlowQuery")]
+[Cmdlet(VerbsCommon.Get, "PuoSlowQuery", SupportsPaging = true)]
 [OutputType(typeof(SlowQuery))]
 public sealed class GetPuoSlowQueryCommand : PuoCmdlet
 {
     [Parameter(Position = 0)]
+    [Duration]
     public TimeSpan MinimumDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     [Parameter]

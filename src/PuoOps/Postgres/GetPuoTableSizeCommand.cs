@@ -4,7 +4,7 @@ using PuoOps.Engine.Postgres;
 namespace PuoOps.Commands.Postgres;
 
 /// <summary>The runbook's "check table sizes": tables largest first, with heap, index and TOAST bytes.</summary>
-[Cmdlet(VerbsCommon.Get, "PuoTableSize")]
+[Cmdlet(VerbsCommon.Get, "PuoTableSize", SupportsPaging = true)]
 [OutputType(typeof(TableSize))]
 public sealed class GetPuoTableSizeCommand : PuoCmdlet
 {
@@ -17,9 +17,20 @@ public sealed class GetPuoTableSizeCommand : PuoCmdlet
     [SupportsWildcards]
     public string? Schema { get; set; }
 
-    [Parameter]
+    /// <summary>Deprecated spelling of -First, kept for one release.</summary>
+    [Parameter(DontShow = true)]
     [ValidateRange(1, int.MaxValue)]
     public int? Top { get; set; }
 
-    protected override void Process() => WriteEach(TableSizeService.GetAsync(Context, Schema, Table, Top));
+    protected override void Begin()
+    {
+        if (Top is { } top && FirstRequested is null)
+            PagingParameters.First = (ulong)top;
+    }
+
+    protected override void Process()
+    {
+        var limit = FirstRequested is { } first ? first + SkipRequested : (long?)null;
+        WriteEach(TableSizeService.GetAsync(Context, RelationPattern.Parse(Schema, Table), PagingParameters.IncludeTotalCount ? null : limit));
+    }
 }

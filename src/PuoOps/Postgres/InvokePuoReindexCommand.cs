@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PuoOps.Engine;
 using PuoOps.Engine.Postgres;
 
 namespace PuoOps.Commands.Postgres;
@@ -26,6 +27,7 @@ public sealed class InvokePuoReindexCommand : PuoCmdlet
     public SwitchParameter Concurrently { get; set; } = true;
 
     [Parameter]
+    [Duration]
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     protected override void Begin() => PostgresRelations.ValidateLockTimeout(LockTimeout);
@@ -34,15 +36,11 @@ public sealed class InvokePuoReindexCommand : PuoCmdlet
     {
         var ctx = Context;
         var action = Concurrently ? "REINDEX INDEX CONCURRENTLY" : "REINDEX INDEX (blocks writes to the table while it runs)";
-        ForEachItem(Index, name => ForEachItem(Await(PostgresRelations.ResolveIndexesAsync(ctx, Schema, name)), target =>
+        var schema = PatternText(Schema, nameof(Schema));
+        ForEachItem(Index, name => ForEachItem(Await(PostgresRelations.ResolveIndexesAsync(ctx, RelationPattern.Parse(schema, PatternText(name, nameof(Index))))), target =>
         {
-            if (ShouldProcess($"index {target} on {target.Schema}.{target.Table} ({IndexSize(target)})", action))
+            if (ShouldProcess($"index {target} on {target.Schema}.{target.Table} ({Units.Bytes(target.SizeBytes)})", action))
                 WriteObject(Await(ReindexService.ReindexAsync(ctx, target, Concurrently, LockTimeout)));
         }));
     }
-
-    protected override void End() =>
-        WriteProgress(new ProgressRecord(1, "REINDEX", "Done") { RecordType = ProgressRecordType.Completed });
-
-    private static string IndexSize(IndexTarget target) => $"{target.SizeBytes / 1024.0 / 1024.0:0.##} MB";
 }

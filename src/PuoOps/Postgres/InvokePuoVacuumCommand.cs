@@ -5,22 +5,15 @@ namespace PuoOps.Commands.Postgres;
 
 /// <summary>
 /// The runbook's VACUUM ANALYZE: the whole database, or the tables named or piped in (from Get-PuoTableSize,
-/// Get-PuoMaintenanceStatus), one result per table. -Full takes an exclusive lock and confirms like High impact.
+/// Get-PuoMaintenanceStatus), one result per table. -Full takes an exclusive lock and asks once more (ShouldContinue) unless -Force.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "PuoVacuum", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(MaintenanceResult))]
-public sealed class InvokePuoVacuumCommand : PuoCmdlet
+public sealed class InvokePuoVacuumCommand : TableMaintenanceCommand
 {
     private VacuumOptions _options = null!;
-
-    [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(TableNameCompleter))]
-    public string[]? Table { get; set; }
-
-    [Parameter(ValueFromPipelineByPropertyName = true)]
-    [SupportsWildcards]
-    public string? Schema { get; set; }
+    private bool _yesToAll;
+    private bool _noToAll;
 
     [Parameter]
     public SwitchParameter Analyze { get; set; }
@@ -38,9 +31,10 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
     public int? Parallel { get; set; }
 
     [Parameter]
+    [Duration]
     public TimeSpan LockTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Skip the extra confirmation of -Full.</summary>
+    /// <summary>Skip the second question -Full asks.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
@@ -53,42 +47,24 @@ public sealed class InvokePuoVacuumCommand : PuoCmdlet
     protected override void Process()
     {
         var ctx = Context;
-        if (Table is null || Table.Length == 0)
-        {
-            var database = ctx.Environment.Postgres ?? ctx.Environment.Name;
-            if (!ShouldProcess($"every table of {database}", _options.Statement) || !ConfirmFull($"every table of {database}"))
-                return;
-            Vacuum(ctx, Await(PostgresRelations.AllTablesAsync(ctx)), confirmEach: false);
-            return;
-        }
-        ForEachItem(Table, name => Vacuum(ctx, Await(PostgresRelations.ResolveTablesAsync(ctx, Schema, name)), confirmEach: true));
-    }
-
-    protected override void End() =>
-        WriteProgress(new ProgressRecord(1, _options.Statement, "Done") { RecordType = ProgressRecordType.Completed });
-
-    private void Vacuum(Engine.OperationContext ctx, IReadOnlyList<TableTarget> tables, bool confirmEach)
-    {
-        var position = 0;
-        ForEachItem(tables, table =>
-        {
-            var index = position++;
-            if (!confirmEach || (ShouldProcess(table.ToString(), _options.Statement) && ConfirmFull(table.ToString())))
-                WriteObject(Await(VacuumService.VacuumAsync(ctx, table, _options, index, tables.Count)));
-        });
+        if (HasTables)
+            ForEachSelectedTable(ctx, Table!, (table, position, count) =>
+            {
+                if (Confirm(table.ToString()))
+                    WriteObject(Await(VacuumService.VacuumAsync(ctx, table, _options, position, count)));
+            });
+        else if (!PipedWithoutTable() && Confirm($"every table of {ctx.Environment.Postgres ?? ctx.Environment.Name}"))
+            ForEachTableOf(Await(PostgresRelations.AllTablesAsync(ctx)), (table, position, count) =>
+                WriteObject(Await(VacuumService.VacuumAsync(ctx, table, _options, position, count))));
     }
 
     /// <summary>
-    /// VACUUM FULL locks the table against reads and writes for the whole rewrite, so it confirms as a High-impact
-    /// action would, while a plain VACUUM (Medium) does not; -Confirm, -Force or $ConfirmPreference = 'None' skip it.
+    /// ShouldProcess (-WhatIf, -Confirm) for the statement; for VACUUM FULL, which locks out reads and writes for
+    /// the whole rewrite, PowerShell's standard second question as well (ShouldContinue, with Yes to All) unless -Force.
     /// </summary>
-    private bool ConfirmFull(string target)
-    {
-        if (!Full || Force || MyInvocation.BoundParameters.ContainsKey("Confirm"))
-            return true;
-        if (GetVariableValue("ConfirmPreference") is ConfirmImpact preference && preference == ConfirmImpact.None)
-            return true;
-        return ShouldContinue($"VACUUM FULL rewrites {target} under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes. Continue?",
-            "Confirm VACUUM FULL");
-    }
+    private bool Confirm(string target) =>
+        ShouldProcess(target, _options.Statement)
+        && (!Full || Force || ShouldContinue(
+            $"VACUUM FULL rewrites {target} under an ACCESS EXCLUSIVE lock: reads and writes wait until it finishes. Continue?",
+            "Confirm VACUUM FULL", ref _yesToAll, ref _noToAll));
 }

@@ -18,7 +18,7 @@ public sealed class StopPuoQueryCommand : PuoCmdlet
 
     /// <summary>When piped from Get-PuoSlowQuery: only signal while the backend still runs that query.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
-    public DateTime? QueryStart { get; set; }
+    public DateTimeOffset? QueryStart { get; set; }
 
     [Parameter]
     public SwitchParameter Terminate { get; set; }
@@ -27,30 +27,12 @@ public sealed class StopPuoQueryCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void Process()
+    protected override void Process() => ForEachItem(Pid, pid =>
     {
-        var action = Terminate ? "Terminate" : "Cancel";
-        ForEachItem(Pid, pid =>
-        {
-            var context = Context;
-            var backend = Await(PostgresActivityService.GetBackendAsync(context, pid, Force));
-            var what = $"pid {pid} ({backend.User}@{backend.Database}, {backend.State}): {Shorten(backend.Query)}";
-            if (!ShouldProcess(what, Terminate ? "Terminate the backend (pg_terminate_backend)" : "Cancel the running query (pg_cancel_backend)"))
-                return;
+        var context = Context;
+        var backend = Await(PostgresActivityService.GetBackendAsync(context, pid, Force));
+        if (ShouldProcess(backend.Describe(), Terminate ? "Terminate the backend (pg_terminate_backend)" : "Cancel the running query (pg_cancel_backend)"))
             // Only the pipeline's own query is guarded; a pid typed by hand means "whatever it runs now".
-            var signalled = Await(PostgresActivityService.SignalAsync(context, pid, Terminate, QueryStart));
-            WriteObject(new QueryStopResult
-            {
-                Environment = context.Environment.Name, Pid = pid, Action = action, Signalled = signalled,
-                User = backend.User, Database = backend.Database, Query = backend.Query,
-                Message = signalled ? $"{action} signal sent." : "Not signalled: the query had already finished or the backend had moved on to another one.",
-            });
-        });
-    }
-
-    private static string Shorten(string? query)
-    {
-        var flat = string.Join(' ', (query ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return flat.Length <= 80 ? flat : flat[..77] + "...";
-    }
+            WriteObject(Await(PostgresActivityService.StopAsync(context, backend, Terminate, QueryStart)));
+    });
 }

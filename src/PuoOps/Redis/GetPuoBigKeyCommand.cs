@@ -3,18 +3,17 @@ using PuoOps.Engine.Redis;
 
 namespace PuoOps.Commands.Redis;
 
-[Cmdlet(VerbsCommon.Get, "PuoBigKey")]
+/// <summary>The keys using the most memory, biggest first (redis-cli --memkeys); -First says how many (default 10).</summary>
+[Cmdlet(VerbsCommon.Get, "PuoBigKey", SupportsPaging = true)]
 [OutputType(typeof(CacheKey))]
 public sealed class GetPuoBigKeyCommand : PuoCmdlet
 {
+    private const int DefaultFirst = 10;
+
+    /// <summary>A Redis glob the server matches (SCAN MATCH), not a PowerShell wildcard.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     public string Pattern { get; set; } = "*";
-
-    /// <summary>How many of the biggest keys to return.</summary>
-    [Parameter]
-    [ValidateRange(1, 10000)]
-    public int First { get; set; } = 10;
 
     /// <summary>Measure only this many keys (in SCAN order, a sample of the keyspace) instead of all.</summary>
     [Parameter]
@@ -23,7 +22,8 @@ public sealed class GetPuoBigKeyCommand : PuoCmdlet
 
     protected override void Process()
     {
-        foreach (var key in Await(RedisKeyService.GetBiggestAsync(Context, Pattern, First, SampleSize)))
-            WriteObject(key);
+        var top = (int)Math.Min(int.MaxValue, (FirstRequested ?? DefaultFirst) + SkipRequested);
+        var biggest = Await(RedisKeyService.GetBiggestAsync(Context, Pattern, top, SampleSize));
+        WriteRows(FirstRequested is null ? biggest.Skip((int)Math.Min(SkipRequested, int.MaxValue)) : biggest);
     }
 }

@@ -3,22 +3,19 @@ using PuoOps.Engine.Redis;
 
 namespace PuoOps.Commands.Redis;
 
-[Cmdlet(VerbsCommon.Get, "PuoCacheKey")]
+[Cmdlet(VerbsCommon.Get, "PuoCacheKey", SupportsPaging = true)]
 [OutputType(typeof(CacheKey))]
 public sealed class GetPuoCacheKeyCommand : PuoCmdlet
 {
-    /// <summary>A Redis glob (SCAN MATCH): puo:session:*, puo:cache:search:1?.</summary>
+    /// <summary>A Redis glob the server matches (SCAN MATCH): puo:session:*, puo:cache:search:1?; not a PowerShell wildcard.</summary>
     [Parameter(Position = 0)]
     [ValidateNotNullOrEmpty]
     public string Pattern { get; set; } = "*";
-
-    [Parameter]
-    [ValidateRange(1, long.MaxValue)]
-    public long? First { get; set; }
 
     /// <summary>Also read each key's type, TTL and memory usage (three pipelined commands per key).</summary>
     [Parameter]
     public SwitchParameter Detailed { get; set; }
 
-    protected override void Process() => WriteEach(RedisKeyService.GetAsync(Context, Pattern, First, Detailed));
+    protected override void Process() =>
+        WriteEach(RedisKeyService.GetAsync(Context, Pattern, PagingParameters.IncludeTotalCount ? null : FirstRequested + SkipRequested, Detailed));
 }

@@ -3,14 +3,13 @@ using PuoOps.Engine.Redis;
 
 namespace PuoOps.Commands.Redis;
 
-[Cmdlet(VerbsCommon.Get, "PuoRedisSlowLog")]
+[Cmdlet(VerbsCommon.Get, "PuoRedisSlowLog", SupportsPaging = true)]
 [OutputType(typeof(RedisSlowLogEntry))]
 public sealed class GetPuoRedisSlowLogCommand : PuoCmdlet
 {
-    /// <summary>How many of the newest entries to read (SLOWLOG GET n).</summary>
-    [Parameter(Position = 0)]
-    [ValidateRange(1, 100000)]
-    public int First { get; set; } = 10;
+    private const int DefaultFirst = 10;
 
-    protected override void Process() => WriteEach(RedisSlowLogService.GetAsync(Context, First));
+    /// <summary>Reads the newest entries with SLOWLOG GET n, n being -Skip plus -First (default 10).</summary>
+    protected override void Process() =>
+        WriteEach(RedisSlowLogService.GetAsync(Context, (int)Math.Min(int.MaxValue, (FirstRequested ?? DefaultFirst) + SkipRequested)));
 }

@@ -69,7 +69,7 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
             {
                 if (!Raw)
                     groups.Add(request);
-                else if (!WritePaged(request))
+                else if (!WriteRow(request))
                     return false;
             }
             return true;
@@ -78,13 +78,12 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
         {
             foreach (var group in groups.Result(Threshold))
             {
-                if (!WritePaged(group))
+                if (!WriteRow(group))
                     break;
             }
         }
         if (Stats.MalformedLines > 0)
             WriteWarning($"{Stats.MalformedLines} of {Stats.Lines} line(s) were not in the {Format ?? (Pattern is null ? "nginx or JSON" : "Regex")} format and were skipped. " +
                 "Check -Format (or -Pattern), and that the files are access logs.");
-        WriteTotalCount();
     }
 }

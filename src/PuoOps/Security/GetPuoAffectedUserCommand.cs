@@ -19,10 +19,6 @@ public sealed class GetPuoAffectedUserCommand : PuoCmdlet
 
     protected override void Begin() => TimeInput.ValidateWindow(Since, Until);
 
-    protected override void Process()
-    {
-        if (PagingParameters.IncludeTotalCount)
-            WriteObject(PagingParameters.NewTotalCount(0, 0.0)); // the total is not counted: "Unknown total count"
-        WriteEach(AuditLogService.GetAffectedUsersAsync(Context, Since, Until, PagingParameters.Page()));
-    }
+    protected override void Process() =>
+        WriteEach(AuditLogService.GetAffectedUsersAsync(Context, Since, Until, EnginePage(engineCounts: false)));
 }

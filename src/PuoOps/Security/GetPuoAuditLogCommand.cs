@@ -39,13 +39,14 @@ public sealed class GetPuoAuditLogCommand : PuoCmdlet
         var query = new AuditLogQuery
         {
             Since = Since, Until = Until,
-            Actions = Action.Select(NamePattern.Parse).ToList(),
-            Users = User.Select(NamePattern.Parse).ToList(),
+            Actions = NamePatterns(Action, nameof(Action)),
+            Users = NamePatterns(User, nameof(User)),
             Networks = IpAddress.Select(a => IpNetworks.Parse(a)).ToList(),
         };
         var context = Context;
-        if (PagingParameters.IncludeTotalCount)
-            WriteObject(PagingParameters.NewTotalCount((ulong)Await(AuditLogService.CountAsync(context, query)), 1.0));
-        WriteEach(AuditLogService.GetAsync(context, query, PagingParameters.Page()));
+        var page = EnginePage(engineCounts: true);
+        if (TotalCountRequested)
+            SetEngineTotal(Await(AuditLogService.CountAsync(context, query)));
+        WriteEach(AuditLogService.GetAsync(context, query, page));
     }
 }

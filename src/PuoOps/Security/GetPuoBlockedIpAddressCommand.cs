@@ -28,10 +28,6 @@ public sealed class GetPuoBlockedIpAddressCommand : PuoCmdlet
             });
             entries = selected;
         }
-        var page = PagingParameters.Page();
-        if (PagingParameters.IncludeTotalCount)
-            WriteObject(PagingParameters.NewTotalCount((ulong)entries.Count, 1.0));
-        foreach (var entry in entries.Skip((int)Math.Min(page.Skip, int.MaxValue)).Take((int)Math.Min(page.First ?? int.MaxValue, int.MaxValue)))
-            WriteObject(entry);
+        WriteRows(entries);
     }
 }

@@ -44,7 +44,7 @@ public sealed class ResetPuoApiKeyCommand : EnvFileCommandBase
         if (!_files.TryGetValue(path, out var request))
             _files[path] = request = (CurrentEnvironment, []);
         var names = All ? Name.Append(ApiKeyRotationService.ApiKey).Append(ApiKeyRotationService.JwtSecret) : Name;
-        request.Patterns.AddRange(names.Select(NamePattern.Parse));
+        request.Patterns.AddRange(NamePatterns(names, nameof(Name)));
     }
 
     protected override void End() => ForEachItem(_files, pair => Rotate(pair.Key, pair.Value.Environment, pair.Value.Patterns));

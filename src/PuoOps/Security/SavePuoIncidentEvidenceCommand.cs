@@ -23,6 +23,11 @@ public sealed class SavePuoIncidentEvidenceCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = ".";
 
+    /// <summary>The folder holding pg_dump; without it, PATH, then the distribution's usual folders.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PgBinPath { get; set; }
+
     protected override void Process()
     {
         var logPaths = LogPath.SelectMany(Resolve).ToList();
@@ -31,7 +36,7 @@ public sealed class SavePuoIncidentEvidenceCommand : PuoCmdlet
         var tables = string.Join(", ", Table.Prepend(EvidenceService.AuditTable).Distinct());
         if (!ShouldProcess(destination, $"Save {logs.Count} log files ({Display.Bytes(logs.Sum(l => l.SizeBytes))}) and a pg_dump of {tables} as incident evidence"))
             return;
-        var result = Await(EvidenceService.SaveAsync(Context, new EvidenceOptions(logPaths, Table, destination)));
+        var result = Await(EvidenceService.SaveAsync(Context, new EvidenceOptions(logPaths, Table, destination, PgBinPath)));
         foreach (var warning in result.Warnings)
             WriteWarning(warning);
         foreach (var error in result.Errors)

@@ -20,7 +20,7 @@ public sealed class TestPuoSecretEnvironmentCommand : EnvFileCommandBase
 
     protected override void Process()
     {
-        var checks = SecretEnvironmentService.Check(CurrentEnvironment.Name, Name.Select(NamePattern.Parse).ToList(), EnvFilePath, EnvFileNamed,
+        var checks = SecretEnvironmentService.Check(CurrentEnvironment.Name, NamePatterns(Name, nameof(Name)), EnvFilePath, EnvFileNamed,
             System.Environment.GetEnvironmentVariables(), WriteVerbose);
         if (Quiet)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using PuoOps.Engine;
 using PuoOps.Engine.Backup;
+using PuoOps.Engine.Postgres;
 using PuoOps.Tests.Infrastructure;
 
 namespace PuoOps.Tests.Backup;
@@ -120,12 +121,18 @@ public sealed class BackupEngineTests
         Assert.Equal(new[] { "public.alembic_version", "public.audit_logs", "public.memories" }, await Dumped("public.*"));
         Assert.Equal(new[] { "public.memories" }, await Dumped("*.MEM?RIES", "memories"));
 
+        // The module's rule: a wildcard that matches nothing selects nothing, a name that matches nothing is an error.
+        Assert.Equal(new[] { "public.audit_logs" }, await Dumped("audit_logs", "nomatch*"));
         var entries = Directory.GetFileSystemEntries(db.Directory).Length;
-        var missing = await Assert.ThrowsAsync<PuoException>(() =>
-            BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs", "nomatch*"] }));
-        Assert.Equal(ErrorKind.NotFound, missing.Kind);
-        Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
-        Assert.Contains("'nomatch*'", missing.Message);
+        foreach (var tables in new[] { new[] { "audit_logs", "nomatch" }, new[] { "nomatch*" } })
+        {
+            var missing = await Assert.ThrowsAsync<PuoException>(() =>
+                BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = tables }));
+            Assert.Equal(ErrorKind.NotFound, missing.Kind);
+            Assert.Equal("PuoOps.Backup.TableNotFound", missing.ErrorId);
+            Assert.Contains($"'{tables[^1]}'", missing.Message);
+        }
+        // Nothing was dumped: pg_dump without --table would have dumped everything.
         Assert.Equal(entries, Directory.GetFileSystemEntries(db.Directory).Length);
         var unclosed = await Assert.ThrowsAsync<PuoException>(() =>
             BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit[_logs"] }));
@@ -140,8 +147,8 @@ public sealed class BackupEngineTests
         // As a pg_dump pattern, ? would also match the decoy; unquoted, the rest would be SQL.
         const string hostile = "a?c\"; DROP TABLE memories; --";
         const string decoy = "abc\"; DROP TABLE memories; --";
-        await db.ExecuteAsync($"CREATE TABLE {DatabaseAdmin.Quote(hostile)} (id int); INSERT INTO {DatabaseAdmin.Quote(hostile)} VALUES (1), (2); " +
-                              $"CREATE TABLE {DatabaseAdmin.Quote(decoy)} (id int); INSERT INTO {DatabaseAdmin.Quote(decoy)} VALUES (1);");
+        await db.ExecuteAsync($"CREATE TABLE {SqlQuote.Identifier(hostile)} (id int); INSERT INTO {SqlQuote.Identifier(hostile)} VALUES (1), (2); " +
+                              $"CREATE TABLE {SqlQuote.Identifier(decoy)} (id int); INSERT INTO {SqlQuote.Identifier(decoy)} VALUES (1);");
 
         var backup = await BackupService.BackupAsync(Context(env),
             new BackupOptions { Directory = db.Directory, Tables = [System.Management.Automation.WildcardPattern.Escape(hostile)] });
@@ -530,13 +537,13 @@ public sealed class BackupEngineTests
         using var env = db.Environment();
         var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
         var ctx = Context(env);
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
+        await using var admin = await PostgresConnections.OpenDatabaseAsync(ctx, "postgres");
         // Left by a run whose process died: marked, and nobody holds its lock.
         var orphan = ScratchDatabases.NewName(db.Name, "restore");
         await ScratchDatabases.CreateAsync(ctx, admin, orphan, "test orphan", null);
         // A live run's: its lock is held (here by this test) for as long as the database exists.
         var live = ScratchDatabases.NewName(db.Name, "verify");
-        await using var hold = await ScratchDatabases.HoldAsync(ctx, live);
+        await using var hold = await ScratchDatabases.HoldAsync(ctx, live, null);
         await ScratchDatabases.CreateAsync(ctx, admin, live, "test live run", null);
         // Named like one but not marked as ours (someone's own database): never touched.
         var foreign = ScratchDatabases.NewName(db.Name, "verify");
@@ -563,12 +570,12 @@ public sealed class BackupEngineTests
         await using var db = await ScratchDatabase.CreateAsync(100);
         using var env = db.Environment();
         var ctx = Context(env);
-        await using var admin = await DatabaseAdmin.OpenAsync(ctx, "postgres");
+        await using var admin = await PostgresConnections.OpenDatabaseAsync(ctx, "postgres");
         var scratch = ScratchDatabases.NewName(db.Name, "restore");
-        var hold = await ScratchDatabases.HoldAsync(ctx, scratch);
+        var hold = await ScratchDatabases.HoldAsync(ctx, scratch, null);
         await ScratchDatabases.CreateAsync(ctx, admin, scratch, "test of the guard", null);
         // A connection to the scratch database, like the pg_restore a killed run leaves running.
-        await using var restoring = await DatabaseAdmin.OpenAsync(ctx, scratch);
+        await using var restoring = await PostgresConnections.OpenDatabaseAsync(ctx, scratch);
         Assert.Contains(scratch, await db.DerivedDatabasesAsync());
 
         // The lock's session ends without the database being dropped, as when the run's process is killed.
@@ -667,27 +674,67 @@ public sealed class BackupEngineTests
     }
 
     [Fact]
-    public void Tools_of_the_servers_major_version_are_preferred_and_a_missing_one_is_named()
+    public void Tools_are_found_in_PgBinPath_then_on_PATH_then_in_the_distributions_folders_and_a_missing_one_is_named()
     {
         var root = Path.Combine(Path.GetTempPath(), "puo-pgroot-" + Guid.NewGuid().ToString("N")[..8]);
         try
         {
-            foreach (var major in new[] { "13", "15", "16" })
-            {
-                Directory.CreateDirectory(Path.Combine(root, major, "bin"));
-                File.WriteAllText(Path.Combine(root, major, "bin", "pg_dump"), "");
-            }
-            Assert.Equal(Path.Combine(root, "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 15, root));
-            Assert.Equal(Path.Combine(root, "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 14, root));
-            var missing = Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 17, root));
+            // Distribution folders: one per major version (Debian's /usr/lib/postgresql/NN/bin, RHEL's /usr/pgsql-NN/bin).
+            foreach (var folder in new[] { "lib/13/bin", "lib/15/bin", "pgsql-16/bin" })
+                FakeTool(Path.Combine(root, folder), "pg_dump", 0);
+            string[] distribution = [Path.Combine(root, "lib", "{0}", "bin"), Path.Combine(root, "pgsql-{0}", "bin")];
+            var onPath = FakeTool(Path.Combine(root, "path"), "pg_dump", 14);
+
+            // PATH first when its tool is new enough; otherwise the distribution's folder of that version or the next newer.
+            Assert.Equal(onPath, PgTools.Locate("pg_dump", 14, null, [Path.GetDirectoryName(onPath)!], distribution));
+            Assert.Equal(Path.Combine(root, "lib", "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 15, null, [Path.GetDirectoryName(onPath)!], distribution));
+            Assert.Equal(Path.Combine(root, "pgsql-16", "bin", "pg_dump"), PgTools.Locate("pg_dump", 16, null, [], distribution));
+            // -PgBinPath wins over both, and is checked.
+            var given = FakeTool(Path.Combine(root, "given"), "pg_dump", 17);
+            Assert.Equal(given, PgTools.Locate("pg_dump", 16, Path.GetDirectoryName(given), [Path.GetDirectoryName(onPath)!], distribution));
+            Assert.Equal("PuoOps.Backup.ToolTooOld", Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 18, Path.GetDirectoryName(given), [], distribution)).ErrorId);
+
+            // Debian's pg_wrapper link on PATH is passed over for the folder it would run the tool from.
+            var wrapperFolder = Path.Combine(root, "debian-bin");
+            FakeTool(Path.Combine(root, "share"), "pg_wrapper", 17);
+            Directory.CreateDirectory(wrapperFolder);
+            File.CreateSymbolicLink(Path.Combine(wrapperFolder, "pg_dump"), Path.Combine(root, "share", "pg_wrapper"));
+            Assert.Equal(Path.Combine(root, "lib", "15", "bin", "pg_dump"), PgTools.Locate("pg_dump", 15, null, [wrapperFolder], distribution));
+
+            var missing = Assert.Throws<PuoException>(() => PgTools.Locate("pg_dump", 17, null, [Path.GetDirectoryName(onPath)!], distribution));
             Assert.Equal(ErrorKind.NotFound, missing.Kind);
             Assert.Contains("postgresql-client-17", missing.Message);
-            Assert.Contains("13, 15, 16", missing.Message);
+            Assert.Contains("-PgBinPath", missing.Message);
+            Assert.Contains($"{onPath} (14)", missing.Message);
+            Assert.Contains(Path.Combine(root, "pgsql-16", "bin", "pg_dump") + " (16)", missing.Message);
         }
         finally
         {
             Directory.Delete(root, recursive: true);
         }
+
+        // A stand-in that answers --version like the real tool (0: it cannot run, the folder's name says the version).
+        static string FakeTool(string folder, string name, int major)
+        {
+            Directory.CreateDirectory(folder);
+            var path = Path.Combine(folder, name);
+            File.WriteAllText(path, major == 0 ? "" : $"#!/bin/sh\necho '{name} (PostgreSQL) {major}.2'\n");
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return path;
+        }
+    }
+
+    [Fact]
+    public async Task A_trial_restore_longer_than_RestoreTimeout_is_stopped_and_leaves_no_scratch_database()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(2_000);
+        using var env = db.Environment();
+        var backup = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
+        var stopped = await Assert.ThrowsAsync<PuoException>(() => BackupVerifier.TestAsync(Context(env), backup.Path,
+            new BackupTestOptions { Restore = true, RestoreTimeout = TimeSpan.FromMilliseconds(1) }));
+        Assert.Equal(ErrorKind.Timeout, stopped.Kind);
+        Assert.Equal("PuoOps.Backup.RestoreTimeout", stopped.ErrorId);
+        Assert.Empty(await db.DerivedDatabasesAsync());
     }
 
     [Fact]
@@ -747,10 +794,10 @@ public sealed class BackupEngineTests
         var log = new List<string>();
         var ctx = Context(env, log: log);
         var run = MigrationService.Start(ctx);
-        await MigrationService.BackupAsync(ctx, run, db.Directory);
+        await MigrationService.BackupAsync(ctx, run, db.Directory, null);
         Assert.NotNull(run.BackupPath);
         const string command = "echo \"url=$DATABASE_URL\" && psql -X -q -c \"UPDATE alembic_version SET version_num = 'c0ffee000001'\" && echo 'INFO  [alembic.runtime.migration] Running upgrade a1b2c3d4e5f6 -> c0ffee000001, add things'";
-        await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null);
+        await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null, TimeSpan.FromMinutes(5));
         Assert.Equal("c0ffee000001", run.ReportedVersion);
         Assert.Equal("c0ffee000001", run.VersionAfter);
         Assert.Equal(ScratchDatabase.Alembic, run.VersionBefore);
@@ -763,13 +810,21 @@ public sealed class BackupEngineTests
 
         // A command that reports one revision but leaves another fails the check.
         var second = MigrationService.Start(ctx);
-        await MigrationService.BackupAsync(ctx, second, db.Directory);
-        var failed = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, second, "echo 'Running upgrade c0ffee000001 -> d00d00000002, nothing'", db.Directory, null));
+        await MigrationService.BackupAsync(ctx, second, db.Directory, null);
+        var failed = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, second, "echo 'Running upgrade c0ffee000001 -> d00d00000002, nothing'", db.Directory, null, TimeSpan.FromMinutes(5)));
         Assert.Contains("d00d00000002", failed.Message);
         Assert.Equal(Status.Critical, second.Steps.Last().Status);
         var error = MigrationService.Failed(second, failed);
         Assert.Contains(second.BackupPath!, error.Message);
         Assert.Contains("Restore-PuoBackup", error.Message);
+
+        // A command that hangs is stopped at -CommandTimeout, its own wait (not -TimeoutSec), and the step says so.
+        var third = MigrationService.Start(ctx);
+        await MigrationService.BackupAsync(ctx, third, db.Directory, null);
+        var hung = await Assert.ThrowsAsync<PuoException>(() => MigrationService.MigrateAsync(ctx, third, "sleep 60", db.Directory, null, TimeSpan.FromSeconds(1)));
+        Assert.Equal(ErrorKind.Timeout, hung.Kind);
+        Assert.Equal("PuoOps.Backup.MigrationTimeout", hung.ErrorId);
+        Assert.Equal(Status.Critical, third.Steps.Last().Status);
     }
 
     /// <summary>Waits (bounded) until a pg_restore of this database's restore (or, with "verify", restore test) is connected; false if none came.</summary>

@@ -23,9 +23,9 @@ public sealed class MigrationEnvironmentTests
         try
         {
             var run = MigrationService.Start(ctx);
-            await MigrationService.BackupAsync(ctx, run, db.Directory);
+            await MigrationService.BackupAsync(ctx, run, db.Directory, null);
             const string command = "echo \"other=${PUO_XUNIT_OTHER_SECRET:-none} app=${PUO_XUNIT_APP_SETTING:-none} path=${PATH:+set}\" && echo \"url=$DATABASE_URL\" && psql -X -q -t -c 'SELECT 1'";
-            await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null, ["PUO_XUNIT_APP_SETTING"]);
+            await MigrationService.MigrateAsync(ctx, run, command, db.Directory, null, TimeSpan.FromMinutes(5), ["PUO_XUNIT_APP_SETTING"]);
             Assert.Contains("other=none app=passed path=set", log);
             Assert.Contains(log, l => l.StartsWith("url=postgresql://", StringComparison.Ordinal) && l.EndsWith($"/{db.Name}?sslmode=disable", StringComparison.Ordinal));
             Assert.DoesNotContain(log, l => l.Contains(secret, StringComparison.Ordinal));

@@ -46,7 +46,7 @@ public sealed class DockerCmdletTests : IDisposable
         Assert.Empty(whatIf.Output);
         Assert.Equal(startedAt, ScratchProject.Inspect(api, "{{.State.StartedAt}}"));
 
-        var real = _host.Invoke("Restart-PuoService api -Project $p -Wait -TimeoutSec 30", Vars()).ThrowIfFailed();
+        var real = _host.Invoke("Restart-PuoService api -Project $p -Wait -WaitTimeout '30s'", Vars()).ThrowIfFailed();
         var change = Assert.Single(real.Output);
         Assert.Equal(api, change.Properties["Target"].Value);
         Assert.Equal("Restart", change.Properties["Action"].Value);
@@ -73,7 +73,7 @@ public sealed class DockerCmdletTests : IDisposable
         Assert.Equal("false", ScratchProject.Inspect(api2, "{{.State.Running}}"));
         Assert.Equal("true", ScratchProject.Inspect(other, "{{.State.Running}}"));
 
-        var start = _host.Invoke("Start-PuoService api -Project $p -Wait -TimeoutSec 30", Vars()).ThrowIfFailed();
+        var start = _host.Invoke("Start-PuoService api -Project $p -Wait -WaitTimeout '30s'", Vars()).ThrowIfFailed();
         Assert.All(start.Output, o => Assert.True((bool)o.Properties["Changed"].Value));
         Assert.Equal("true", ScratchProject.Inspect(api1, "{{.State.Running}}"));
         Assert.Equal("healthy", ScratchProject.Inspect(api2, "{{.State.Health.Status}}"));
@@ -95,7 +95,7 @@ public sealed class DockerCmdletTests : IDisposable
     public void Waiting_for_an_unhealthy_container_times_out_naming_it()
     {
         var sick = _project.Add("sick", 1, healthy: false, extra: ["--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1"]);
-        var result = _host.Invoke("Restart-PuoService sick -Project $p -Wait -TimeoutSec 4", Vars());
+        var result = _host.Invoke("Restart-PuoService sick -Project $p -Wait -WaitTimeout '4s'", Vars());
         var error = Assert.Single(result.Errors);
         Assert.Equal(ErrorCategory.OperationTimeout, error.CategoryInfo.Category);
         Assert.Contains(sick, error.Exception.Message);
@@ -105,10 +105,10 @@ public sealed class DockerCmdletTests : IDisposable
     public void Compose_scale_clones_a_replica_with_the_next_number_then_removes_the_highest()
     {
         var api1 = _project.Add("api", 1);
-        var up = _host.Invoke("Set-PuoServiceScale -Service api -Replicas 3 -Project $p -TimeoutSec 30", Vars()).ThrowIfFailed();
+        var up = _host.Invoke("Set-PuoServiceScale -Service api -Replicas 3 -Project $p -WaitTimeout '30s'", Vars()).ThrowIfFailed();
         var scale = Assert.Single(up.Output);
-        Assert.Equal(1, scale.Properties["Before"].Value);
-        Assert.Equal(3, scale.Properties["After"].Value);
+        Assert.Equal(1L, scale.Properties["Before"].Value);
+        Assert.Equal(3L, scale.Properties["After"].Value);
         Assert.True((bool)scale.Properties["Converged"].Value);
         var api3 = $"{_project.Name}-api-3";
         Assert.Equal("3", ScratchProject.Inspect(api3, "{{index .Config.Labels \"com.docker.compose.container-number\"}}"));

@@ -76,7 +76,7 @@ public sealed class DockerEngineTests : IDisposable
         Assert.Equal("healthy", all[0].Health);
         Assert.Null(all[2].Health);
 
-        var workers = await ContainerService.ListAsync(TestEnvironments.Context(_environment), _project.Name, ["worker"]);
+        var workers = await ContainerService.ListAsync(TestEnvironments.Context(_environment), _project.Name, [NamePattern.Parse("worker")]);
         Assert.Equal("worker", Assert.Single(workers).Service);
     }
 
@@ -87,7 +87,7 @@ public sealed class DockerEngineTests : IDisposable
         var busy = _project.Add("busy", 1, script: """trap "exit 0" TERM; while true; do :; done""", healthy: false);
         var thresholds = new ContainerStatsService.Thresholds(5, 10, 80, 90);
 
-        var samples = await ContainerStatsService.SampleAsync(TestEnvironments.Context(_environment), [busy, idle, "xunit-no-such-container"], null, null,
+        var samples = await ContainerStatsService.SampleAsync(TestEnvironments.Context(_environment), [NamePattern.Parse(busy), NamePattern.Parse(idle), NamePattern.Parse("xunit-no-such-container")], null, null,
             TimeSpan.FromMilliseconds(500), thresholds);
 
         Assert.Equal(3, samples.Count);
@@ -99,7 +99,7 @@ public sealed class DockerEngineTests : IDisposable
         Assert.True(idleStats.MemoryUsage > 0 && idleStats.MemoryLimit >= idleStats.MemoryUsage);
         Assert.True(idleStats.Pids >= 1);
         // CPU % is a delta over two distinct daemon readings, never one reading: the window between them is reported.
-        Assert.All(new[] { busyStats, idleStats }, s => Assert.True(s.SampleSeconds > 0, $"{s.Name}: window {s.SampleSeconds} s"));
+        Assert.All(new[] { busyStats, idleStats }, s => Assert.True(s.SampleWindow > TimeSpan.Zero, $"{s.Name}: window {s.SampleWindow}"));
         Assert.Equal(ErrorKind.NotFound, samples[2].Error!.Kind);
         Assert.Contains("xunit-no-such-container", samples[2].Error!.Message);
     }
@@ -112,7 +112,7 @@ public sealed class DockerEngineTests : IDisposable
         var ctx = TestEnvironments.Context(_environment);
 
         var lines = new List<ServiceLogLine>();
-        await foreach (var line in ServiceLogService.ReadContainersAsync(ctx, [name], new LogOptions(4, null, true, false)))
+        await foreach (var line in ServiceLogService.ReadContainersAsync(ctx, [name], new LogOptions(4, null, null, true, false)))
             lines.Add(line);
 
         Assert.Equal(4, lines.Count); // the last 4 lines, both streams counted together as docker logs --tail does

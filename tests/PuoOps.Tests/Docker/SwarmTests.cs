@@ -69,11 +69,11 @@ public sealed class SwarmTests : IClassFixture<SwarmFixture>, IDisposable
     public void Scale_waits_until_the_swarm_service_converged()
     {
         CreateService(1);
-        var result = _host.Invoke("Set-PuoServiceScale -Service $s -Replicas 3 -TimeoutSec 60", Vars).ThrowIfFailed();
+        var result = _host.Invoke("Set-PuoServiceScale -Service $s -Replicas 3 -WaitTimeout '60s'", Vars).ThrowIfFailed();
         var scale = Assert.Single(result.Output);
         Assert.Equal("Swarm", scale.Properties["Kind"].Value);
-        Assert.Equal(1, scale.Properties["Before"].Value);
-        Assert.Equal(3, scale.Properties["After"].Value);
+        Assert.Equal(1L, scale.Properties["Before"].Value);
+        Assert.Equal(3L, scale.Properties["After"].Value);
         Assert.True((bool)scale.Properties["Converged"].Value);
         Assert.Equal(3, RunningTasks());
     }
@@ -82,17 +82,17 @@ public sealed class SwarmTests : IClassFixture<SwarmFixture>, IDisposable
     public void Stop_scales_to_zero_and_start_restores_the_replica_count_and_restart_replaces_tasks()
     {
         CreateService(2);
-        _host.Invoke("Set-PuoServiceScale $s 2 -TimeoutSec 60", Vars).ThrowIfFailed(); // waits for convergence
+        _host.Invoke("Set-PuoServiceScale $s 2 -WaitTimeout '60s'", Vars).ThrowIfFailed(); // waits for convergence
 
-        var stop = _host.Invoke("Stop-PuoService $s -Wait -TimeoutSec 60 -Confirm:$false", Vars).ThrowIfFailed();
+        var stop = _host.Invoke("Stop-PuoService $s -Wait -WaitTimeout '60s' -Confirm:$false", Vars).ThrowIfFailed();
         Assert.Equal("0/0 running", Assert.Single(stop.Output).Properties["After"].Value);
         Assert.Equal(0, RunningTasks());
 
-        var start = _host.Invoke("Start-PuoService $s -Wait -TimeoutSec 60", Vars).ThrowIfFailed();
+        var start = _host.Invoke("Start-PuoService $s -Wait -WaitTimeout '60s'", Vars).ThrowIfFailed();
         Assert.Equal("2/2 running", Assert.Single(start.Output).Properties["After"].Value);
 
         var before = ScratchProject.Docker("service", "ps", _service, "--filter", "desired-state=running", "--format", "{{.ID}}");
-        var restart = _host.Invoke("Restart-PuoService $s -Wait -TimeoutSec 60", Vars).ThrowIfFailed();
+        var restart = _host.Invoke("Restart-PuoService $s -Wait -WaitTimeout '60s'", Vars).ThrowIfFailed();
         Assert.Equal("2/2 running", Assert.Single(restart.Output).Properties["After"].Value);
         var after = ScratchProject.Docker("service", "ps", _service, "--filter", "desired-state=running", "--format", "{{.ID}}");
         Assert.Empty(before.Split('\n').Intersect(after.Split('\n')));
@@ -102,7 +102,7 @@ public sealed class SwarmTests : IClassFixture<SwarmFixture>, IDisposable
     public void Service_logs_name_each_line_by_its_task()
     {
         CreateService(2);
-        _host.Invoke("Set-PuoServiceScale $s 2 -TimeoutSec 60", Vars).ThrowIfFailed();
+        _host.Invoke("Set-PuoServiceScale $s 2 -WaitTimeout '60s'", Vars).ThrowIfFailed();
         Thread.Sleep(1500);
         var result = _host.Invoke("Get-PuoServiceLog $s -Tail 4", Vars).ThrowIfFailed();
         Assert.NotEmpty(result.Output);

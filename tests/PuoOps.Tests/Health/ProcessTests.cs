@@ -151,7 +151,7 @@ public sealed class ProcessTests : IDisposable
     public async Task The_sandbox_api_container_processes_are_mapped_to_their_container_and_compose_service()
     {
         using var environment = TestEnvironments.Sandbox();
-        var container = Assert.Single(await ContainerService.ListAsync(TestEnvironments.Context(environment), "puo-memo", ["api"]));
+        var container = Assert.Single(await ContainerService.ListAsync(TestEnvironments.Context(environment), "puo-memo", [NamePattern.Parse("api")]));
         var listing = await ListAsync(environment, new ProcessQuery { Services = [NamePattern.Parse("ap?")], Take = null, SampleInterval = TimeSpan.FromMilliseconds(100) });
         Assert.NotEmpty(listing.Processes);
         Assert.Empty(listing.Warnings);
@@ -169,7 +169,7 @@ public sealed class ProcessTests : IDisposable
     public async Task Without_docker_a_warning_says_so_and_processes_keep_their_container_id()
     {
         using var sandbox = TestEnvironments.Sandbox();
-        var apiContainer = Assert.Single(await ContainerService.ListAsync(TestEnvironments.Context(sandbox), "puo-memo", ["api"])).Id;
+        var apiContainer = Assert.Single(await ContainerService.ListAsync(TestEnvironments.Context(sandbox), "puo-memo", [NamePattern.Parse("api")])).Id;
         using var noDocker = PuoEnvironment.Create(new EnvironmentSettings { Name = "xunit-nodocker", DockerHost = "unix:///nonexistent/docker.sock" });
         var listing = await ListAsync(noDocker, new ProcessQuery { Take = null, SampleInterval = TimeSpan.FromMilliseconds(100) });
         var warning = Assert.Single(listing.Warnings);

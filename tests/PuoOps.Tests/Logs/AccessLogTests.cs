@@ -44,7 +44,7 @@ public sealed class AccessLogTests : IDisposable
         Assert.Equal([1L, 2L, 5L, 6L], requests.Select(r => r.LineNumber));
         var first = requests[0];
         Assert.Equal("203.0.113.7", first.IpAddress);
-        Assert.Equal(401, first.Status);
+        Assert.Equal(401, first.StatusCode);
         Assert.Equal("POST", first.Method);
         Assert.Equal("/api/auth/login", first.Path); // the query string (which may carry a token) is dropped
         Assert.Equal("python-requests/2.31", first.UserAgent);
@@ -59,7 +59,7 @@ public sealed class AccessLogTests : IDisposable
     public void Other_statuses_can_be_asked_for()
     {
         var (requests, _) = Read(Combined, Options(AccessLogFormat.Nginx, statuses: [400, 404]));
-        Assert.Equal([(4L, 404), (7L, 400)], requests.Select(r => (r.LineNumber, r.Status)));
+        Assert.Equal([(4L, 404), (7L, 400)], requests.Select(r => (r.LineNumber, r.StatusCode)));
         Assert.Null(requests[1].Method); // a TLS handshake sent to a plain port has no method or path
     }
 
@@ -158,7 +158,7 @@ public sealed class AccessLogTests : IDisposable
         var (requests, stats) = Read(text + "\n", Options(AccessLogFormat.Json));
         Assert.Equal(0, stats.MalformedLines);
         Assert.Equal(["192.0.2.10", "2001:db8::a", "192.0.2.11", "192.0.2.12"], requests.Select(r => r.IpAddress));
-        Assert.Equal([401, 403, 401, 403], requests.Select(r => r.Status));
+        Assert.Equal([401, 403, 401, 403], requests.Select(r => r.StatusCode));
         Assert.Equal(["POST", "GET", "DELETE", null], requests.Select(r => r.Method));
         Assert.Equal(["/api/auth/login", "/admin", "/api/memories/7", "/v1/keys"], requests.Select(r => r.Path));
         Assert.Equal(["curl/8.5.0", "Go-http-client/1.1", null, null], requests.Select(r => r.UserAgent));
@@ -185,7 +185,7 @@ public sealed class AccessLogTests : IDisposable
         var options = Options(pattern: @"^(?<time>\S+) client=(?<ip>\S+) status=(?<status>\d+) (?<method>\S+) (?<path>\S+)( ua=""(?<useragent>[^""]*)"")?");
         var (requests, stats) = Read(text, options);
         var request = Assert.Single(requests);
-        Assert.Equal(("192.0.2.20", 403, "GET", "/admin", "curl/8"), (request.IpAddress, request.Status, request.Method, request.Path, request.UserAgent));
+        Assert.Equal(("192.0.2.20", 403, "GET", "/admin", "curl/8"), (request.IpAddress, request.StatusCode, request.Method, request.Path, request.UserAgent));
         Assert.Equal(DateTimeOffset.Parse("2026-11-29T10:00:01Z"), request.Time);
         Assert.Equal(1, stats.MalformedLines);
     }

@@ -106,7 +106,7 @@ public sealed class PostgresCmdletTests : IDisposable
     {
         var stat = Assert.Single(_host.Invoke("Get-PuoConnectionStat -WarningPercent 50 -CriticalPercent 90").ThrowIfFailed().Output);
         Assert.Equal("PuoOps.ConnectionStat", stat.TypeNames[0]);
-        Assert.True((int)stat.Properties["Total"].Value >= 1);
+        Assert.True((long)stat.Properties["Total"].Value >= 1);
         Assert.Equal("OK", stat.Properties["Status"].Value.ToString());
     }
 }

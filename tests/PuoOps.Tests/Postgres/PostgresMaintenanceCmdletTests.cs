@@ -93,6 +93,13 @@ public sealed class PostgresMaintenanceCmdletTests : IDisposable
         Assert.Empty(result.Output);
         Assert.Equal(before, await scratch.ScalarAsync<uint>($"SELECT relfilenode FROM pg_class WHERE relname = '{scratch.Name}'"));
 
+        // -Full asks PowerShell's second question (ShouldContinue) even with -Confirm:$false: a host that cannot ask
+        // gets an error and the table is not rewritten. -Force skips the question.
+        var asked = _host.Invoke("Invoke-PuoVacuum -Table $t -Full -Confirm:$false", Vars(("t", scratch.Name)));
+        Assert.Empty(asked.Output);
+        Assert.NotEmpty(asked.Errors);
+        Assert.Equal(before, await scratch.ScalarAsync<uint>($"SELECT relfilenode FROM pg_class WHERE relname = '{scratch.Name}'"));
+
         var full = Assert.Single(_host.Invoke("Invoke-PuoVacuum -Table $t -Full -Force -Confirm:$false", Vars(("t", scratch.Name))).ThrowIfFailed().Output);
         Assert.Equal("VACUUM (FULL)", full.Properties["Operation"].Value);
         Assert.NotEqual(before, await scratch.ScalarAsync<uint>($"SELECT relfilenode FROM pg_class WHERE relname = '{scratch.Name}'"));

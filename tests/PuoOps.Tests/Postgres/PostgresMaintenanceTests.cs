@@ -25,7 +25,7 @@ public sealed class PostgresMaintenanceTests
         await scratch.ExecAsync($"UPDATE {scratch.Name} SET val = val + 1");
         await scratch.WaitForDeadTuplesAsync(2000);
         using var env = TestEnvironments.Sandbox();
-        var table = Assert.Single(await PostgresRelations.ResolveTablesAsync(TestEnvironments.Context(env), null, scratch.Name));
+        var table = Assert.Single(await PostgresRelations.ResolveTablesAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, scratch.Name)));
         var options = new VacuumOptions(Full: false, Analyze: true, SkipLocked: false, Parallel: null, LockTimeout);
 
         var first = await VacuumService.VacuumAsync(TestEnvironments.Context(env), table, options);
@@ -81,34 +81,40 @@ public sealed class PostgresMaintenanceTests
         var ctx = TestEnvironments.Context(env);
         foreach (var hostile in new[] { $"memories\"; DROP TABLE {canary.Name}; --", $"{canary.Name}; DROP TABLE {canary.Name}", "x' OR '1'='1" })
         {
-            Assert.Equal(ErrorKind.NotFound, (await Assert.ThrowsAsync<PuoException>(() => PostgresRelations.ResolveTablesAsync(ctx, null, hostile))).Kind);
-            Assert.Equal(ErrorKind.NotFound, (await Assert.ThrowsAsync<PuoException>(() => PostgresRelations.ResolveIndexesAsync(ctx, null, hostile))).Kind);
+            Assert.Equal(ErrorKind.NotFound, (await Assert.ThrowsAsync<PuoException>(() => PostgresRelations.ResolveTablesAsync(ctx, RelationPattern.Parse(null, hostile)))).Kind);
+            Assert.Equal(ErrorKind.NotFound, (await Assert.ThrowsAsync<PuoException>(() => PostgresRelations.ResolveIndexesAsync(ctx, RelationPattern.Parse(null, hostile)))).Kind);
         }
         Assert.Equal(10L, await canary.ScalarAsync<long>($"SELECT count(*) FROM {canary.Name}"));
 
         // A real table whose name needs quoting is vacuumed by its exact name.
         var odd = $"xunit \"odd\"; {Guid.NewGuid():N}"[..40];
-        await canary.ExecAsync($"CREATE TABLE {PostgresRelations.QuoteIdentifier(odd)} (id int)");
+        await canary.ExecAsync($"CREATE TABLE {SqlQuote.Identifier(odd)} (id int)");
         try
         {
-            var table = Assert.Single(await PostgresRelations.ResolveTablesAsync(ctx, "public", odd));
+            var table = Assert.Single(await PostgresRelations.ResolveTablesAsync(ctx, RelationPattern.Parse("public", odd)));
             var result = await VacuumService.AnalyzeAsync(ctx, table, false, LockTimeout);
             Assert.Equal(odd, result.Table);
         }
         finally
         {
-            await canary.ExecAsync($"DROP TABLE {PostgresRelations.QuoteIdentifier(odd)}");
+            await canary.ExecAsync($"DROP TABLE {SqlQuote.Identifier(odd)}");
         }
     }
 
     [Fact]
-    public void Wildcards_become_escaped_like_patterns()
+    public void Table_patterns_take_the_schema_from_schema_dot_table_and_refuse_two_different_ones()
     {
-        Assert.Equal("mem%", PostgresRelations.ToLike("mem*"));
-        Assert.Equal("a\\_b_", PostgresRelations.ToLike("a_b?"));
-        Assert.Equal("100\\%*", PostgresRelations.ToLike("100%`*"));
-        Assert.True(PostgresRelations.HasWildcard("m*"));
-        Assert.False(PostgresRelations.HasWildcard("m`*"));
+        var qualified = RelationPattern.Parse(null, "pub*.mem`*");
+        Assert.True(qualified.IsMatch("public", "mem*"));
+        Assert.False(qualified.IsMatch("public", "memories"));
+        Assert.False(qualified.IsLiteral);
+        Assert.True(RelationPattern.Parse("public", "public.memories").IsLiteral);
+        Assert.Equal("PuoOps.Postgres.TwoSchemas", Assert.Throws<PuoException>(() => RelationPattern.Parse("audit", "public.memories")).ErrorId);
+        // A name carried by a record matches itself only, dots and wildcard characters included.
+        var exact = RelationPattern.Exact("s", "dot.ted*");
+        Assert.True(exact.IsMatch("S", "DOT.TED*"));
+        Assert.False(exact.IsMatch("s", "dot.teddy"));
+        Assert.True(RelationPattern.Parse("s", NamePattern.Escape("dot.ted*")).IsMatch("s", "dot.ted*"));
     }
 
     [Fact]
@@ -117,14 +123,14 @@ public sealed class PostgresMaintenanceTests
         await using var scratch = await Scratch.CreateAsync(3000);
         await scratch.ExecAsync($"INSERT INTO {scratch.Name} VALUES (0, 0, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 4000) g))");
         using var env = TestEnvironments.Sandbox();
-        var mine = Assert.Single(await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), null, scratch.Name, null)));
+        var mine = Assert.Single(await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, scratch.Name), null)));
         Assert.Equal(await scratch.ScalarAsync<long>($"SELECT pg_total_relation_size('{scratch.Name}')"), mine.TotalBytes);
         Assert.Equal(mine.TotalBytes, mine.TableBytes + mine.IndexBytes + mine.ToastBytes);
         Assert.True(mine.ToastBytes > 0 && mine.IndexBytes > 0 && mine.TableBytes > 0);
 
-        var all = await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), "public", null, null));
+        var all = await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse("public", null), null));
         Assert.Equal(all.OrderByDescending(t => t.TotalBytes).Select(t => t.TotalBytes), all.Select(t => t.TotalBytes));
-        Assert.Equal("memories", Assert.Single(await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), "public", null, 1))).Table);
+        Assert.Equal("memories", Assert.Single(await ToListAsync(TableSizeService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse("public", null), 1))).Table);
     }
 
     [Fact]
@@ -135,20 +141,20 @@ public sealed class PostgresMaintenanceTests
         await scratch.WaitForDeadTuplesAsync(2000);
         using var env = TestEnvironments.Sandbox();
         var thresholds = new MaintenanceThresholds();
-        var row = Assert.Single(await ToListAsync(MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), null, scratch.Name, thresholds)));
+        var row = Assert.Single(await ToListAsync(MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, scratch.Name), thresholds)));
         Assert.Equal(Status.Critical, row.Status);
         Assert.True(row.DeadPercent >= 30, $"dead% {row.DeadPercent}");
         Assert.Contains("Invoke-PuoVacuum", row.Message);
         Assert.True(row.XidAge > 0);
 
-        var all = await ToListAsync(MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), null, null, thresholds));
+        var all = await ToListAsync(MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, null), thresholds));
         var database = Assert.Single(all, s => s.Scope == "Database");
         Assert.Equal("puo_memo", database.Database);
         Assert.Null(database.Table);
         Assert.Equal(Status.OK, database.Status);
         Assert.Contains(all, s => s.Table == "memories");
         await Assert.ThrowsAsync<PuoException>(async () => await ToListAsync(
-            MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), null, null, thresholds with { DeadWarningPercent = 50, DeadCriticalPercent = 10 })));
+            MaintenanceStatusService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, null), thresholds with { DeadWarningPercent = 50, DeadCriticalPercent = 10 })));
     }
 
     [Fact]
@@ -167,7 +173,7 @@ public sealed class PostgresMaintenanceTests
             CREATE INDEX {t}_hash ON {t} USING hash (val);
             """);
         using var env = TestEnvironments.Sandbox();
-        var indexes = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), null, null, null, IndexUsageFilter.All, TimeSpan.Zero, false));
+        var indexes = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, null), RelationPattern.Parse(null, null), IndexUsageFilter.All, TimeSpan.Zero, false));
         Assert.True(indexes.Count(i => i.Table == t) == 9, string.Join(", ", indexes.Where(i => i.Table == t).Select(i => i.Index)));
         foreach (var index in indexes.Where(i => i.Table == t || i.Table is "memories" or "audit_logs" or "alembic_version"))
         {
@@ -189,11 +195,11 @@ public sealed class PostgresMaintenanceTests
         await scratch.ExecAsync($"CREATE INDEX {t}_val ON {t} (val); CREATE UNIQUE INDEX {t}_note ON {t} (note); ALTER TABLE {t} ADD CONSTRAINT {t}_val_uq UNIQUE (val, id);");
         using var env = TestEnvironments.Sandbox();
         var refused = await Assert.ThrowsAsync<PuoException>(async () => await ToListAsync(
-            IndexUsageService.GetAsync(TestEnvironments.Context(env), null, t, null, IndexUsageFilter.Unused, TimeSpan.FromDays(7), false)));
+            IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), IndexUsageFilter.Unused, TimeSpan.FromDays(7), false)));
         Assert.Equal("PuoOps.Postgres.StatisticsTooRecent", refused.ErrorId);
         Assert.Equal(ErrorKind.InvalidOperation, refused.Kind);
 
-        var unused = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), null, t, null, IndexUsageFilter.Unused, TimeSpan.FromDays(7), true));
+        var unused = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), IndexUsageFilter.Unused, TimeSpan.FromDays(7), true));
         var only = Assert.Single(unused);
         Assert.Equal(t + "_val", only.Index);
         Assert.Equal(0, only.Scans);
@@ -209,10 +215,10 @@ public sealed class PostgresMaintenanceTests
         // A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index behind.
         await Assert.ThrowsAsync<PostgresException>(() => scratch.ExecAsync($"CREATE UNIQUE INDEX CONCURRENTLY {t}_bad ON {t} (note)"));
         using var env = TestEnvironments.Sandbox();
-        var duplicates = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), null, t, null, IndexUsageFilter.Duplicate, TimeSpan.Zero, false));
+        var duplicates = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), IndexUsageFilter.Duplicate, TimeSpan.Zero, false));
         Assert.Equal([t + "_a", t + "_b"], duplicates.Select(d => d.Index).Order().ToArray());
         Assert.Equal([t + "_b"], duplicates.Single(d => d.Index == t + "_a").DuplicateOf);
-        var invalid = Assert.Single(await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), null, t, null, IndexUsageFilter.Invalid, TimeSpan.Zero, false)));
+        var invalid = Assert.Single(await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), IndexUsageFilter.Invalid, TimeSpan.Zero, false)));
         Assert.Equal(t + "_bad", invalid.Index);
         Assert.False(invalid.IsValid);
     }
@@ -227,7 +233,7 @@ public sealed class PostgresMaintenanceTests
         await scratch.ExecAsync($"VACUUM ANALYZE {t}");
         await scratch.ExecAsync($"CREATE INDEX {t}_fresh ON {t} (val)");
         using var env = TestEnvironments.Sandbox();
-        var bloat = await IndexBloatService.GetAsync(TestEnvironments.Context(env), null, t, null, 30, 50);
+        var bloat = await IndexBloatService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), 30, 50);
         var bloated = Assert.Single(bloat, b => b.Index == t + "_bloated");
         Assert.True(bloated.BloatPercent >= 60, $"bloated: {bloated.BloatPercent}%");
         Assert.Equal(Status.Critical, bloated.Status);
@@ -246,7 +252,7 @@ public sealed class PostgresMaintenanceTests
         await scratch.ExecAsync($"DELETE FROM {t} WHERE id % 4 <> 0");
         await scratch.ExecAsync($"VACUUM {t}");
         using var env = TestEnvironments.Sandbox();
-        var index = Assert.Single(await PostgresRelations.ResolveIndexesAsync(TestEnvironments.Context(env), null, t + "_val"));
+        var index = Assert.Single(await PostgresRelations.ResolveIndexesAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t + "_val")));
         var oldNode = await scratch.ScalarAsync<uint>($"SELECT relfilenode FROM pg_class WHERE relname = '{t}_val'");
         var result = await ReindexService.ReindexAsync(TestEnvironments.Context(env), index, concurrently: true, LockTimeout);
         Assert.True(result.Concurrently);
@@ -295,7 +301,7 @@ public sealed class PostgresMaintenanceTests
                 CREATE OR REPLACE FUNCTION {t}_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 % 10';
                 """);
             using var env = TestEnvironments.Sandbox();
-            var index = Assert.Single(await PostgresRelations.ResolveIndexesAsync(TestEnvironments.Context(env), "public", t + "_ukey"));
+            var index = Assert.Single(await PostgresRelations.ResolveIndexesAsync(TestEnvironments.Context(env), RelationPattern.Parse("public", t + "_ukey")));
             var error = await Assert.ThrowsAsync<PuoException>(() => ReindexService.ReindexAsync(TestEnvironments.Context(env), index, concurrently: true, LockTimeout));
             Assert.Contains("could not create unique index", error.Message);
             Assert.Contains("_ccnew", error.Message);
@@ -350,7 +356,7 @@ public sealed class PostgresMaintenanceTests
         Assert.Contains(plan.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name);
         var select = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env), $"SELECT * FROM {scratch.Name} WHERE val > 0", analyze: true, 100);
         Assert.True(select.Analyzed);
-        Assert.True(select.ExecutionMs > 0 && select.TotalMs >= select.ExecutionMs);
+        Assert.True(select.Execution > TimeSpan.Zero && select.Total >= select.Execution);
         Assert.Contains(select.Nodes, n => n.NodeType == "Seq Scan" && n.Relation == scratch.Name && n.ActualRows == 500);
         Assert.Contains("\"Execution Time\"", select.Json);
         Assert.Equal(500L, await scratch.ScalarAsync<long>($"SELECT count(*) FROM {scratch.Name}"));
@@ -372,7 +378,7 @@ public sealed class PostgresMaintenanceTests
 
         var planOnly = await QueryPlanService.ExplainAsync(TestEnvironments.Context(env, timeoutSeconds: 1), "SELECT pg_sleep(5)", false, 100);
         Assert.False(planOnly.Analyzed);
-        Assert.Null(planOnly.ExecutionMs);
+        Assert.Null(planOnly.Execution);
     }
 
     [Fact]

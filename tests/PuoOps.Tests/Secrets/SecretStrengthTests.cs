@@ -51,7 +51,7 @@ public sealed class SecretStrengthTests : IDisposable
         var digits = string.Concat(Enumerable.Range(0, 40).Select(_ => System.Security.Cryptography.RandomNumberGenerator.GetInt32(10)));
         var verdict = SecretStrength.Judge("API_KEY", digits, NoExamples);
         Assert.Equal(Status.Warning, verdict.Status);
-        Assert.Equal(1, verdict.CharacterClasses);
+        Assert.Equal(1L, verdict.CharacterClasses);
     }
 
     [Fact]
