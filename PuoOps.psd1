@@ -55,6 +55,11 @@
         'Get-PuoServiceLog'
         'Get-PuoImage'
 
+        # Health and monitoring
+        'Test-PuoHealth'
+        'Get-PuoMetric'
+        'Measure-PuoLatency'
+
         # Backup
         'Backup-PuoDatabase'
         'Get-PuoBackup'

@@ -46,6 +46,17 @@ Describe 'Time parameters' {
         { Get-Window -Since 'soonish' } | Should -Throw -ExpectedMessage '*neither a date nor a duration*'
     }
 
+    It 'reads 30s and 2d as seconds and days, though PowerShell parses them as the numbers 30 (Int16) and 2 (decimal)' {
+        (Get-Window -Duration 30s).Duration | Should -Be ([timespan]::FromSeconds(30))
+        (Get-Window -Duration 2d).Duration | Should -Be ([timespan]::FromDays(2))
+        ([DateTimeOffset]::Now - (Get-Window -Since 90s).Since).TotalSeconds | Should -BeGreaterOrEqual 89.9
+        ([DateTimeOffset]::Now - (Get-Window -Since 1d).Since).TotalHours | Should -BeGreaterOrEqual 23.99
+    }
+
+    It 'refuses a duration that is a bare number rather than reading it as ticks' {
+        { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*with its unit*not the bare number 5*'
+    }
+
     It 'reads durations like 500ms, 1h30m and 00:00:05' {
         (Get-Window -Duration 500ms).Duration | Should -Be ([timespan]::FromMilliseconds(500))
         (Get-Window -Duration '1h30m').Duration | Should -Be ([timespan]::FromMinutes(90))

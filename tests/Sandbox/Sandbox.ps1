@@ -20,7 +20,8 @@
     Where the state JSON lives. Default: $env:PUO_SANDBOX_STATE, else <repo>/out/sandbox/state.json.
 
 .PARAMETER Services
-    Which services to start. Default: all four. Api/Mcp stand-ins come with Nginx.
+    Which services to start. Default: all four. The api and mcp stand-ins (tests/StandIn: /health, /metrics,
+    and POST /_standin to make them unhealthy, slow, stalling or hung) come with Nginx.
 
 .PARAMETER MemoryRows
     How many rows to seed into puo_memo.memories (default 200000).
@@ -771,17 +772,17 @@ function Stop-SandboxDocker([System.Collections.IDictionary] $Docker, [string] $
 
 #region nginx --------------------------------------------------------------------------------
 
-function Get-NginxServerBlock([int] $Port, [string] $Name, [string] $Color) {
-    $health = if ($Color) { "{`"status`":`"healthy`",`"color`":`"$Color`"}" } else { "{`"status`":`"healthy`",`"service`":`"$Name`"}" }
-    $label = if ($Color) { "service=`"web`",color=`"$Color`"" } else { "service=`"$Name`"" }
+function Get-NginxServerBlock([int] $Port, [string] $Color) {
+    $health = "{`"status`":`"healthy`",`"color`":`"$Color`"}"
+    $label = "service=`"web`",color=`"$Color`""
     $metrics = "# HELP http_requests_total Total HTTP requests.\n# TYPE http_requests_total counter\nhttp_requests_total{$label} 42\n# HELP http_request_duration_seconds_sum Total request time.\n# TYPE http_request_duration_seconds_sum counter\nhttp_request_duration_seconds_sum{$label} 3.7\nprocess_resident_memory_bytes{$label} 52428800\n"
     @"
-    server {  # $Name
+    server {  # $Color
         listen 127.0.0.1:$Port;
         default_type application/json;
         location = /health  { return 200 '$health'; }
         location = /metrics { default_type 'text/plain; version=0.0.4'; return 200 "$($metrics.Replace('"', '\"'))"; }
-        location /          { return 200 '{"service":"$Name"$(if ($Color) { ",`"color`":`"$Color`"" })}'; }
+        location /          { return 200 '{"service":"$Color","color":"$Color"}'; }
     }
 "@
 }
@@ -799,11 +800,10 @@ function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $S
     $ngx = [ordered]@{ Port = 0; BluePort = 0; GreenPort = 0; ActiveConf = $active; BlockList = $blockList; Conf = $conf; Pid = $null
         Prefix = "$dir/"; PidFile = "$dir/nginx.pid"; ErrorLog = "$dir/logs/error.log"; Binary = $nginxExe }
     $State.Nginx = $ngx
-    $State.Api = $null; $State.Mcp = $null
     Save-State $State $StatePath
     $started = $false
     for ($attempt = 1; $attempt -le 3 -and -not $started; $attempt++) {
-        $front, $blue, $green, $api, $mcp = Get-FreePort 5
+        $front, $blue, $green = Get-FreePort 3
         [IO.File]::WriteAllText($active, "# active colour; rewrite and run 'nginx -s reload' to switch`nupstream puo_active {`n    server 127.0.0.1:$blue;`n}`n")
         $temp = "$dir/temp"
         [IO.File]::WriteAllText($conf, @"
@@ -834,10 +834,8 @@ http {
             proxy_connect_timeout 2s;
         }
     }
-$(Get-NginxServerBlock $blue 'blue' 'blue')
-$(Get-NginxServerBlock $green 'green' 'green')
-$(Get-NginxServerBlock $api 'api')
-$(Get-NginxServerBlock $mcp 'mcp')
+$(Get-NginxServerBlock $blue 'blue')
+$(Get-NginxServerBlock $green 'green')
 }
 "@)
         $common = @('-e', "$dir/logs/error.log", '-p', "$dir/", '-c', $conf)
@@ -853,12 +851,10 @@ $(Get-NginxServerBlock $mcp 'mcp')
     while (-not (Test-Path "$dir/nginx.pid") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
     $ngx.Pid = [int]([IO.File]::ReadAllText("$dir/nginx.pid").Trim())
     $ngx.Port = $front; $ngx.BluePort = $blue; $ngx.GreenPort = $green
-    $State.Api = [ordered]@{ Url = "http://127.0.0.1:$api" }
-    $State.Mcp = [ordered]@{ Url = "http://127.0.0.1:$mcp" }
     Save-State $State $StatePath
     $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-sf', '--max-time', '5', "http://127.0.0.1:$front/health") -AllowFailure
     if ($probe.ExitCode -ne 0 -and (Get-Command curl -ErrorAction SilentlyContinue)) { throw "nginx front port $front did not answer /health." }
-    "front $front -> blue $blue (green $green), api $api, mcp $mcp"
+    "front $front -> blue $blue (green $green)"
 }
 
 function Stop-SandboxNginx([System.Collections.IDictionary] $Ngx, [string] $Root) {
@@ -871,6 +867,61 @@ function Stop-SandboxNginx([System.Collections.IDictionary] $Ngx, [string] $Root
         Send-Signal $processId 'TERM'   # nginx: TERM = fast shutdown, same as `nginx -s stop`
         if (-not (Wait-PidExit $family 10)) { Stop-Pid $family 2 }
     }
+}
+
+#endregion
+
+#region api and mcp stand-ins ------------------------------------------------------------------
+
+function Get-StandInAssembly {
+    # The stand-in program (tests/StandIn), as build.ps1 builds it with the solution; built here when missing.
+    $project = Join-Path $script:RepoRoot 'tests/StandIn/PuoOps.StandIn.csproj'
+    $find = { Get-ChildItem -Path (Join-Path $script:RepoRoot 'tests/StandIn/bin') -Filter 'PuoOps.StandIn.dll' -Recurse -ErrorAction SilentlyContinue |
+            Sort-Object { $_.FullName -notmatch '/Release/' }, LastWriteTimeUtc -Descending | Select-Object -First 1 }
+    $dll = & $find
+    if (-not $dll) {
+        Write-Step 'building the api/mcp stand-in (tests/StandIn)'
+        $null = Invoke-Tool -FilePath 'dotnet' -ArgumentList @('build', $project, '-c', 'Release', '-nologo', '-v', 'q', '-clp:ErrorsOnly') -TimeoutSec 600
+        $dll = & $find
+        if (-not $dll) { throw "dotnet build $project produced no PuoOps.StandIn.dll." }
+    }
+    $dll.FullName
+}
+
+function Start-SandboxStandIn([System.Collections.IDictionary] $State, [string] $StatePath) {
+    # The API and MCP services: one stand-in process each on a free port it picks itself and writes to a file.
+    # POST <Url>/_standin?status=500|body=...|delayMs=..|stallMs=..&periodMs=..|hang=true changes how it answers.
+    $dll = Get-StandInAssembly
+    $dotnet = (Get-Command dotnet -ErrorAction SilentlyContinue)?.Source ?? [Environment]::ProcessPath
+    $started = foreach ($name in 'Api', 'Mcp') {
+        $dir = Join-Path $State.Root $name.ToLowerInvariant()
+        $null = New-Item -ItemType Directory -Path $dir -Force
+        $section = [ordered]@{ Url = $null; Pid = $null; LogFile = "$dir/standin.log"; PortFile = "$dir/port" }
+        $State[$name] = $section
+        $section.Pid = Start-Background -LogFile $section.LogFile -WorkingDirectory $dir -FilePath $dotnet -ArgumentList @(
+            $dll, '--name', $name.ToLowerInvariant(), '--port-file', $section.PortFile)
+        Save-State $State $StatePath
+        $section
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    foreach ($section in $started) {
+        while (-not (Test-Path -LiteralPath $section.PortFile)) {
+            if (-not (Test-PidAlive $section.Pid)) { throw "The stand-in exited during startup:`n$(Get-LogTail $section.LogFile)" }
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The stand-in did not start within 60 s:`n$(Get-LogTail $section.LogFile)" }
+            Start-Sleep -Milliseconds 100
+        }
+        $section.Url = "http://127.0.0.1:$([IO.File]::ReadAllText($section.PortFile).Trim())"
+    }
+    Save-State $State $StatePath
+    foreach ($section in $started) {
+        $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-sf', '--max-time', '5', "$($section.Url)/health") -AllowFailure
+        if ($probe.ExitCode -ne 0 -and (Get-Command curl -ErrorAction SilentlyContinue)) { throw "The stand-in at $($section.Url) did not answer /health." }
+    }
+    "api $($State.Api.Url), mcp $($State.Mcp.Url)"
+}
+
+function Stop-SandboxStandIn([System.Collections.IDictionary] $StandIn, [string] $Root) {
+    if ($StandIn['Pid'] -and (Test-OwnedPid $StandIn['Pid'] $Root)) { Stop-Pid @([int]$StandIn['Pid']) 5 }
 }
 
 #endregion
@@ -917,6 +968,8 @@ function Stop-Sandbox([string] $StatePath) {
     $errors = [Collections.Generic.List[string]]::new()
     foreach ($step in @(
             @{ Name = 'Nginx'; Fn = ${function:Stop-SandboxNginx} }
+            @{ Name = 'Api'; Fn = ${function:Stop-SandboxStandIn} }
+            @{ Name = 'Mcp'; Fn = ${function:Stop-SandboxStandIn} }
             @{ Name = 'Docker'; Fn = ${function:Stop-SandboxDocker} }
             @{ Name = 'Redis'; Fn = ${function:Stop-SandboxRedis} }
             @{ Name = 'Postgres'; Fn = ${function:Stop-SandboxPostgres} })) {
@@ -958,6 +1011,11 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
             $summary[$svc] = "{0} ({1:n1} s)" -f $detail, $t.Elapsed.TotalSeconds
             Write-Step "$svc ready: $($summary[$svc])"
         }
+        if ('Nginx' -in $Want) {
+            $t = [Diagnostics.Stopwatch]::StartNew()
+            $summary['StandIn'] = "{0} ({1:n1} s)" -f (Start-SandboxStandIn $state $StatePath), $t.Elapsed.TotalSeconds
+            Write-Step "api and mcp stand-ins ready: $($summary['StandIn'])"
+        }
         if ('Docker' -in $Want) {
             $t = [Diagnostics.Stopwatch]::StartNew()
             $detail = Complete-SandboxDocker $state $StatePath
@@ -996,8 +1054,8 @@ function Show-Sandbox([System.Collections.IDictionary] $State) {
     }
     if ($n = Get-Section $State 'Nginx') {
         & $line 'Nginx' $n['Pid'] ("front :{0} blue :{1} green :{2} active={3}" -f $n['Port'], $n['BluePort'], $n['GreenPort'], $n['ActiveConf'])
-        if ($a = Get-Section $State 'Api') { Write-Host "  Api       $($a['Url'])" }
-        if ($m = Get-Section $State 'Mcp') { Write-Host "  Mcp       $($m['Url'])" }
+        if ($a = Get-Section $State 'Api') { & $line 'Api' $a['Pid'] "$($a['Url']) (stand-in)" }
+        if ($m = Get-Section $State 'Mcp') { & $line 'Mcp' $m['Pid'] "$($m['Url']) (stand-in)" }
     }
     -not $script:anyDown
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Docker.DotNet;
 using Npgsql;
+using PuoOps.Engine.Http;
 using PuoOps.Engine.Postgres;
 using StackExchange.Redis;
 
@@ -78,6 +79,54 @@ public static class ErrorTranslator
             default:
                 return Translate(exception, null);
         }
+    }
+
+    /// <summary>
+    /// An HTTP call that got no answer: refused, unknown host (DNS), TLS refused (with what was wrong with the
+    /// certificate the server presented), a broken answer, or no answer within the timeout.
+    /// </summary>
+    internal static PuoException TranslateHttp(Exception exception, Uri url, int timeoutSeconds, bool timedOut, TlsCertificate? certificate)
+    {
+        if (exception is PuoException puo)
+            return puo;
+        var shown = HttpUrl.Display(url);
+        if (timedOut)
+            return new PuoException(ErrorKind.Timeout, "PuoOps.Http.Timeout",
+                $"{shown} did not answer within {timeoutSeconds} s. Check that the service runs and is not stuck, or raise -TimeoutSec.", shown, exception);
+        if (exception is not HttpRequestException http)
+            return Translate(exception, null);
+        var socket = FindInner<SocketException>(exception);
+        return http.HttpRequestError switch
+        {
+            HttpRequestError.NameResolutionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Dns",
+                $"{shown}: the host name '{url.Host}' does not resolve (DNS lookup failed). Check the URL and the resolver.", shown, exception),
+            HttpRequestError.ConnectionError when socket?.SocketErrorCode == SocketError.ConnectionRefused => new PuoException(ErrorKind.Connection,
+                "PuoOps.Http.Connect", $"{shown} refused the connection: is the service running and listening on port {url.Port}?", shown, exception),
+            HttpRequestError.ConnectionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Connect",
+                $"{shown} could not be reached ({socket?.SocketErrorCode.ToString() ?? http.Message}). Check the address and the network path.", shown, exception),
+            HttpRequestError.SecureConnectionError => new PuoException(ErrorKind.Connection, "PuoOps.Http.Tls",
+                $"{shown}: TLS failed: {TlsProblem(certificate, exception)}", shown, exception),
+            _ => new PuoException(ErrorKind.Connection, "PuoOps.Http.Protocol",
+                $"{shown} did not give a valid HTTP answer ({http.HttpRequestError}): {http.Message}", shown, exception),
+        };
+    }
+
+    private static string TlsProblem(TlsCertificate? certificate, Exception exception)
+    {
+        if (certificate is null)
+            return (FindInner<System.Security.Authentication.AuthenticationException>(exception) ?? exception).Message;
+        var chain = certificate.ChainStatus;
+        var now = DateTimeOffset.UtcNow;
+        var problem =
+            certificate.NotAfter < now ? $"the certificate expired on {certificate.NotAfter:yyyy-MM-dd HH:mm} UTC"
+            : chain.HasFlag(System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.NotTimeValid) ? "the certificate is not valid yet"
+            : certificate.Errors.HasFlag(System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch) ? "the certificate is for another host name"
+            : chain.HasFlag(System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.UntrustedRoot)
+              || chain.HasFlag(System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.PartialChain)
+                ? "the certificate is not trusted (self-signed, or its CA is not in the trust store)"
+            : chain.HasFlag(System.Security.Cryptography.X509Certificates.X509ChainStatusFlags.Revoked) ? "the certificate was revoked"
+            : $"the certificate was refused ({certificate.Errors}; {chain})";
+        return $"{problem}. Subject: {certificate.Subject}; expires {certificate.NotAfter:yyyy-MM-dd} UTC.";
     }
 
     private static bool IsDocker(Exception exception) =>

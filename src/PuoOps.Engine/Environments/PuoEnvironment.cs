@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using PuoOps.Engine.Docker;
 using PuoOps.Engine.Environments;
+using PuoOps.Engine.Http;
 using PuoOps.Engine.Postgres;
 using PuoOps.Engine.Redis;
 
@@ -102,11 +103,7 @@ public sealed class PuoEnvironment : IDisposable
         return environment;
     }
 
-    private static Uri ParseHttpUrl(string value, string what) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-            ? uri
-            : throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment." + what,
-                $"{what} '{value}' is not an absolute http:// or https:// URL.", value);
+    private static Uri ParseHttpUrl(string value, string what) => HttpUrl.Parse(value, "PuoOps.Environment." + what, what);
 
     /// <summary>
     /// The environment's one client of a kind (e.g. "redis"), created once by <paramref name="create"/>.

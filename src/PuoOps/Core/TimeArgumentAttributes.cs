@@ -17,12 +17,24 @@ public sealed class TimeWindowAttribute : ArgumentTransformationAttribute
             DateTimeOffset point => point,
             DateTime point => point.Kind == DateTimeKind.Unspecified ? new DateTimeOffset(DateTime.SpecifyKind(point, DateTimeKind.Local)) : new DateTimeOffset(point),
             TimeSpan back => TimeInput.BackFrom(DateTimeOffset.Now, back),
+            short or decimal => TimeInput.BackFrom(DateTimeOffset.Now, FromSuffixedNumber(Unwrap(inputData))),
             string text => TimeInput.ParsePointInTime(text, DateTimeOffset.Now),
             var other => throw new ArgumentTransformationMetadataException(
                 $"Give a point in time (a date, or a duration back from now such as 1h), not a {other.GetType().Name}."),
         });
 
     internal static object? Unwrap(object? input) => input is PSObject wrapped ? wrapped.BaseObject : input;
+
+    /// <summary>
+    /// PowerShell reads an unquoted <c>30s</c> as the Int16 30 and <c>2d</c> as the decimal 2 (its numeric type
+    /// suffixes) before any attribute sees the text; s and d are also the duration units, so that is what they mean here.
+    /// </summary>
+    internal static TimeSpan FromSuffixedNumber(object? number) => number switch
+    {
+        short seconds => TimeSpan.FromSeconds(seconds),
+        decimal days => TimeSpan.FromDays((double)days),
+        _ => throw new ArgumentOutOfRangeException(nameof(number)),
+    };
 
     internal static object? Translate(Func<object?> transform)
     {
@@ -47,6 +59,10 @@ public sealed class DurationAttribute : ArgumentTransformationAttribute
         TimeWindowAttribute.Translate(() => TimeWindowAttribute.Unwrap(inputData) switch
         {
             string text => TimeInput.ParseDuration(text),
+            short or decimal => TimeWindowAttribute.FromSuffixedNumber(TimeWindowAttribute.Unwrap(inputData)),
+            // A bare number would otherwise become that many 100 ns ticks.
+            int or long or double => throw new ArgumentTransformationMetadataException(
+                $"Give a duration with its unit, such as 500ms, 30s, 5m or 2d, not the bare number {inputData}."),
             var other => other,
         });
 }

@@ -23,13 +23,19 @@ public sealed class ModuleHost : IDisposable
         _runspace.Open();
         if (connectSandbox)
         {
-            Invoke("Connect-PuoEnvironment -Name $name -PostgresConnectionString $pg -RedisConnectionString $redis -DockerHost $docker -SkipCheck",
+            Invoke("""
+                $http = @{}
+                if ($api) { $http.ApiUrl = $api; $http.McpUrl = $mcp }
+                Connect-PuoEnvironment -Name $name -PostgresConnectionString $pg -RedisConnectionString $redis -DockerHost $docker @http -SkipCheck
+                """,
                 new Dictionary<string, object?>
                 {
                     ["name"] = EnvironmentName,
                     ["pg"] = Sandbox.Current.PostgresConnectionString,
                     ["redis"] = Sandbox.Current.RedisConnectionString,
                     ["docker"] = Sandbox.Current.DockerHost ?? "unix:///nonexistent.sock",
+                    ["api"] = Sandbox.Current.ApiUrl,
+                    ["mcp"] = Sandbox.Current.McpUrl,
                 }).ThrowIfFailed();
         }
     }

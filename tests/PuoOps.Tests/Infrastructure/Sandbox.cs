@@ -20,9 +20,15 @@ public sealed class Sandbox
     public int PostgresPort => State.GetProperty("Postgres").GetProperty("Port").GetInt32();
     public string RedisConnectionString => State.GetProperty("Redis").GetProperty("ConnectionString").GetString()!;
     public string RedisPassword => State.GetProperty("Redis").GetProperty("Password").GetString()!;
+    /// <summary>The API stand-in (tests/StandIn), e.g. http://127.0.0.1:40119; POST {ApiUrl}/_standin?... changes how it answers. Null without Nginx.</summary>
+    public string? ApiUrl => Url("Api");
+    public string? McpUrl => Url("Mcp");
     // Docker is null in the state of a sandbox started with -Services Postgres,Redis.
     public bool DockerAvailable => State.TryGetProperty("Docker", out var d) && d.ValueKind == JsonValueKind.Object && d.GetProperty("Available").GetBoolean();
     public string? DockerHost => State.TryGetProperty("Docker", out var d) && d.ValueKind == JsonValueKind.Object ? d.GetProperty("Host").GetString() : null;
+
+    private string? Url(string service) =>
+        State.TryGetProperty(service, out var s) && s.ValueKind == JsonValueKind.Object ? s.GetProperty("Url").GetString() : null;
 
     private static Sandbox Load()
     {

@@ -14,6 +14,8 @@ public static class TestEnvironments
         PostgresConnectionString = Infrastructure.Sandbox.Current.PostgresConnectionString,
         RedisConnectionString = Infrastructure.Sandbox.Current.RedisConnectionString,
         DockerHost = Infrastructure.Sandbox.Current.DockerHost,
+        ApiUrl = Infrastructure.Sandbox.Current.ApiUrl,
+        McpUrl = Infrastructure.Sandbox.Current.McpUrl,
     });
 
     public static PuoEnvironment WithPostgresUrl(string url) => PuoEnvironment.Create(new EnvironmentSettings
