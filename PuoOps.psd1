@@ -76,6 +76,12 @@
         'Get-PuoAuditLog'
         'Save-PuoIncidentEvidence'
         'Get-PuoAffectedUser'
+
+        # Deployment (blue-green)
+        'Get-PuoTrafficState'
+        'Publish-PuoDeployment'
+        'Switch-PuoTraffic'
+        'Get-PuoDeploymentHistory'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

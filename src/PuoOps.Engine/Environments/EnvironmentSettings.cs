@@ -14,6 +14,7 @@ public sealed class EnvironmentSettings
     public const string DefaultApiUrl = "http://localhost:8000";
     public const string DefaultMcpUrl = "http://localhost:3000";
     public const string DefaultComposeProject = "puo-memo";
+    public const string DefaultUpstream = "puo_active";
 
     public string Name { get; set; } = DefaultName;
 
@@ -49,6 +50,15 @@ public sealed class EnvironmentSettings
     /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf (the implicit default reads PUO_BLOCKLIST_FILE).</summary>
     public string? BlockListFile { get; set; }
 
+    /// <summary>The include holding the active colour's upstream; null: puo-traffic.conf beside nginx.conf (the implicit default reads PUO_TRAFFIC_FILE).</summary>
+    public string? TrafficFile { get; set; }
+
+    /// <summary>The name of the upstream block in the traffic file; null: puo_active.</summary>
+    public string? Upstream { get; set; }
+
+    /// <summary>Each colour's backends (host:port); null: discovered from Swarm services labelled puo.color.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Colors { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -71,6 +81,9 @@ public sealed class EnvironmentSettings
         copy.NginxConfig ??= other.NginxConfig;
         copy.NginxPath ??= other.NginxPath;
         copy.BlockListFile ??= other.BlockListFile;
+        copy.TrafficFile ??= other.TrafficFile;
+        copy.Upstream ??= other.Upstream;
+        copy.Colors ??= other.Colors;
         return copy;
     }
 
@@ -99,6 +112,8 @@ public sealed class EnvironmentSettings
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
         filled.NginxConfig ??= Var("PUO_NGINX_CONF");
         filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
+        filled.TrafficFile ??= Var("PUO_TRAFFIC_FILE");
+        filled.Upstream ??= DefaultUpstream;
         return filled;
     }
 }
