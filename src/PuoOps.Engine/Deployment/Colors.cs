@@ -12,13 +12,15 @@ internal sealed record ColorBackends(string Color, IReadOnlyList<string> Backend
 /// <summary>
 /// The colours of an environment: Connect-PuoEnvironment -Color when given, else the Swarm services labelled
 /// <c>puo.color</c>, each backend at <c>puo.host</c> (default 127.0.0.1) and its published ports, or for a service on
-/// the host network (which publishes none) the ports of its <c>puo.port</c> label.
+/// the host network (which publishes none) the ports of its <c>puo.port</c> label. A service labelled
+/// <c>puo.upstream</c> belongs only to the environment of that upstream, so one nginx and one swarm can carry several pairs.
 /// </summary>
 internal static partial class Colors
 {
     public const string ColorLabel = "puo.color";
     public const string PortLabel = "puo.port";
     public const string HostLabel = "puo.host";
+    public const string UpstreamLabel = "puo.upstream";
     private const string Loopback = "127.0.0.1";
 
     /// <summary>Connect-PuoEnvironment's check of -Color and -Upstream: names nginx and Swarm labels can carry, backends as host:port.</summary>
@@ -40,7 +42,7 @@ internal static partial class Colors
             if (backends.Count == 0)
                 throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Deployment.Colors", $"Colour '{color}' has no backend.", color);
             foreach (var backend in backends)
-                if (!Backend().IsMatch(backend))
+                if (Backend().Match(backend) is not { Success: true } match || int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture) is < 1 or > 65535)
                     throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Deployment.Colors",
                         $"'{backend}' (colour {color}) is not a backend: give host:port, e.g. 127.0.0.1:18081.", backend);
         }
@@ -72,13 +74,20 @@ internal static partial class Colors
         return colors;
     }
 
-    /// <summary>The Swarm services labelled puo.color (any colour).</summary>
-    public static Task<IList<SwarmService>> ListServicesAsync(OperationContext ctx) =>
-        DockerConnections.CallAsync(ctx, "Listing the Swarm services labelled puo.color", null, (client, token) =>
+    /// <summary>The Swarm services labelled puo.color (any colour) that belong to the environment's upstream.</summary>
+    public static async Task<IList<SwarmService>> ListServicesAsync(OperationContext ctx)
+    {
+        var services = await DockerConnections.CallAsync(ctx, "Listing the Swarm services labelled puo.color", null, (client, token) =>
             client.Swarm.ListServicesAsync(new ServiceListParameters
             {
                 Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [ColorLabel] = true } },
-            }, token));
+            }, token)).ConfigureAwait(false);
+        return services.Where(s => s.Spec?.Labels is { } labels
+                                   && (!labels.TryGetValue(UpstreamLabel, out var upstream) || upstream == ctx.Environment.Upstream)).ToList();
+    }
+
+    /// <summary>The colour of a listed service.</summary>
+    public static string? ColorOf(SwarmService service) => service.Spec?.Labels is { } labels && labels.TryGetValue(ColorLabel, out var color) ? color : null;
 
     /// <summary>The colour named <paramref name="color"/>, NotFound listing the known ones.</summary>
     public static ColorBackends Find(IReadOnlyList<ColorBackends> colors, string color) =>
@@ -105,6 +114,6 @@ internal static partial class Colors
     [GeneratedRegex(@"^[A-Za-z0-9_.-]+$")]
     private static partial Regex Word();
 
-    [GeneratedRegex(@"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$")]
+    [GeneratedRegex(@"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?<port>[0-9]{1,5})$")]
     private static partial Regex Backend();
 }

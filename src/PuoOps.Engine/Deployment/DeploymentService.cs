@@ -59,7 +59,7 @@ public static class DeploymentService
                     $"docker stack deploy -c {composeFile} {stack} failed (exit {result.ExitCode}): {result.Message}", composeFile);
             action = "StackDeployed";
             services = (await Colors.ListServicesAsync(ctx).ConfigureAwait(false))
-                .Where(s => s.Spec?.Labels is { } l && l.TryGetValue(Colors.ColorLabel, out var c) && c == options.Color).Select(s => s.ID).ToList();
+                .Where(s => Colors.ColorOf(s) == options.Color).Select(s => s.ID).ToList();
             if (services.Count == 0)
                 throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoColoredService",
                     $"docker stack deploy created stack {stack}, but none of its services is labelled {Colors.ColorLabel}={options.Color}: label the service nginx sends traffic to (deploy.labels).", stack);
@@ -68,7 +68,7 @@ public static class DeploymentService
         {
             var image = options.Image ?? throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Deployment.WhatToDeploy", "Give -Image or -ComposeFile.", "Image");
             var existing = (await Colors.ListServicesAsync(ctx).ConfigureAwait(false))
-                .Where(s => s.Spec?.Labels is { } l && l.TryGetValue(Colors.ColorLabel, out var c) && string.Equals(c, options.Color, StringComparison.OrdinalIgnoreCase))
+                .Where(s => string.Equals(Colors.ColorOf(s), options.Color, StringComparison.OrdinalIgnoreCase))
                 .ToList();
             if (existing.Count > 0)
             {

@@ -1,7 +1,7 @@
 namespace PuoOps.Engine.Deployment;
 
 /// <summary>Switch-PuoTraffic's parameters: where to, and the thresholds each phase judges by.</summary>
-public sealed class SwitchOptions
+public sealed record SwitchOptions
 {
     /// <summary>The target colour; null: the idle one (the only colour that is not active), or with <see cref="Rollback"/> the previous one.</summary>
     public string? To { get; init; }
