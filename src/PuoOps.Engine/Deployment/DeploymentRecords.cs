@@ -111,6 +111,9 @@ public sealed class TrafficSwitch
     public string TrafficFile { get; init; } = "";
     public string? BackupFile { get; set; }
 
+    /// <summary>Anything else worth knowing, e.g. that the watch window was cut short.</summary>
+    public string? Note { get; set; }
+
     /// <summary>The old colour is left running at least until then, so switching back is instant.</summary>
     public DateTimeOffset KeepPreviousUntil { get; set; }
 

@@ -165,7 +165,20 @@ public static class TrafficService
         ctx.Log($"Traffic is on {plan.To} ({string.Join(", ", plan.ToBackends)}); {plan.From} stays up until at least {record.KeepPreviousUntil:T} for an instant switch back.");
 
         clock.Restart();
-        var trouble = await MonitorAsync(ctx, plan, options, record).ConfigureAwait(false);
+        string? trouble;
+        try
+        {
+            trouble = await MonitorAsync(ctx, plan, options, record).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ctx.Cancellation.IsCancellationRequested)
+        {
+            // Ctrl+C in the watch window: the switch stands (it was confirmed); the history says the watch was cut short.
+            record.MonitorTime = clock.Elapsed;
+            record.Finished = DateTimeOffset.Now;
+            record.Note = "watch window stopped by Ctrl+C";
+            DeploymentHistory.Append(ctx, DeploymentHistory.PathFor(plan.TrafficFile), record);
+            throw;
+        }
         record.MonitorTime = clock.Elapsed;
         if (trouble is not null)
         {
