@@ -53,7 +53,7 @@ public static class DeploymentService
         {
             var stack = $"{ctx.Environment.ComposeProject}-{options.Color}";
             ctx.Log($"docker stack deploy -c {composeFile} {stack}");
-            var result = await ChildProcess.RunAsync(ctx, "docker", ["-H", ctx.Environment.DockerHost, "stack", "deploy", "--detach=true", "-c", composeFile, stack]).ConfigureAwait(false);
+            var result = await ChildProcess.RunAsync(ctx, "docker", ["-H", ctx.Environment.DockerHost, "stack", "deploy", "-c", composeFile, stack]).ConfigureAwait(false);
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Deployment.StackDeploy",
                     $"docker stack deploy -c {composeFile} {stack} failed (exit {result.ExitCode}): {result.Message}", composeFile);

@@ -71,6 +71,44 @@ public sealed class DeploymentCmdletTests : IClassFixture<BlueGreenStack>, IDisp
     }
 
     [DockerFact]
+    public void Publish_with_a_compose_file_runs_docker_stack_deploy_and_waits_for_the_labelled_service()
+    {
+        var port = BlueGreenStack.FreePort();
+        var project = "bg" + _stack.Id;
+        var file = Path.Combine(_stack.Nginx.Directory, "docker-compose.prod.yml");
+        File.WriteAllText(file, $$"""
+            version: "3.8"
+            services:
+              web:
+                image: {{BlueGreenStack.Image}}
+                command: ["sh", "-c", {{System.Text.Json.JsonSerializer.Serialize(BlueGreenStack.Script.Replace("$", "$$"))}}]
+                environment: { PORT: "{{port}}", PUO_COLOR: "orange", PUO_IMAGE: "stack" }
+                networks: [hostnet]
+                deploy:
+                  labels: { puo.color: orange, puo.port: "{{port}}", puo.upstream: {{_stack.Upstream}} }
+            networks:
+              hostnet:
+                external: true
+                name: host
+            """);
+        _host.Invoke($"Connect-PuoEnvironment bgc -Environment bg -ComposeProject {project} -SkipCheck").ThrowIfFailed();
+        try
+        {
+            var result = _host.Invoke($"Publish-PuoDeployment -Environment bgc -Color orange -ComposeFile '{file}' -WaitSec 60 -Confirm:$false").ThrowIfFailed();
+
+            var deployed = result.Output.Single();
+            Assert.Equal("StackDeployed", deployed.Properties["Action"].Value);
+            Assert.Equal([$"{project}-orange_web"], ((IEnumerable<string>)deployed.Properties["Services"].Value).ToList());
+            Assert.Equal(Status.OK, deployed.Properties["Status"].Value);
+            Assert.Equal("orange stack", BlueGreenStack.Get(port, "version"));
+        }
+        finally
+        {
+            ScratchProject.Docker("stack", "rm", $"{project}-orange");
+        }
+    }
+
+    [DockerFact]
     public void Publish_refuses_the_active_colour_and_a_new_colour_without_a_port()
     {
         var active = _host.Invoke("Publish-PuoDeployment -Environment bg -Color blue -Image x:1 -Confirm:$false");
