@@ -4,8 +4,10 @@
     Builds, tests and demonstrates PuoOps.
 .DESCRIPTION
     -Task Build  lays the module out under out/PuoOps/<version>/ (manifest, PuoOps.dll, deps/, format file, en-US help).
-    -Task Test   builds, starts the sandbox stack (tests/Sandbox), runs xUnit and Pester against it, stops the
-                 sandbox and prints "N passed, N failed". Exits 1 when anything failed.
+    -Task Test   builds, starts the sandbox stack (tests/Sandbox), runs xUnit and Pester against it in a temp
+                 directory of their own, stops the sandbox, prints each skip's reason and "N passed, N failed,
+                 N skipped". Exits 1 when a test failed, a test runner exited non-zero, the tests left files in
+                 their temp directory, or (under CI=true) anything was skipped.
     -Task Demo   builds, starts the sandbox, runs a short runbook session (tools/Demo.ps1), stops the sandbox.
     -Task Clean  removes out/ and the projects' bin/obj folders.
 .EXAMPLE
@@ -52,12 +54,22 @@ function Invoke-Pwsh {
 
 function Build-Module {
     Write-Host "Building PuoOps $version ($Configuration)" -ForegroundColor Cyan
-    Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, '-nologo', '-v', 'q', '-clp:ErrorsOnly')
-    if (Test-Path $moduleRoot) { Remove-Item $moduleRoot -Recurse -Force }
-    $null = New-Item -ItemType Directory -Path $moduleDir, "$moduleDir/en-US" -Force
-    # The engine and its packages go to deps/, loaded by ModuleInit into the module's own AssemblyLoadContext.
-    Invoke-Native dotnet @('publish', "$root/src/PuoOps.Engine/PuoOps.Engine.csproj", '-c', $Configuration, '--no-build',
-        '-o', "$moduleDir/deps", '-nologo', '-v', 'q')
+    # No build servers (MSBuild nodes, the compiler server) outlive the build, and the temp folders dotnet leaves go
+    # to a scratch TMPDIR removed afterwards: the build leaves no process and nothing in /tmp.
+    $outerTemp = $env:TMPDIR
+    $env:TMPDIR = (& mktemp -d '/tmp/puo-build-XXXXXX').Trim()
+    try {
+        Invoke-Native dotnet @('build', "$root/PuoOps.sln", '-c', $Configuration, '-nologo', '-v', 'q', '--disable-build-servers')
+        if (Test-Path $moduleRoot) { Remove-Item $moduleRoot -Recurse -Force }
+        $null = New-Item -ItemType Directory -Path $moduleDir, "$moduleDir/en-US" -Force
+        # The engine and its packages go to deps/, loaded by ModuleInit into the module's own AssemblyLoadContext.
+        Invoke-Native dotnet @('publish', "$root/src/PuoOps.Engine/PuoOps.Engine.csproj", '-c', $Configuration, '--no-build',
+            '-o', "$moduleDir/deps", '-nologo', '-v', 'q', '--disable-build-servers')
+    }
+    finally {
+        Remove-Item -LiteralPath $env:TMPDIR -Recurse -Force -ErrorAction SilentlyContinue
+        $env:TMPDIR = $outerTemp
+    }
     Remove-Item "$moduleDir/deps/*.deps.json" -ErrorAction SilentlyContinue
     $bin = "$root/src/PuoOps/bin/$Configuration/net8.0"
     Copy-Item "$bin/PuoOps.dll", "$bin/PuoOps.pdb" $moduleDir
@@ -80,52 +92,160 @@ function Stop-Sandbox {
     if ($exit -ne 0) { Write-Warning "Stopping the sandbox stack failed (exit $exit); see $stateFile." }
 }
 
+function Get-NuGetPackagesPath {
+    # NuGet's global packages folder: NUGET_PACKAGES, else what NuGet says (asking it leaves a scratch folder in TMPDIR).
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = & dotnet nuget locals global-packages --list
+    ($line -replace '^global-packages:\s*', '').Trim()
+}
+
 function Get-PesterModulePath {
     # Pester is restored from NuGet by the test project (PackageDownload); its module sits in tools/.
-    $packages = $env:NUGET_PACKAGES
-    if (-not $packages) {
-        $line = & dotnet nuget locals global-packages --list
-        $packages = ($line -replace '^global-packages:\s*', '').Trim()
-    }
-    $path = Join-Path $packages 'pester/6.2.0/tools/Pester.psd1'
+    $path = Join-Path (Get-NuGetPackagesPath) 'pester/6.2.0/tools/Pester.psd1'
     if (-not (Test-Path $path)) { throw "Pester 6.2.0 was not restored to $path; run dotnet restore tests/PuoOps.Tests." }
     return $path
 }
 
 function Invoke-XUnit {
-    $results = Join-Path $root 'out/test-results'
-    Remove-Item $results -Recurse -Force -ErrorAction SilentlyContinue
-    $arguments = @('test', "$root/tests/PuoOps.Tests/PuoOps.Tests.csproj", '-c', $Configuration, '--no-build', '-nologo',
-        '--logger', 'trx;LogFileName=xunit.trx', '--logger', 'console;verbosity=normal', '--results-directory', $results)
-    if ($Filter) { $arguments += @('--filter', $Filter) }
-    & dotnet @arguments | Out-Host
-    $trx = Get-ChildItem $results -Filter '*.trx' -Recurse | Select-Object -First 1
-    if (-not $trx) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
-    $counters = ([xml](Get-Content $trx.FullName -Raw)).TestRun.ResultSummary.Counters
-    [pscustomobject]@{ Passed = [int]$counters.passed; Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout; Skipped = [int]$counters.notExecuted }
+    <# Runs the xUnit suite. The counts come from the TRX file, but dotnet test's exit code has the last word: a test
+       host that crashed or a run that was aborted leaves a TRX of the tests that did finish, all passed, and exits
+       non-zero; that is a failure, never a smaller "N passed". #>
+    param(
+        [string] $Project = "$root/tests/PuoOps.Tests/PuoOps.Tests.csproj",
+        [string] $ResultsDirectory = (Join-Path $root 'out/test-results/xunit'),
+        [string] $TestFilter = $Filter,
+        [string[]] $ExtraArguments = @(),
+        # Only the result: for tests of this function, whose inner runs fail on purpose.
+        [switch] $Quiet
+    )
+    Remove-Item $ResultsDirectory -Recurse -Force -ErrorAction SilentlyContinue
+    # dotnet test itself leaves empty temp folders behind: it gets a scratch TMPDIR, removed afterwards, and the test
+    # host gets the caller's through a run settings file (dotnet test -e would move dotnet test's own folders there
+    # too), so whatever is left in the caller's TMPDIR is the tests'.
+    $testTemp = [IO.Path]::GetTempPath().TrimEnd('/')
+    $toolTemp = (New-Item -ItemType Directory -Path (Join-Path $testTemp "dotnet-test-$([Guid]::NewGuid().ToString('N').Substring(0, 8))")).FullName
+    $settings = Join-Path $toolTemp 'xunit.runsettings'
+    $xml = [System.Security.SecurityElement]::Escape($testTemp)
+    Set-Content -LiteralPath $settings -Value "<RunSettings><RunConfiguration><EnvironmentVariables><TMPDIR>$xml</TMPDIR></EnvironmentVariables></RunConfiguration></RunSettings>"
+    $arguments = @('test', $Project, '-c', $Configuration, '--no-build', '-nologo', '--settings', $settings,
+        '--logger', 'trx;LogFileName=xunit.trx', '--logger', 'console;verbosity=normal', '--results-directory', $ResultsDirectory) + $ExtraArguments
+    if ($TestFilter) { $arguments += @('--filter', $TestFilter) }
+    $outerTemp = $env:TMPDIR
+    try {
+        $env:TMPDIR = $toolTemp
+        if ($Quiet) { & dotnet @arguments *> $null } else { & dotnet @arguments | Out-Host }
+        $exit = $LASTEXITCODE
+    }
+    finally {
+        $env:TMPDIR = $outerTemp
+        Remove-Item -LiteralPath $toolTemp -Recurse -Force -ErrorAction SilentlyContinue
+    }
+    $result = [pscustomobject]@{ Suite = 'xUnit'; Passed = 0; Failed = 0; Skipped = 0; Problems = @(); SkipReasons = @() }
+    $trx = Get-ChildItem $ResultsDirectory -Filter '*.trx' -Recurse -ErrorAction SilentlyContinue | Select-Object -First 1
+    if ($trx) {
+        $xml = [xml](Get-Content $trx.FullName -Raw)
+        $ns = @{ t = $xml.DocumentElement.NamespaceURI }
+        $counters = (Select-Xml -Xml $xml -XPath '//t:ResultSummary/t:Counters' -Namespace $ns).Node
+        $result.Passed = [int]$counters.passed
+        $result.Failed = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        # A skipped test is a result with outcome NotExecuted; the summary's notExecuted counter stays 0 for them.
+        $result.SkipReasons = @(Select-Xml -Xml $xml -XPath "//t:UnitTestResult[@outcome='NotExecuted']" -Namespace $ns | ForEach-Object {
+                $why = Select-Xml -Xml $_.Node -XPath './/t:Message | .//t:StdOut' -Namespace $ns | ForEach-Object { $_.Node.InnerText } | Select-Object -First 1
+                "$($_.Node.testName): $(if ($why) { $why.Trim() } else { 'no reason given' })" })
+        $result.Skipped = $result.SkipReasons.Count
+        $runErrors = @(Select-Xml -Xml $xml -XPath "//t:RunInfo[@outcome='Error']/t:Text" -Namespace $ns | ForEach-Object { $_.Node.InnerText })
+    }
+    else { $runErrors = @('it wrote no TRX file') }
+    if ($exit -ne 0 -and $result.Failed -eq 0) {
+        $result.Failed = 1
+        $result.Problems += "dotnet test exited with code $exit although no test failed: $(($runErrors + 'the test host crashed or the run was aborted') -join '; ')."
+    }
+    $result
 }
 
 function Invoke-PesterSuite {
-    $resultFile = Join-Path $root 'out/test-results/pester.json'
-    $null = New-Item -ItemType Directory -Path (Split-Path $resultFile) -Force
+    <# Runs Pester in a child pwsh that writes its counts, skip reasons and failed blocks to a JSON file and then exits 0.
+       Any other exit (a crash, an unhandled error after the run) is a failure even when the file says all passed. #>
+    param(
+        [string] $Path = $(if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }),
+        [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json')
+    )
+    $null = New-Item -ItemType Directory -Path (Split-Path $ResultFile) -Force
     # A result left by an earlier run must not stand in for this one if Pester dies before writing.
-    Remove-Item $resultFile -ErrorAction SilentlyContinue
-    $path = if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }
+    Remove-Item $ResultFile -ErrorAction SilentlyContinue
     $script = @"
 `$ErrorActionPreference = 'Stop'
 Import-Module '$(Get-PesterModulePath)'
 `$config = New-PesterConfiguration
-`$config.Run.Path = '$path'
+`$config.Run.Path = '$Path'
 `$config.Run.PassThru = `$true
 `$config.Output.Verbosity = 'Detailed'
 `$r = Invoke-Pester -Configuration `$config
-[pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount } |
-    ConvertTo-Json | Set-Content '$resultFile'
+`$skipReasons = @(`$r.Skipped | ForEach-Object {
+    `$why = @(`$_.ErrorRecord | ForEach-Object { `$_.Exception.Message }) -join ' '
+    "`$(`$_.ExpandedPath): `$(if (`$why) { `$why } else { 'skipped with -Skip' })" })
+[pscustomobject]@{ Passed = `$r.PassedCount; Failed = `$r.FailedCount + `$r.FailedBlocksCount + `$r.FailedContainersCount; Skipped = `$r.SkippedCount
+    SkipReasons = `$skipReasons } | ConvertTo-Json | Set-Content '$ResultFile'
+exit 0
 "@
-    $null = Invoke-Pwsh @('-Command', $script)
-    if (-not (Test-Path $resultFile)) { return [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 } }
-    Get-Content $resultFile -Raw | ConvertFrom-Json
+    $exit = Invoke-Pwsh @('-Command', $script)
+    $result = [pscustomobject]@{ Suite = 'Pester'; Passed = 0; Failed = 0; Skipped = 0; Problems = @(); SkipReasons = @() }
+    if (Test-Path $ResultFile) {
+        $written = Get-Content $ResultFile -Raw | ConvertFrom-Json
+        $result.Passed = [int]$written.Passed; $result.Failed = [int]$written.Failed; $result.Skipped = [int]$written.Skipped
+        $result.SkipReasons = @($written.SkipReasons)
+    }
+    if (-not (Test-Path $ResultFile)) {
+        $result.Failed += 1
+        $result.Problems += "Pester's pwsh exited with code $exit before writing its results."
+    }
+    elseif ($exit -ne 0) {
+        $result.Failed += 1
+        $result.Problems += "Pester's pwsh exited with code $exit after the run."
+    }
+    $result
 }
+
+function New-TestTempDirectory {
+    # The suites' TMPDIR: a fresh directory (sticky and world-writable like /tmp, for tests that run a child as another
+    # user), so what the tests leave behind can be found and named instead of piling up in /tmp.
+    $path = (& mktemp -d '/tmp/puo-test-XXXXXX').Trim()
+    if ($LASTEXITCODE -ne 0) { throw 'mktemp could not create the test temp directory.' }
+    & chmod 1777 $path
+    $path
+}
+
+function Get-TempLeftover {
+    <# What a test run left: anything in the suites' own TMPDIR, which fails the run, and any new entry in /tmp itself,
+       which is only shown: everything the run starts gets a TMPDIR of its own (the build a scratch folder, the
+       sandbox's daemons one under its root, the suites this one), and other processes on the machine share /tmp. #>
+    param([string] $TestTemp, [string[]] $TmpBefore)
+    $inOwn = @(Get-ChildItem -LiteralPath $TestTemp -Force -ErrorAction SilentlyContinue | ForEach-Object Name)
+    $newInTmp = @(Get-ChildItem -LiteralPath '/tmp' -Force | ForEach-Object Name | Where-Object { $_ -notin $TmpBefore })
+    [pscustomobject]@{ InTestTemp = $inOwn; NewInTmp = $newInTmp }
+}
+
+function Write-TestSummary {
+    <# Prints the skip reasons and the problems, then the closing line; returns the process exit code. Under CI=true a
+       skipped test fails the run: a service the suite needs that did not start must not pass as "nothing failed". #>
+    param([object[]] $Totals, [string[]] $Problems = @())
+    $passed = [int]($Totals | Measure-Object Passed -Sum).Sum
+    $failed = [int]($Totals | Measure-Object Failed -Sum).Sum + $Problems.Count
+    $skipped = [int]($Totals | Measure-Object Skipped -Sum).Sum
+    $allProblems = @($Totals | ForEach-Object { $_.Problems }) + $Problems
+    $reasons = @($Totals | ForEach-Object { $_.SkipReasons } | Where-Object { $_ })
+    Write-Host ''
+    foreach ($reason in $reasons) { Write-Host "Skipped: $reason" -ForegroundColor Yellow }
+    if ($skipped -gt 0 -and $env:CI -eq 'true') {
+        $allProblems += "CI=true: $skipped test(s) were skipped; under CI every test must run."
+    }
+    foreach ($problem in $allProblems) { Write-Host "FAILED: $problem" -ForegroundColor Red }
+    Write-Host "$passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $allProblems.Count -gt 0) { 1 } else { 0 }
+}
+
+# Dot-sourced (". ./build.ps1", as tests/Pester/Build.Tests.ps1 does): define the functions, run nothing.
+if ($MyInvocation.InvocationName -eq '.') { return }
 
 switch ($Task) {
     'Clean' {
@@ -143,20 +263,29 @@ switch ($Task) {
         finally { Stop-Sandbox }
     }
     'Test' {
+        $tmpBefore = @(Get-ChildItem -LiteralPath '/tmp' -Force | ForEach-Object Name)
         Build-Module
         $env:PUO_MODULE_PATH = $moduleDir
         $totals = @()
+        $problems = @()
         Start-Sandbox
+        $testTemp = New-TestTempDirectory
+        $outerTemp = $env:TMPDIR
+        # Asked once, before TMPDIR is the tests': NuGet keeps a scratch folder in TMPDIR when asked where its packages are.
+        $env:NUGET_PACKAGES = Get-NuGetPackagesPath
         try {
+            $env:TMPDIR = $testTemp
             if ('xUnit' -in $Suite) { $totals += Invoke-XUnit }
             if ('Pester' -in $Suite) { $totals += Invoke-PesterSuite }
         }
-        finally { Stop-Sandbox }
-        $passed = ($totals | Measure-Object Passed -Sum).Sum
-        $failed = ($totals | Measure-Object Failed -Sum).Sum
-        $skipped = ($totals | Measure-Object Skipped -Sum).Sum
-        Write-Host ''
-        Write-Host "$passed passed, $failed failed, $skipped skipped"
-        if ($failed -gt 0) { exit 1 }
+        finally {
+            $env:TMPDIR = $outerTemp
+            Stop-Sandbox
+        }
+        $left = Get-TempLeftover -TestTemp $testTemp -TmpBefore ($tmpBefore + (Split-Path -Leaf $testTemp))
+        if ($left.InTestTemp) { $problems += "the tests left $($left.InTestTemp.Count) entries in their temp directory: $($left.InTestTemp -join ', ')." }
+        if ($left.NewInTmp) { Write-Host "New in /tmp since the run started (other processes may have made them): $($left.NewInTmp -join ', ')" }
+        Remove-Item -LiteralPath $testTemp -Recurse -Force -ErrorAction SilentlyContinue
+        exit (Write-TestSummary -Totals $totals -Problems $problems)
     }
 }

@@ -3,7 +3,7 @@
 .SYNOPSIS
     Backup-PuoDatabase + Test-PuoBackup vs the runbook's pg_dump -Fc + pg_restore --list, on a ~1 GB database.
 .DESCRIPTION
-    Issue target: at most 1.05x the raw commands' time. Both sides run in the same session, alternating,
+    Issue target: at most 1.05x the raw commands' time. Both sides run in the same session, in a random order each round,
     -Rounds times; medians and the ratio are printed, with each PuoOps round's per-phase timings (from
     Verbose). PuoOps also writes the manifest (row counts in the dump's snapshot, counted on one core
     beside pg_dump's first seconds; the SHA-256 of the file and the SHA-512 of each 32 MiB chunk, computed while
@@ -22,6 +22,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $sandbox = Start-BenchSandbox $root $StateFile
 $pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
 $db = "puo_bench_$(Get-Random)"
@@ -47,12 +48,12 @@ try {
     }
     $module = @(); $raw = @()
     foreach ($round in 1..$Rounds) {
-        # Alternate which side goes first, so neither always meets the colder cache.
-        foreach ($side in $(if ($round % 2) { 'puo', 'raw' } else { 'raw', 'puo' })) {
-            $seconds = (Measure-Command $(if ($side -eq 'puo') { $puo } else { $runbook })).TotalSeconds
-            if ($side -eq 'puo') { $module += $seconds } else { $raw += $seconds }
-            Get-ChildItem $dir | Remove-Item -Recurse -Force
-        }
+        # A random order each round, so neither side always meets the colder cache.
+        $t = Invoke-BenchRound ([ordered]@{
+                Puo = { (Measure-Command $puo).TotalSeconds; Get-ChildItem $dir | Remove-Item -Recurse -Force }
+                Raw = { (Measure-Command $runbook).TotalSeconds; Get-ChildItem $dir | Remove-Item -Recurse -Force }
+            })
+        $module += $t.Puo; $raw += $t.Raw
         Write-Host ("round {0}: PuoOps {1:N1} s, raw {2:N1} s, load {3}" -f $round, $module[-1], $raw[-1], ((Get-Content /proc/loadavg) -split ' ')[0])
         $phases | ForEach-Object { Write-Host "  $_" }
     }

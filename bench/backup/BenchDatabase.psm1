@@ -1,8 +1,8 @@
 <#
 .SYNOPSIS
     Shared by the backup benchmarks: a sandbox (own or given), a seeded database of about -SizeMB made with
-    generate_series (two equal tables with indexes, so a parallel restore has work to share), psql helpers
-    and medians. The password goes to child processes only through PGPASSWORD.
+    generate_series (two equal tables with indexes, so a parallel restore has work to share) and psql helpers.
+    The password goes to child processes only through PGPASSWORD.
 #>
 $ErrorActionPreference = 'Stop'
 
@@ -59,9 +59,4 @@ function Remove-BenchDatabase($Pg, [string] $Name) {
     Invoke-BenchPsql $Pg "DROP DATABASE IF EXISTS `"$Name`" WITH (FORCE)"
 }
 
-function Get-Median([double[]] $Values) {
-    $s = $Values | Sort-Object
-    if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
-}
-
-Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Initialize-BenchDatabase, Remove-BenchDatabase, Get-Median
+Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Initialize-BenchDatabase, Remove-BenchDatabase

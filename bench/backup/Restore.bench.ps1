@@ -8,7 +8,9 @@
     pg_restore --list, createdb, pg_restore --jobs 2 (its sessions tuned: maintenance_work_mem 256MB, no
     parallel workers within a job), row counts and alembic check, sanity query, rename.
     The raw side is createdb + pg_restore (one job); a third, pg_restore --jobs 2 with nothing verified, shows
-    the most any two-job restore can gain on this machine. All restore into a new database that is dropped
+    the most any two-job restore can gain on this machine. Both raw sides run with the same server settings as
+    the module's pg_restore sessions (the same PGOPTIONS), so the comparison is of the jobs and the checks, not
+    of the tuning. Each round runs the three in a random order. All restore into a new database that is dropped
     afterwards (not timed). Uses the sandbox named by -StateFile, else starts its own and stops it.
 .EXAMPLE
     dotnet pwsh -NoProfile -File bench/backup/Restore.bench.ps1 -SizeMB 512 -Rounds 3
@@ -21,6 +23,7 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $sandbox = Start-BenchSandbox $root $StateFile
 $pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
 $db = "puo_bench_$(Get-Random)"
@@ -30,31 +33,35 @@ try {
     $backup = Backup-PuoDatabase -Path $dir -Format Directory -Jobs 2
     $pgRestore = Join-Path $pg.BinDir 'pg_restore'
 
+    # What Restore-PuoBackup -Jobs 2 gives its pg_restore sessions (BackupVerifier.RestoreMaintenanceWorkMem, and no
+    # parallel workers within a job): the raw sides get the same, so only the jobs and the checks differ.
+    $serverSettings = '-c maintenance_work_mem=256MB -c max_parallel_maintenance_workers=0'
+    function Restore-Raw([string] $Target, [string[]] $Extra) {
+        (Measure-Command {
+            Invoke-BenchPsql $pg "CREATE DATABASE $Target TEMPLATE template0"
+            $env:PGPASSWORD = $pg.Password
+            $env:PGOPTIONS = $serverSettings
+            try { & $pgRestore -h $pg.Host -p $pg.Port -U $pg.User -d $Target @Extra $backup.Path }
+            finally { Remove-Item Env:PGOPTIONS }
+            if ($LASTEXITCODE) { throw "pg_restore $Extra failed" }
+        }).TotalSeconds
+        $null = Remove-BenchDatabase $pg $Target
+    }
     $module = @(); $raw = @(); $rawJobs = @()
     foreach ($round in 1..$Rounds) {
-        $target = "${db}_puo$round"
-        $module += (Measure-Command {
-            $result = Restore-PuoBackup -Path $backup.Path -Database $target -Jobs 2 -Confirm:$false
-            if (-not $result.Verified) { throw 'Restore-PuoBackup did not verify.' }
-        }).TotalSeconds
-        Remove-BenchDatabase $pg $target
-        $target = "${db}_raw$round"
-        $raw += (Measure-Command {
-            Invoke-BenchPsql $pg "CREATE DATABASE $target TEMPLATE template0"
-            $env:PGPASSWORD = $pg.Password
-            & $pgRestore -h $pg.Host -p $pg.Port -U $pg.User -d $target $backup.Path
-            if ($LASTEXITCODE) { throw 'pg_restore failed' }
-        }).TotalSeconds
-        Remove-BenchDatabase $pg $target
-        # The ceiling for any -Jobs 2 restore here: pg_restore --jobs 2 by itself, nothing verified.
-        $target = "${db}_jobs$round"
-        $rawJobs += (Measure-Command {
-            Invoke-BenchPsql $pg "CREATE DATABASE $target TEMPLATE template0"
-            $env:PGPASSWORD = $pg.Password
-            & $pgRestore -h $pg.Host -p $pg.Port -U $pg.User -d $target --jobs 2 $backup.Path
-            if ($LASTEXITCODE) { throw 'pg_restore --jobs 2 failed' }
-        }).TotalSeconds
-        Remove-BenchDatabase $pg $target
+        $t = Invoke-BenchRound ([ordered]@{
+                Module  = {
+                    (Measure-Command {
+                        $result = Restore-PuoBackup -Path $backup.Path -Database "${db}_puo$round" -Jobs 2 -Confirm:$false
+                        if (-not $result.Verified) { throw 'Restore-PuoBackup did not verify.' }
+                    }).TotalSeconds
+                    $null = Remove-BenchDatabase $pg "${db}_puo$round"
+                }
+                Raw     = { Restore-Raw "${db}_raw$round" @() }
+                # The ceiling for any -Jobs 2 restore here: pg_restore --jobs 2 by itself, nothing verified.
+                RawJobs = { Restore-Raw "${db}_jobs$round" @('--jobs', '2') }
+            })
+        $module += $t.Module; $raw += $t.Raw; $rawJobs += $t.RawJobs
         Write-Host ("round {0}: Restore-PuoBackup -Jobs 2 {1:N1} s, pg_restore {2:N1} s, pg_restore --jobs 2 {3:N1} s, load {4}" -f $round, $module[-1], $raw[-1], $rawJobs[-1], (Get-Content /proc/loadavg).Split(' ')[0])
     }
     $speedups = for ($i = 0; $i -lt $Rounds; $i++) { $raw[$i] / $module[$i] }

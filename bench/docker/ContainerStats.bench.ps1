@@ -4,7 +4,7 @@
     Get-PuoContainerStats vs `docker stats --no-stream` on the same 15 running containers.
 .DESCRIPTION
     Issue target: at most 0.5x the time of docker stats --no-stream. Creates 15 idle compose-labelled containers on
-    the sandbox's Docker engine, warms both sides up, then alternates the two (module call in this warm session, the
+    the sandbox's Docker engine, warms both sides up, then runs the sides in a random order each round (module call in this warm session, the
     docker CLI as the process an operator runs) for -Rounds rounds and prints medians and the median ratio.
     Each round also times the floor any client meets: the same two rounds of concurrent one-shot stats requests sent
     with curl over the socket (no client overhead at all). The daemon's stats collector makes that about 2 s for 15
@@ -23,6 +23,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $ownSandbox = -not $StateFile
 if ($ownSandbox) {
@@ -68,21 +69,23 @@ try {
 
     $load = (Get-Content /proc/loadavg -ErrorAction Ignore) -replace '^((\S+ ){3}).*', '$1'
     $module = @(); $cliTimes = @(); $floor = @()
+    $sides = [ordered]@{ Module = { TimeModule }; Cli = { TimeDocker } }
+    if ($curlParallel) { $sides.Floor = { TimeRawFloor } }
     foreach ($round in 1..$Rounds) {
-        $module += TimeModule; $cliTimes += TimeDocker
-        if ($curlParallel) { $floor += TimeRawFloor }
+        $t = Invoke-BenchRound $sides
+        $module += $t.Module; $cliTimes += $t.Cli
+        if ($curlParallel) { $floor += $t.Floor }
     }
-    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $cliTimes[$i] }
     [pscustomobject]@{
         Benchmark                           = "$Containers running containers, $Rounds rounds, $(if ($BackToBack) { 'back to back' } else { 'collector idle before each call' })"
-        'Get-PuoContainerStats ms (median)' = [math]::Round((Median $module), 1)
-        'docker stats --no-stream ms (median)' = [math]::Round((Median $cliTimes), 1)
-        'Ratio (median of pairs)'           = [math]::Round((Median $ratios), 3)
+        'Get-PuoContainerStats ms (median)' = [math]::Round((Get-Median $module), 1)
+        'docker stats --no-stream ms (median)' = [math]::Round((Get-Median $cliTimes), 1)
+        'Ratio (median of pairs)'           = [math]::Round((Get-Median $ratios), 3)
         'Ratio min..max'                    = '{0:N3}..{1:N3}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
         Target                              = '<= 0.5x'
-        'Raw HTTP floor ms (median)'        = if ($curlParallel) { [math]::Round((Median $floor), 1) } else { 'not measured: needs curl 7.68+ and a unix socket' }
-        'Raw HTTP floor / docker stats'     = if ($curlParallel) { [math]::Round((Median $floor) / (Median $cliTimes), 3) } else { '' }
+        'Raw HTTP floor ms (median)'        = if ($curlParallel) { [math]::Round((Get-Median $floor), 1) } else { 'not measured: needs curl 7.68+ and a unix socket' }
+        'Raw HTTP floor / docker stats'     = if ($curlParallel) { [math]::Round((Get-Median $floor) / (Get-Median $cliTimes), 3) } else { '' }
         'Load average (1, 5, 15 min)'       = "$load -> $((Get-Content /proc/loadavg -ErrorAction Ignore) -replace '^((\S+ ){3}).*', '$1')"
     } | Format-List
 }

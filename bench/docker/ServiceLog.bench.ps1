@@ -4,7 +4,7 @@
     Get-PuoServiceLog -Tail 100000 vs `docker logs --tail 100000` on a container that wrote 1,000,000 lines.
 .DESCRIPTION
     Issue target: at most 1.5x the time of docker logs, with memory bounded (the cmdlet streams).
-    Time: both sides run from this warm pwsh session, alternating, for -Rounds rounds: the cmdlet's objects go to
+    Time: both sides run from this warm pwsh session, in a random order each round, for -Rounds rounds: the cmdlet's objects go to
     Out-Null, docker's output to /dev/null (through /bin/sh, so pwsh does not re-read its text). Medians and the
     median ratio are printed.
     Memory: peak RSS (/usr/bin/time -v) of a child pwsh that imports the module and reads -Tail 1000, 100000 and
@@ -22,6 +22,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $manifest = "$root/out/PuoOps/$version/PuoOps.psd1"
 $ownSandbox = -not $StateFile
@@ -50,7 +51,10 @@ try {
     $null = TimeDocker
 
     $module = @(); $cli = @()
-    foreach ($round in 1..$Rounds) { $module += TimeModule; $cli += TimeDocker }
+    foreach ($round in 1..$Rounds) {
+        $t = Invoke-BenchRound ([ordered]@{ Module = { TimeModule }; Cli = { TimeDocker } })
+        $module += $t.Module; $cli += $t.Cli
+    }
 
     # Peak memory of a fresh process per tail size: flat if the lines are streamed, not collected.
     $memory = [ordered]@{}
@@ -60,13 +64,12 @@ try {
         $memory["Peak RSS MB, -Tail $n"] = [math]::Round([double]([regex]::Match($report, 'Maximum resident set size \(kbytes\): (\d+)').Groups[1].Value) / 1024, 1)
     }
 
-    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $module[$i] / $cli[$i] }
     $result = [ordered]@{
         Benchmark                             = "-Tail $Tail of $Lines lines, $Rounds rounds"
-        'Get-PuoServiceLog ms (median)'       = [math]::Round((Median $module), 1)
-        "docker logs --tail $Tail ms (median)" = [math]::Round((Median $cli), 1)
-        'Ratio (median of pairs)'             = [math]::Round((Median $ratios), 3)
+        'Get-PuoServiceLog ms (median)'       = [math]::Round((Get-Median $module), 1)
+        "docker logs --tail $Tail ms (median)" = [math]::Round((Get-Median $cli), 1)
+        'Ratio (median of pairs)'             = [math]::Round((Get-Median $ratios), 3)
         'Ratio min..max'                      = '{0:N3}..{1:N3}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
         Target                                = '<= 1.5x, memory flat'
     }

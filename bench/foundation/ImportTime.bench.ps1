@@ -13,6 +13,7 @@
 param([int] $Runs = 15)
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $manifest = "$root/out/PuoOps/$version/PuoOps.psd1"
 $pwsh = Join-Path $PSHOME 'pwsh.dll'   # the same pwsh for both; `dotnet pwsh` would add tool resolution to both
@@ -31,19 +32,20 @@ $null = Time $import; $null = Time $bare; $null = Time $builtIn   # warm-up: fil
 # first of a pair measured up to 20 % faster than the second on this machine, whichever command it was.
 $a = @(); $b = @(); $c = @()
 foreach ($i in 1..$Runs) {
-    foreach ($which in 'import', 'bare', 'builtIn' | Get-Random -Shuffle) {
-        Start-Sleep -Milliseconds 300
-        switch ($which) { 'import' { $a += Time $import } 'bare' { $b += Time $bare } 'builtIn' { $c += Time $builtIn } }
-    }
+    $t = Invoke-BenchRound ([ordered]@{
+            Import  = { Start-Sleep -Milliseconds 300; Time $import }
+            Bare    = { Start-Sleep -Milliseconds 300; Time $bare }
+            BuiltIn = { Start-Sleep -Milliseconds 300; Time $builtIn }
+        })
+    $a += $t.Import; $b += $t.Bare; $c += $t.BuiltIn
 }
-function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor($s.Count / 2)] }
 $ratios = for ($i = 0; $i -lt $Runs; $i++) { $a[$i] / $b[$i] }
 $builtInRatios = for ($i = 0; $i -lt $Runs; $i++) { $c[$i] / $b[$i] }
 [pscustomobject]@{
     Runs                                  = $Runs
-    'Import-Module PuoOps ms (median)'    = [math]::Round((Median $a), 1)
-    'pwsh -c 1 ms (median)'               = [math]::Round((Median $b), 1)
-    'Ratio PuoOps (median of pairs)'      = [math]::Round((Median $ratios), 3)
-    'Ratio built-in Management module'    = [math]::Round((Median $builtInRatios), 3)
+    'Import-Module PuoOps ms (median)'    = [math]::Round((Get-Median $a), 1)
+    'pwsh -c 1 ms (median)'               = [math]::Round((Get-Median $b), 1)
+    'Ratio PuoOps (median of pairs)'      = [math]::Round((Get-Median $ratios), 3)
+    'Ratio built-in Management module'    = [math]::Round((Get-Median $builtInRatios), 3)
     Target                                = '<= 1.10x'
 } | Format-List

@@ -3,7 +3,7 @@
 .SYNOPSIS
     Get-PuoSlowQuery called 100 times in one pwsh session vs 100 runs of the runbook's psql command.
 .DESCRIPTION
-    Issue target: at least 20x faster. Both sides run in this same process, alternating, several rounds;
+    Issue target: at least 20x faster. Both sides run in this same process, several rounds, each round in a random order;
     the medians and the ratio are printed. Uses the sandbox named by -StateFile (default: starts a small
     one of its own and stops it afterwards). Run after `dotnet pwsh ./build.ps1 -Task Build`.
 .EXAMPLE
@@ -16,6 +16,7 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $ownSandbox = -not $StateFile
 if ($ownSandbox) {
@@ -35,16 +36,18 @@ try {
 
     $module = @(); $runbook = @()
     foreach ($round in 1..$Rounds) {
-        $module += (Measure-Command { foreach ($i in 1..$Calls) { $null = Get-PuoSlowQuery -MinimumDuration 00:00:05 } }).TotalMilliseconds
-        $runbook += (Measure-Command { foreach ($i in 1..$Calls) { $null = & $psql -h $pg.Host -p $pg.Port -U $pg.User -d $pg.Database -c $sql } }).TotalMilliseconds
+        $t = Invoke-BenchRound ([ordered]@{
+                Module  = { (Measure-Command { foreach ($i in 1..$Calls) { $null = Get-PuoSlowQuery -MinimumDuration 00:00:05 } }).TotalMilliseconds }
+                Runbook = { (Measure-Command { foreach ($i in 1..$Calls) { $null = & $psql -h $pg.Host -p $pg.Port -U $pg.User -d $pg.Database -c $sql } }).TotalMilliseconds }
+            })
+        $module += $t.Module; $runbook += $t.Runbook
     }
-    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $runbook[$i] / $module[$i] }
     [pscustomobject]@{
         Benchmark          = "$Calls calls, $Rounds rounds"
-        'Get-PuoSlowQuery ms (median)' = [math]::Round((Median $module), 1)
-        'psql ms (median)'             = [math]::Round((Median $runbook), 1)
-        'Speed-up (median of pairs)'   = [math]::Round((Median $ratios), 1)
+        'Get-PuoSlowQuery ms (median)' = [math]::Round((Get-Median $module), 1)
+        'psql ms (median)'             = [math]::Round((Get-Median $runbook), 1)
+        'Speed-up (median of pairs)'   = [math]::Round((Get-Median $ratios), 1)
         'Speed-up min..max'            = '{0:N1}..{1:N1}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
         Target             = '>= 20x'
     } | Format-List

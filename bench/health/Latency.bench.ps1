@@ -35,6 +35,7 @@ if ($ownSandbox) {
 $api = (Get-Content $StateFile -Raw | ConvertFrom-Json).Api.Url
 try {
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     Connect-PuoEnvironment -Name bench -ApiUrl $api -SkipCheck | Out-Null
     $url = "$api/health"
     $null = Measure-PuoLatency -Url $url -Count 200 -Concurrency 2   # warm-up: JIT, connections
@@ -48,21 +49,21 @@ try {
     $null = Invoke-RestMethod -Method Post "$api/_standin?stallMs=200&periodMs=1000"
     $open = @(); $closed = @()
     foreach ($round in 1..$Rounds) {
-        foreach ($side in 'open', 'closed' | Get-Random -Shuffle) {
-            if ($side -eq 'open') { $open += Measure-PuoLatency -Url $url -Rate 100 -DurationSec $DurationSec }
-            else { $closed += Measure-PuoLatency -Url $url -Concurrency 1 -DurationSec $DurationSec }
+        $run = Invoke-BenchRound @{
+            Open   = { Measure-PuoLatency -Url $url -Rate 100 -DurationSec $DurationSec }
+            Closed = { Measure-PuoLatency -Url $url -Concurrency 1 -DurationSec $DurationSec }
         }
+        $open += $run.Open; $closed += $run.Closed
     }
     # What a scripted curl loop (closed loop, one at a time) sees in 10 s of the same stalling server.
     $curl = & bash -c "end=`$((SECONDS + $DurationSec)); while [ `$SECONDS -lt `$end ]; do curl -s -o /dev/null -w '%{time_total}\n' $url; done"
     $curlMs = @($curl | ForEach-Object { [double]::Parse($_, [cultureinfo]::InvariantCulture) * 1000 } | Sort-Object)
-    function Median([double[]] $v) { $s = $v | Sort-Object; $s[[int][math]::Floor($s.Count / 2)] }
     [pscustomobject]@{
         Benchmark                                  = "$Rounds rounds of $DurationSec s each side, in random order; stand-in frozen 200 ms every 1000 ms"
         'Open loop -Rate 100 runs'                 = ($open | ForEach-Object { Format-Run $_ }) -join "`n"
         'Closed loop -Concurrency 1 runs'          = ($closed | ForEach-Object { Format-Run $_ }) -join "`n"
-        'Open loop P99 ms (median of runs)'        = [math]::Round((Median ($open | ForEach-Object { $_.P99.TotalMilliseconds })), 1)
-        'Closed loop P99 ms (median of runs)'      = [math]::Round((Median ($closed | ForEach-Object { $_.P99.TotalMilliseconds })), 1)
+        'Open loop P99 ms (median of runs)'        = [math]::Round((Get-Median ($open | ForEach-Object { $_.P99.TotalMilliseconds })), 1)
+        'Closed loop P99 ms (median of runs)'      = [math]::Round((Get-Median ($closed | ForEach-Object { $_.P99.TotalMilliseconds })), 1)
         Target                                     = 'open loop P99 >= 150 ms'
         'Floor: open loop, no stall'               = Format-Run $floor
         'curl loop (closed, one process each)'     = '{0} req  P50 {1:N1}  P99 {2:N1}  max {3:N1} ms' -f $curlMs.Count, $curlMs[[int]($curlMs.Count * 0.5)],

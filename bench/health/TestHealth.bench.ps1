@@ -33,6 +33,7 @@ try {
     $state = Get-Content $StateFile -Raw | ConvertFrom-Json
     if (-not $state.Docker.Available) { throw "The sandbox has no Docker engine: $($state.Docker.Error)" }
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     Connect-PuoEnvironment -Name bench -DatabaseUrl $state.Postgres.Url -RedisConnectionString $state.Redis.ConnectionString `
         -DockerHost $state.Docker.Host -ApiUrl $state.Api.Url -McpUrl $state.Mcp.Url | Out-Null
 
@@ -68,25 +69,24 @@ redis-cli -h 127.0.0.1 -p $($state.Redis.Port) --no-auth-warning ping >/dev/null
         Shell = [Collections.Generic.List[double]]::new(); Cmdlet = [Collections.Generic.List[double]]::new() }
     $ratios = [Collections.Generic.List[double]]::new()
     foreach ($round in 1..$Rounds) {
-        $this = @{}
-        foreach ($side in 'Module', 'Runbook', 'Shell', 'Cmdlet' | Get-Random -Shuffle) {
-            Start-Sleep -Milliseconds 100
-            $this[$side] = switch ($side) { 'Module' { TimeModule } 'Runbook' { TimeRunbook } 'Shell' { TimeShellFloor } 'Cmdlet' { TimeCmdletFloor } }
-            $times[$side].Add($this[$side])
+        # The pause before each side stays outside its own timing.
+        $this = Invoke-BenchRound @{
+            Module = { Start-Sleep -Milliseconds 100; TimeModule }; Runbook = { Start-Sleep -Milliseconds 100; TimeRunbook }
+            Shell = { Start-Sleep -Milliseconds 100; TimeShellFloor }; Cmdlet = { Start-Sleep -Milliseconds 100; TimeCmdletFloor }
         }
+        foreach ($side in $this.Keys) { $times[$side].Add($this[$side]) }
         $ratios.Add($this.Module / $this.Runbook)
     }
-    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     [pscustomobject]@{
         Benchmark                                 = "$Rounds rounds, sides in random order, warm session"
-        'Test-PuoHealth ms (median, 5 checks)'    = [math]::Round((Median $times.Module), 2)
-        'Runbook sequence ms (median, 4 checks)'  = [math]::Round((Median $times.Runbook), 2)
-        'Ratio (median of per-round ratios)'      = [math]::Round((Median $ratios), 3)
-        'Ratio of medians'                        = [math]::Round((Median $times.Module) / (Median $times.Runbook), 3)
+        'Test-PuoHealth ms (median, 5 checks)'    = [math]::Round((Get-Median $times.Module), 2)
+        'Runbook sequence ms (median, 4 checks)'  = [math]::Round((Get-Median $times.Runbook), 2)
+        'Ratio (median of per-round ratios)'      = [math]::Round((Get-Median $ratios), 3)
+        'Ratio of medians'                        = [math]::Round((Get-Median $times.Module) / (Get-Median $times.Runbook), 3)
         'Ratio min..max'                          = '{0:N3}..{1:N3}' -f ($ratios | Measure-Object -Minimum).Minimum, ($ratios | Measure-Object -Maximum).Maximum
         Target                                    = '<= 0.3x'
-        'Floor: bash -c true ms (median)'         = [math]::Round((Median $times.Shell), 2)
-        'Floor: a PuoOps cmdlet call ms (median)' = [math]::Round((Median $times.Cmdlet), 2)
+        'Floor: bash -c true ms (median)'         = [math]::Round((Get-Median $times.Shell), 2)
+        'Floor: a PuoOps cmdlet call ms (median)' = [math]::Round((Get-Median $times.Cmdlet), 2)
         'Load average (1, 5, 15 min)'             = "$load -> $((Get-Content /proc/loadavg -ErrorAction Ignore) -replace '^((\S+ ){3}).*', '$1')"
     } | Format-List | Out-String -Width 160
 }

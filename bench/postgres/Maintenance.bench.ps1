@@ -6,7 +6,7 @@
 .DESCRIPTION
     Issue targets, per cmdlet: at most 1.5x the server time of the runbook's SQL, and faster than a psql
     one-shot process running it. Creates the database puo_bench_maint in the sandbox (dropped afterwards), then
-    measures, alternating, in this one process:
+    measures, each round in a random order of the sides, in this one process:
       - cmdlet: one call inside this pwsh session (Stopwatch around `$null = Get-Puo...`), module loaded and
         connection pooled, as an operator's session has them;
       - server: the runbook SQL's execution time from EXPLAIN (ANALYZE, TIMING OFF) in one warm psql session,
@@ -38,7 +38,7 @@ $psql = Join-Path $pg.BinDir 'psql'
 $connect = @('-X', '-h', $pg.Host, '-p', $pg.Port, '-U', $pg.User)
 $env:PGPASSWORD = $pg.Password
 
-function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 
 try {
     Write-Host "Creating ${database}: $Tables tables with a primary key and 2 more indexes each..."
@@ -72,32 +72,38 @@ VACUUM ANALYZE;
            Sql = "SELECT s.schemaname, s.relname, s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze, s.n_live_tup, s.n_dead_tup, age(c.relfrozenxid) FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid" }
     )
 
-    # Rounds alternate the three sides, so a change of machine load hits them alike; each round takes the median
-    # of $PerRound calls per side, and the ratios are computed per round, then their median is reported.
+    # Each round runs the three sides in a random order, so a change of machine load hits them alike and none is
+    # always first; each round takes the median of $PerRound calls per side, and the ratios are computed per
+    # round, then their median is reported.
     $results = foreach ($case in $cases) {
         $rows = @(& $case.Command).Count
         $null = & $case.Command   # warm-up: JIT, pool, catalog caches of the pooled backend
         $round = foreach ($r in 1..$Rounds) {
-            $cmdlet = foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $case.Command }).TotalMilliseconds }
-            # Server side: executions in one warm psql session: execution time (EXPLAIN) and round trip (\timing).
-            $script = "\o /dev/null`n\timing on`n" + ((1..$PerRound | ForEach-Object { "$($case.Sql);`n" }) -join '')
-            $timing = ($script | & $psql @connect -d $database -q) -match '^Time:' | ForEach-Object { [double]($_ -replace '^Time: ([\d.]+) ms.*', '$1') }
-            $explain = (1..$PerRound | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($case.Sql);`n" }) -join '' |
-                & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
-            $oneShot = foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $psql @connect -d $database -c $case.Sql }).TotalMilliseconds }
-            $c, $e, $t, $o = (Median $cmdlet), (Median $explain), (Median $timing), (Median $oneShot)
+            $sides = Invoke-BenchRound ([ordered]@{
+                    Cmdlet  = { foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $case.Command }).TotalMilliseconds } }
+                    # Server side: executions in one warm psql session: execution time (EXPLAIN) and round trip (\timing).
+                    Server  = {
+                        $script = "\o /dev/null`n\timing on`n" + ((1..$PerRound | ForEach-Object { "$($case.Sql);`n" }) -join '')
+                        $timing = ($script | & $psql @connect -d $database -q) -match '^Time:' | ForEach-Object { [double]($_ -replace '^Time: ([\d.]+) ms.*', '$1') }
+                        $explain = (1..$PerRound | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($case.Sql);`n" }) -join '' |
+                            & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
+                        @{ Timing = $timing; Explain = $explain }
+                    }
+                    OneShot = { foreach ($i in 1..$PerRound) { (Measure-Command { $null = & $psql @connect -d $database -c $case.Sql }).TotalMilliseconds } }
+                })
+            $c, $e, $t, $o = (Get-Median $sides.Cmdlet), (Get-Median $sides.Server.Explain), (Get-Median $sides.Server.Timing), (Get-Median $sides.OneShot)
             [pscustomobject]@{ Cmdlet = $c; Exec = $e; Timing = $t; OneShot = $o; RExec = $c / $e; RTiming = $c / $t; ROneShot = $c / $o }
         }
         [pscustomobject]@{
             Cmdlet              = $case.Name
             Rows                = $rows
-            'Cmdlet ms'         = [math]::Round((Median $round.Cmdlet), 2)
-            'SQL exec ms'       = [math]::Round((Median $round.Exec), 2)
-            'SQL \timing ms'    = [math]::Round((Median $round.Timing), 2)
-            'psql one-shot ms'  = [math]::Round((Median $round.OneShot), 2)
-            'Cmdlet/exec'       = [math]::Round((Median $round.RExec), 2)
-            'Cmdlet/\timing'    = [math]::Round((Median $round.RTiming), 2)
-            'Cmdlet/one-shot'   = [math]::Round((Median $round.ROneShot), 2)
+            'Cmdlet ms'         = [math]::Round((Get-Median $round.Cmdlet), 2)
+            'SQL exec ms'       = [math]::Round((Get-Median $round.Exec), 2)
+            'SQL \timing ms'    = [math]::Round((Get-Median $round.Timing), 2)
+            'psql one-shot ms'  = [math]::Round((Get-Median $round.OneShot), 2)
+            'Cmdlet/exec'       = [math]::Round((Get-Median $round.RExec), 2)
+            'Cmdlet/\timing'    = [math]::Round((Get-Median $round.RTiming), 2)
+            'Cmdlet/one-shot'   = [math]::Round((Get-Median $round.ROneShot), 2)
         }
     }
     "$Rounds rounds of $PerRound calls per side (medians; ratios are medians of per-round ratios), $Tables tables / $(3 * $Tables) indexes. Targets: Cmdlet/exec <= 1.5, Cmdlet/one-shot < 1."
@@ -115,7 +121,7 @@ VACUUM ANALYZE;
     foreach ($name in $definitionSql.Keys) {
         $explain = (1..($Rounds * $PerRound) | ForEach-Object { "EXPLAIN (ANALYZE, TIMING OFF) $($definitionSql[$name]);`n" }) -join '' |
             & $psql @connect -d $database -qAt | Where-Object { $_ -match '^Execution Time' } | ForEach-Object { [double]($_ -replace '^Execution Time: ([\d.]+) ms', '$1') }
-        '{0}: {1:N2} ms server time (median), against a budget of {2:N2} ms for the whole Get-PuoIndexUsage' -f $name, (Median $explain), $budget
+        '{0}: {1:N2} ms server time (median), against a budget of {2:N2} ms for the whole Get-PuoIndexUsage' -f $name, (Get-Median $explain), $budget
     }
 }
 finally {

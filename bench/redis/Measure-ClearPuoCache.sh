@@ -2,7 +2,8 @@
 # Clear-PuoCache -Pattern 'puo:*' against the runbook's own
 #   redis-cli --scan --pattern "puo:*" | xargs redis-cli DEL
 # and against FLUSHDB of the same data (the floor), in the same run, on 1,000,000 puo:* keys among
-# 1,100,000 (the other 100,000 must survive). Re-seeds before every measurement; RUNS rounds (default 3);
+# 1,100,000 (the other 100,000 must survive). Re-seeds before every measurement; RUNS rounds (default 3), each
+# running the three sides in a random order;
 # prints medians and ratios, and the peak memory of the pwsh process (/usr/bin/time -v and PeakWorkingSet64).
 # Also times SCAN MATCH 'puo:*' over the same keys deleting nothing: the server CPU that any SCAN-based delete
 # pays before it deletes a key, to compare the targets with.
@@ -11,7 +12,7 @@
 #
 # Without a state file it starts its own Redis-only sandbox and stops it at the end. With one (e.g. a running
 # tests sandbox) it works in database 9 only, never touching the seeded database 0.
-# Needs: the built module (dotnet pwsh ./build.ps1), redis-cli, /usr/bin/time, jq, awk.
+# Needs: the built module (dotnet pwsh ./build.ps1), redis-cli, /usr/bin/time, jq, awk, bc, shuf.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 module="$root/out/PuoOps/0.1.0/PuoOps.psd1"
@@ -100,19 +101,20 @@ Connect-PuoEnvironment -Name bench -RedisConnectionString \$env:BENCH_REDIS -Ski
 PS
 
 declare -a t_runbook t_cmdlet t_cmdlet_process t_flush rss_kb peak_ws c_runbook c_cmdlet c_flush c_scan
-for ((run = 1; run <= runs; run++)); do
-    echo "Round $run of $runs"
+
+# The three sides, each on freshly seeded data; every round runs them in a random order (shuf), so none always
+# meets the warmer or the colder server.
+side_runbook() {
     seed
-    reset_stats
-    scan_alone
-    c_scan+=($(server_seconds))
     reset_stats
     start=$(now)
     cli --scan --pattern 'puo:*' | xargs redis-cli -h 127.0.0.1 -p "$port" -n "$db" --no-auth-warning DEL >/dev/null
     t_runbook+=($(echo "$(now) - $start" | bc))
     c_runbook+=($(server_seconds))
     check_others "the runbook pipeline"
+}
 
+side_cmdlet() {
     seed
     reset_stats
     start=$(now)
@@ -125,13 +127,25 @@ for ((run = 1; run <= runs; run++)); do
     rss_kb+=($(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt"))
     peak_ws+=("$ws")
     check_others "Clear-PuoCache"
+}
 
+side_flush() {
     seed
     reset_stats
     start=$(now)
     cli FLUSHDB >/dev/null
     t_flush+=($(echo "$(now) - $start" | bc))
     c_flush+=($(server_seconds))
+}
+
+for ((run = 1; run <= runs; run++)); do
+    order=$(printf '%s\n' runbook cmdlet flush | shuf | tr '\n' ' ')
+    echo "Round $run of $runs: $order"
+    seed
+    reset_stats
+    scan_alone
+    c_scan+=($(server_seconds))
+    for side in $order; do "side_$side"; done
     printf '  runbook %.3f s | Clear-PuoCache %.3f s (pwsh process %.3f s, %s MB peak RSS) | FLUSHDB %.3f s\n' \
         "${t_runbook[-1]}" "${t_cmdlet[-1]}" "${t_cmdlet_process[-1]}" "$((rss_kb[-1] / 1024))" "${t_flush[-1]}"
     printf '  server CPU: runbook %.3f s | Clear-PuoCache %.3f s | FLUSHDB %.3f s | SCAN alone %.3f s | load average %s\n' \

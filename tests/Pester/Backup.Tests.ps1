@@ -98,6 +98,10 @@ CREATE INDEX memories_content ON memories (content);
             $start.Environment['PUO_KILL_CS'] = $killCs
             $start.Environment['PUO_KILL_BACKUP'] = $killBackup.Path
             $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
+            # A killed .NET process leaves its IPC sockets (dotnet-diagnostic-*, clr-debug-pipe-*, CoreFxPipe_*) in its
+            # temp folder: give it one of its own, removed below.
+            $childTemp = New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "puo-killed-restore-$(Get-Random)")
+            $start.Environment['TMPDIR'] = $childTemp.FullName
             $child = [Diagnostics.Process]::Start($start)
             try {
                 $restoring = $false
@@ -110,6 +114,7 @@ CREATE INDEX memories_content ON memories (content);
             finally {
                 if (-not $child.HasExited) { $child.Kill($EntireTree.IsPresent) }
                 $child.WaitForExit()
+                Remove-Item -LiteralPath $childTemp -Recurse -Force
             }
         }
         function Wait-NoScratch {

@@ -5,7 +5,7 @@
 
 BeforeDiscovery {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
-    $script:noDocker = -not (Get-PuoSandboxState).Docker.Available
+    $script:noDocker = [bool](Get-PuoSkipReason Docker)
 }
 
 BeforeAll {

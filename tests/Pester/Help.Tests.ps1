@@ -29,6 +29,10 @@ BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
     $null = Connect-PuoSandbox
     $docs = Join-Path $PSScriptRoot '../../docs/cmdlets'
+    # The examples write backups under [IO.Path]::GetTempPath(), as an operator would: give them a temp folder of
+    # their own (GetTempPath follows TMPDIR) and remove it afterwards.
+    $outerTemp = $env:TMPDIR
+    $env:TMPDIR = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "puo-help-examples-$PID")).FullName
 
     function Get-MarkdownSection([string] $Name, [string] $Section) {
         # The text of '## <Section>' in docs/cmdlets/<Name>.md, lines joined as Get-Help shows them.
@@ -121,12 +125,18 @@ Describe 'Get-Help <Name>' -ForEach $commands {
 
     Context 'examples' {
         It 'example <Index> runs: <Title>' -ForEach $Examples -AllowNullOrEmptyForEach {
-            if ($UsesDocker -and -not (Get-PuoSandboxState).Docker.Available) {
-                Set-ItResult -Skipped -Because "the sandbox has no Docker engine: $((Get-PuoSandboxState).Docker.Error)"
+            if ($UsesDocker -and ($skip = Get-PuoSkipReason Docker)) {
+                Set-ItResult -Skipped -Because $skip
                 return
             }
             $errors = Invoke-PuoExample $Code
             $errors | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" } | Should -BeNullOrEmpty -Because "the example`n$Code`nshould run without an error"
         }
     }
+}
+
+AfterAll {
+    $examplesTemp = $env:TMPDIR
+    $env:TMPDIR = $outerTemp
+    Remove-Item -LiteralPath $examplesTemp -Recurse -Force
 }

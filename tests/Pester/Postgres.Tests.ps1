@@ -72,8 +72,9 @@ Describe 'High CPU Usage: identify heavy queries and stop them' {
             $victim = Get-PuoSlowQuery -MinimumDuration 0 | Where-Object Application -eq $app
             $connection = Get-PuoSandboxConnection
             $script = "Import-Module '$env:PUO_MODULE_PATH/PuoOps.psd1'; Connect-PuoEnvironment -Name s -DatabaseUrl '$($connection.DatabaseUrl)' -SkipCheck; Stop-PuoQuery -Pid $($victim.Pid)"
+            $err = Join-Path $TestDrive 'child.err'
             $child = Start-Process dotnet -ArgumentList "$PSHOME/pwsh.dll", '-NoProfile', '-NonInteractive', '-Command', $script -PassThru `
-                -RedirectStandardError ($err = New-TemporaryFile) -RedirectStandardOutput (New-TemporaryFile)
+                -RedirectStandardError $err -RedirectStandardOutput (Join-Path $TestDrive 'child.out')
             $child.WaitForExit(60000) | Should -BeTrue -Because 'a prompt in a non-interactive host must fail, not wait'
             Get-Content $err -Raw | Should -Match 'NonInteractive'
             $psql.HasExited | Should -BeFalse -Because 'nothing was confirmed, so nothing was cancelled'

@@ -58,4 +58,18 @@ function Connect-PuoSandbox {
     Connect-PuoEnvironment @connection -Default -PassThru:$PassThru -ErrorAction Stop
 }
 
-Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox
+function Get-PuoSkipReason {
+    <#
+    .SYNOPSIS
+        Why tests that need a sandbox service must be skipped ($null when they can run), printed once. Under CI=true
+        this is always $null: a service the suite needs must run, so its tests fail instead of passing by being skipped.
+    #>
+    param([ValidateSet('Docker')] [string] $Service)
+    $section = (Get-PuoSandboxState).$Service
+    if ($env:CI -eq 'true' -or ($section -and $section.Available)) { return $null }
+    $reason = "the sandbox has no $Service`: $(if ($section) { $section.Error } else { 'not started (-Services)' })"
+    Write-Host "Skipping the tests that need $Service, because $reason" -ForegroundColor Yellow
+    $reason
+}
+
+Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox, Get-PuoSkipReason

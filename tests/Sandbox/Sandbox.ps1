@@ -11,7 +11,7 @@
     read; nothing printed by this script contains a password.
 
 .PARAMETER Action
-    Install  apt-get install what the selected services need (root only).
+    Install  apt-get install what the selected services (and the scripts and tests) need (root only).
     Start    Stop any sandbox named by the state file, then start and seed a new one.
     Stop     Stop everything the state file names, unmount, delete the root and the state file.
     Status   Print the state (no passwords) and whether each process is alive; exit 1 if not running.
@@ -309,9 +309,13 @@ function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
 
 #region install ------------------------------------------------------------------------------
 
+# What each service needs, and (Base) the tools this script and the tests call whatever the services: on a fresh
+# Debian only Essential and Priority: required packages can be counted on (tests/Pester/Build.Tests.ps1 checks
+# that every program the scripts and tests run comes from one of those or from this map).
 $script:PackageMap = [ordered]@{
+    Base     = @('procps', 'curl')
     Postgres = @('postgresql', 'postgresql-contrib')
-    Redis    = @('redis-server')
+    Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
     Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
@@ -326,7 +330,7 @@ function Get-MissingPackage([string[]] $ForServices) {
     if (-not (Get-Command dpkg-query -ErrorAction SilentlyContinue)) {
         throw 'dpkg-query not found: this script installs with apt-get and needs Debian or Ubuntu.'
     }
-    $pkgs = foreach ($s in $ForServices) { $script:PackageMap[$s] }
+    $pkgs = foreach ($s in @('Base') + $ForServices) { $script:PackageMap[$s] }
     @($pkgs | Select-Object -Unique | Where-Object { -not (Test-PackageInstalled $_) })
 }
 
@@ -468,10 +472,13 @@ function Start-SandboxPostgres([System.Collections.IDictionary] $State, [string]
     if ($script:IsRoot) { $null = Invoke-Tool -FilePath 'chown' -ArgumentList @('-R', "postgres:", $pgDir) }
 
     $password = New-Secret 32
+    # The on-call operator's role: pg_monitor and pg_signal_backend only (not superuser, owns nothing), so the suite
+    # exercises what the module does when the server says no.
+    $monitor = [ordered]@{ User = 'puo_monitor'; Password = (New-Secret 32); Url = $null; ConnectionString = $null }
     $pg = [ordered]@{
         Host = '127.0.0.1'; Port = 0; Database = 'puo_memo'; User = 'puo'; Password = $password
         Url = $null; ConnectionString = $null; BinDir = $bin; DataDir = $dataDir; SocketDir = $pgDir
-        OsUser = $osUser; Pid = $null; LogFile = $log
+        OsUser = $osUser; Pid = $null; LogFile = $log; Monitor = $monitor
     }
     $State.Postgres = $pg
     Save-State $State $StatePath
@@ -532,6 +539,7 @@ host    all   all     127.0.0.1/32    scram-sha-256
 SET pg_stat_statements.track_utility = off;
 CREATE ROLE puo LOGIN SUPERUSER PASSWORD '$verifier';
 CREATE DATABASE puo_memo OWNER puo;
+CREATE ROLE $($monitor.User) LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '$(New-ScramVerifier $monitor.Password)' IN ROLE pg_monitor, pg_signal_backend;
 "@
     $null = Invoke-Tool -FilePath $psql -AsUser $osUser -WorkingDirectory $pgDir -ArgumentList ($common + @('-d', 'postgres')) -InputText $bootstrap
     $ext = ''
@@ -543,6 +551,8 @@ CREATE DATABASE puo_memo OWNER puo;
     $enc = [uri]::EscapeDataString($password)
     $pg.Url = "postgres://puo:$enc@127.0.0.1:$($pg.Port)/puo_memo"
     $pg.ConnectionString = "Host=127.0.0.1;Port=$($pg.Port);Database=puo_memo;Username=puo;Password=$password"
+    $monitor.Url = "postgres://$($monitor.User):$([uri]::EscapeDataString($monitor.Password))@127.0.0.1:$($pg.Port)/puo_memo"
+    $monitor.ConnectionString = "Host=127.0.0.1;Port=$($pg.Port);Database=puo_memo;Username=$($monitor.User);Password=$($monitor.Password)"
     Save-State $State $StatePath
 
     # Prove password auth over TCP works (and is enforced) before anyone relies on it.
@@ -613,8 +623,9 @@ function Start-SandboxRedis([System.Collections.IDictionary] $State, [string] $S
     $dir = Join-Path $State.Root 'redis'
     $null = New-Item -ItemType Directory -Path $dir -Force
     $password = New-Secret 32
+    $monitor = [ordered]@{ User = 'puo_monitor'; Password = (New-Secret 32); ConnectionString = $null; Url = $null }
     $redis = [ordered]@{ Host = '127.0.0.1'; Port = 0; Password = $password; ConnectionString = $null; Pid = $null
-        PidFile = "$dir/redis.pid"; LogFile = "$dir/redis.log" }
+        PidFile = "$dir/redis.pid"; LogFile = "$dir/redis.log"; Monitor = $monitor }
     $State.Redis = $redis
     Save-State $State $StatePath
     $started = $false
@@ -647,6 +658,19 @@ function Start-SandboxRedis([System.Collections.IDictionary] $State, [string] $S
 
     $r = Invoke-RedisCli $redis @('--pipe') -InputText (Get-RedisSeed)
     if ($r.StdOut -notmatch 'errors: 0,') { throw "Redis seeding reported errors: $($r.StdOut.Trim())" }
+
+    # The on-call operator's ACL user: what the read cmdlets and Clear-PuoCache -Pattern need (and what
+    # StackExchange.Redis sends while connecting), nothing else: no EVAL, FLUSHDB, FLUSHALL, KEYS or CONFIG SET.
+    # The password goes through redis-cli's stdin, never its command line.
+    $version = [version]([regex]::Match((Invoke-RedisCli $redis @('INFO', 'server')).StdOut, 'redis_version:([\d.]+)').Groups[1].Value)
+    $allowed = @('ping', 'echo', 'info', 'select', 'client|setname', 'client|id', 'config|get', 'slowlog|get', 'dbsize', 'scan', 'type',
+        'pttl', 'memory|usage', 'unlink', 'del') + $(if ($version -ge [version]'7.2') { 'client|setinfo' })
+    $acl = "ACL SETUSER $($monitor.User) reset on >$($monitor.Password) ~* resetchannels -@all $(($allowed | ForEach-Object { "+$_" }) -join ' ')`n"
+    $set = Invoke-RedisCli $redis @() -InputText $acl
+    if ($set.StdOut.Trim() -ne 'OK') { throw "Creating the Redis ACL user $($monitor.User) failed: $($set.StdOut.Trim())" }
+    $monitor.ConnectionString = "127.0.0.1:$($redis.Port),user=$($monitor.User),password=$($monitor.Password)"
+    $monitor.Url = "redis://$($monitor.User):$([uri]::EscapeDataString($monitor.Password))@127.0.0.1:$($redis.Port)/0"
+    Save-State $State $StatePath
     "$((Invoke-RedisCli $redis @('DBSIZE')).StdOut.Trim()) keys"
 }
 
@@ -689,6 +713,14 @@ function Start-SandboxDockerDaemon([System.Collections.IDictionary] $State, [str
         '--host', $docker.Host, '--data-root', "$dir/data", '--exec-root', "$dir/exec", '--pidfile', "$dir/docker.pid",
         '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false')
     Save-State $State $StatePath
+}
+
+function Confirm-ServiceStarted([string] $Name, [System.Collections.IDictionary] $Section) {
+    # Under CI=true a service the suite needs that did not start fails the start, and so the run, with its reason.
+    # Elsewhere the sandbox goes on without it and the tests that need it are skipped, printing the same reason.
+    if (-not $Section['Available'] -and $env:CI -eq 'true') {
+        throw "$Name did not start: $($Section['Error']) (CI=true: every service the suite needs must run)."
+    }
 }
 
 function Complete-SandboxDocker([System.Collections.IDictionary] $State, [string] $StatePath) {
@@ -853,7 +885,7 @@ $(Get-NginxServerBlock $green 'green')
     $ngx.Port = $front; $ngx.BluePort = $blue; $ngx.GreenPort = $green
     Save-State $State $StatePath
     $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-sf', '--max-time', '5', "http://127.0.0.1:$front/health") -AllowFailure
-    if ($probe.ExitCode -ne 0 -and (Get-Command curl -ErrorAction SilentlyContinue)) { throw "nginx front port $front did not answer /health." }
+    if ($probe.ExitCode -ne 0) { throw "nginx front port $front did not answer /health (curl exit $($probe.ExitCode))." }
     "front $front -> blue $blue (green $green)"
 }
 
@@ -881,7 +913,7 @@ function Get-StandInAssembly {
     $dll = & $find
     if (-not $dll) {
         Write-Step 'building the api/mcp stand-in (tests/StandIn)'
-        $null = Invoke-Tool -FilePath 'dotnet' -ArgumentList @('build', $project, '-c', 'Release', '-nologo', '-v', 'q', '-clp:ErrorsOnly') -TimeoutSec 600
+        $null = Invoke-Tool -FilePath 'dotnet' -ArgumentList @('build', $project, '-c', 'Release', '-nologo', '-v', 'q', '--disable-build-servers') -TimeoutSec 600
         $dll = & $find
         if (-not $dll) { throw "dotnet build $project produced no PuoOps.StandIn.dll." }
     }
@@ -991,11 +1023,16 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
         Stop-Sandbox $StatePath
     }
     $installFor = if ($script:IsRoot) { $Want } else { @($Want | Where-Object { $_ -ne 'Docker' }) }
-    if ($installFor) { Install-Sandbox $installFor }
+    Install-Sandbox $installFor
 
     $root = (Invoke-Tool -FilePath 'mktemp' -ArgumentList @('-d', '/tmp/puo-sandbox-XXXXXX')).StdOut.Trim()
     # 711: service users (postgres, nginx workers) may traverse but not list the root.
     [IO.File]::SetUnixFileMode($root, [IO.UnixFileMode]'UserRead, UserWrite, UserExecute, GroupExecute, OtherExecute')
+    # The daemons' own temp files (runc's, containerd's) go under the root, so Stop removes them with it and /tmp is
+    # left as it was found. Sticky and world-writable like /tmp: PostgreSQL runs as another user.
+    $daemonTemp = New-Item -ItemType Directory -Path (Join-Path $root 'tmp')
+    $null = Invoke-Tool -FilePath 'chmod' -ArgumentList @('1777', $daemonTemp.FullName)
+    $env:TMPDIR = $daemonTemp.FullName
     $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null
         StartedAt = [DateTime]::UtcNow.ToString('o'); Services = @($Want) }
     Save-State $state $StatePath
@@ -1021,6 +1058,7 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
             $detail = Complete-SandboxDocker $state $StatePath
             $summary['Docker'] = "{0} ({1:n1} s)" -f $detail, $t.Elapsed.TotalSeconds
             Write-Step "Docker: $($summary['Docker'])"
+            Confirm-ServiceStarted 'Docker' $state.Docker
         }
         $ok = $true
     }

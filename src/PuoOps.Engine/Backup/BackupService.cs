@@ -53,6 +53,7 @@ public static partial class BackupService
         var pgDump = PgTools.Locate("pg_dump", serverMajor);
         var all = await DatabaseAdmin.TablesAsync(connection, ctx.Cancellation).ConfigureAwait(false);
         var selected = options.Tables.Count == 0 ? all : await SelectTablesAsync(connection, all, options.Tables, endpoint.Database, ctx).ConfigureAwait(false);
+        await RequireSelectAsync(connection, selected.Select(t => t.Table).ToList(), endpoint.DisplayName, ctx.Cancellation).ConfigureAwait(false);
         var alembic = await DatabaseAdmin.AlembicVersionAsync(connection, ctx.Cancellation).ConfigureAwait(false);
         var properties = await DatabaseProperties.ReadAsync(connection, endpoint.Database, ctx.Cancellation).ConfigureAwait(false);
 
@@ -282,6 +283,29 @@ public static partial class BackupService
             throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.DirectoryNotWritable",
                 $"Cannot write to the backup directory '{directory}': {ex.Message}", directory, ex);
         }
+    }
+
+    /// <summary>
+    /// pg_dump, the row counts and the manifest read every table dumped (and alembic_version): a role without SELECT on
+    /// one would fail part-way. Say so before anything is written, naming the privilege, the role and the tables.
+    /// </summary>
+    private static async Task RequireSelectAsync(NpgsqlConnection connection, List<BackupTable> tables, string target, CancellationToken cancellation)
+    {
+        await using var command = new NpgsqlCommand("""
+            SELECT current_user, array(
+              SELECT format('%I.%I', s, n) FROM unnest(@schemas, @names) AS t(s, n) WHERE NOT has_table_privilege(format('%I.%I', s, n), 'SELECT')
+              UNION SELECT 'alembic_version' WHERE to_regclass('alembic_version') IS NOT NULL AND NOT has_table_privilege('alembic_version', 'SELECT')
+              ORDER BY 1)
+            """, connection);
+        command.Parameters.AddWithValue("schemas", tables.Select(t => t.Schema).ToArray());
+        command.Parameters.AddWithValue("names", tables.Select(t => t.Name).ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
+        await reader.ReadAsync(cancellation).ConfigureAwait(false);
+        var (role, unreadable) = (reader.GetString(0), reader.GetFieldValue<string[]>(1));
+        if (unreadable.Length > 0)
+            throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.PermissionDenied",
+                $"A backup of {target} needs SELECT on every table it dumps; role {role} lacks it on {string.Join(", ", unreadable)}. " +
+                $"Grant it (GRANT SELECT ... TO {role}, or the pg_read_all_data role), or connect as the owner. Nothing was written.", target);
     }
 
     private static PuoException DumpFailed(ChildResult result, string target, string finalPath)

@@ -73,17 +73,33 @@ public static class BackupStore
 
     internal static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 
-    public static IEnumerable<DatabaseBackup> List(string directory)
+    /// <summary>
+    /// The backups in <paramref name="directory"/>, newest first. A backup whose manifest cannot be used (not JSON,
+    /// another tool's file, or values Backup-PuoDatabase never writes) is left out and handed to <paramref name="skipped"/>
+    /// with the reason, so one bad file never hides the rest.
+    /// </summary>
+    public static IEnumerable<DatabaseBackup> List(string directory, Action<PuoException>? skipped)
     {
         if (!Directory.Exists(directory))
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.DirectoryNotFound",
                 $"The backup directory '{directory}' does not exist. Check -Path.", directory);
-        return Directory.EnumerateFileSystemEntries(directory)
-            .Where(p => !Path.GetFileName(p).StartsWith('.')
-                        && ((p.EndsWith(".dump", StringComparison.Ordinal) && File.Exists(p))
-                            || (p.EndsWith(".dir", StringComparison.Ordinal) && File.Exists(Path.Combine(p, "toc.dat")))))
-            .Select(p => Read(p, null))
-            .OrderByDescending(b => b.Time);
+        var backups = new List<DatabaseBackup>();
+        foreach (var path in Directory.EnumerateFileSystemEntries(directory))
+        {
+            if (Path.GetFileName(path).StartsWith('.')
+                || !((path.EndsWith(".dump", StringComparison.Ordinal) && File.Exists(path))
+                     || (path.EndsWith(".dir", StringComparison.Ordinal) && File.Exists(Path.Combine(path, "toc.dat")))))
+                continue;
+            try
+            {
+                backups.Add(Read(path, null));
+            }
+            catch (PuoException ex) when (ex.ErrorId is ManifestUnreadable or ManifestInvalid)
+            {
+                skipped?.Invoke(new PuoException(ex.Kind, ex.ErrorId, $"Skipped {Path.GetFileName(path)}: {ex.Message}", path, ex));
+            }
+        }
+        return backups.OrderByDescending(b => b.Time);
     }
 
     /// <summary>A backup and its manifest; a backup without one still shows, with what the file system knows.</summary>
@@ -122,24 +138,46 @@ public static class BackupStore
         };
     }
 
+    private const string ManifestUnreadable = "PuoOps.Backup.ManifestUnreadable";
+    private const string ManifestInvalid = "PuoOps.Backup.ManifestInvalid";
+
+    /// <summary>
+    /// The manifest next to a backup, or null when there is none. What is on disk is input, not trusted: a file that is
+    /// not JSON, or JSON that is not a PuoOps manifest (another tool's file of the same name), is ManifestUnreadable.
+    /// </summary>
     internal static BackupManifest? ReadManifest(string manifestPath)
     {
         if (!File.Exists(manifestPath))
             return null;
+        BackupManifest? manifest;
         try
         {
-            var manifest = JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(manifestPath), Json)
-                           ?? throw new JsonException("The file holds null.");
-            BackupTrust.Validate(manifest, manifestPath);
-            return manifest;
+            manifest = JsonSerializer.Deserialize<BackupManifest>(File.ReadAllText(manifestPath), Json);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
         {
-            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.ManifestUnreadable",
-                $"The manifest '{manifestPath}' is not valid JSON ({ex.Message}). Re-create the backup, or remove the manifest to treat the backup as unverified.",
-                manifestPath, ex);
+            throw Unreadable(manifestPath, ex is JsonException ? $"it is not valid JSON ({ex.Message})" : $"it cannot be read ({ex.Message})", ex);
         }
+        var problem = manifest switch
+        {
+            null => "it holds no manifest (null)",
+            { ManifestVersion: < 1 or > 3 } => $"it has no known ManifestVersion (found {manifest.ManifestVersion})",
+            { Database.Length: 0 } => "it names no Database",
+            { EndTime.Year: 1 } => "it has no EndTime",
+            { SizeBytes: < 0 } => "its SizeBytes is negative",
+            _ when manifest.Sha256.Length != 64 || !manifest.Sha256.All(Uri.IsHexDigit) => "its Sha256 is not a SHA-256 hex digest",
+            _ => null,
+        };
+        if (problem is not null)
+            throw Unreadable(manifestPath, "it is not a PuoOps backup manifest: " + problem, null);
+        BackupTrust.Validate(manifest!, manifestPath);
+        return manifest;
     }
+
+    private static PuoException Unreadable(string manifestPath, string reason, Exception? inner) =>
+        new(ErrorKind.InvalidOperation, ManifestUnreadable,
+            $"The manifest '{manifestPath}' cannot be used: {reason}. Re-create the backup, or move the file away to treat the backup as unverified.",
+            manifestPath, inner);
 
     /// <summary>
     /// Writes the manifest owner-only through an exclusively created temp file of an unpredictable name (never
@@ -192,15 +230,15 @@ public static class BackupStore
     /// The backups of the same database and scope (full, or the same -Table set) beyond the newest
     /// <paramref name="keep"/>, oldest last: what -Keep removes.
     /// </summary>
-    public static IReadOnlyList<DatabaseBackup> Expired(string directory, DatabaseBackup newest, int keep) =>
-        List(directory)
+    public static IReadOnlyList<DatabaseBackup> Expired(string directory, DatabaseBackup newest, int keep, Action<PuoException>? skipped) =>
+        List(directory, skipped)
             .Where(b => b.HasManifest && b.Database == newest.Database && Scope(b) == Scope(newest))
             .Skip(keep)
             .ToList();
 
     /// <summary>The newest complete backup (with a manifest, not partial) in a directory: what -Latest restores.</summary>
-    public static DatabaseBackup Latest(string directory, string? database) =>
-        List(directory).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))
+    public static DatabaseBackup Latest(string directory, string? database, Action<PuoException>? skipped) =>
+        List(directory, skipped).FirstOrDefault(b => b.HasManifest && !b.Partial && (database is null || b.Database == database))
         ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NoBackup",
             $"No complete backup with a manifest{(database is null ? "" : " of " + database)} in '{directory}'. List them with Get-PuoBackup.", directory);
 

@@ -38,7 +38,7 @@ public static class DiskSpaceService
                 return (reader.GetString(0), reader.GetInt64(1));
             }).ConfigureAwait(false);
             var last = Directory.Exists(fullPath)
-                ? BackupStore.List(fullPath).FirstOrDefault(b => b.Database == database && !b.Partial && b.DatabaseSizeBytes > 0)
+                ? BackupStore.List(fullPath, skipped => ctx.Warn(skipped.Message)).FirstOrDefault(b => b.Database == database && !b.Partial && b.DatabaseSizeBytes > 0)
                 : null;
             lastBackupSize = last?.SizeBytes;
             estimate = last is null

@@ -72,7 +72,7 @@ public static class ErrorTranslator
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
             // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
-            case not null when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
+            case Exception when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
                 return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
                     $"Docker at {host}{(target is null ? "" : ", " + target)}: {exception.Message.TrimEnd('.')}. Swarm services need a swarm manager (docker swarm init).",
                     target ?? host, exception);
@@ -142,7 +142,10 @@ public static class ErrorTranslator
             PostgresErrorCodes.InvalidCatalogName => (ErrorKind.NotFound, "DatabaseNotFound", "Check the database name of the environment."),
             PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedColumn =>
                 (ErrorKind.NotFound, "ObjectNotFound", "Check the name; list what exists with Get-PuoTableSize or Get-PuoIndexUsage."),
-            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied", "Connect as a role with the needed privilege."),
+            PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied",
+                e.MessageText.StartsWith("permission denied for ", StringComparison.Ordinal)
+                    ? "The role lacks a privilege on it (reading it, as a query, pg_prewarm or pg_dump do, needs SELECT): grant it, or connect as a role that has it."
+                    : "Connect as a role with the needed privilege."),
             PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
             PostgresErrorCodes.QueryCanceled => (ErrorKind.Timeout, "Canceled", "The statement was canceled (statement timeout, -TimeoutSec or an operator)."),
             PostgresErrorCodes.TooManyConnections => (ErrorKind.ResourceUnavailable, "TooManyConnections", "The server is out of connection slots; see Get-PuoConnectionStat."),

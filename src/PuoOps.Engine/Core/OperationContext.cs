@@ -5,19 +5,20 @@ public sealed record ProgressInfo(string Activity, string StatusDescription, int
 
 /// <summary>
 /// Everything an engine call needs besides its own arguments: the environment, the per-call timeout
-/// (connecting and short commands), the cancellation that Ctrl+C triggers, and where to report progress
-/// and verbose lines. Callbacks may fire on any thread; the cmdlet base pumps them onto the pipeline thread.
+/// (connecting and short commands), the cancellation that Ctrl+C triggers, and where to report progress,
+/// verbose lines and warnings. Callbacks may fire on any thread; the cmdlet base pumps them onto the pipeline thread.
 /// </summary>
 public sealed class OperationContext
 {
     public OperationContext(PuoEnvironment environment, TimeSpan timeout, CancellationToken cancellation,
-        IProgress<ProgressInfo>? progress = null, Action<string>? verbose = null)
+        IProgress<ProgressInfo>? progress = null, Action<string>? verbose = null, Action<string>? warning = null)
     {
         Environment = environment;
         Timeout = timeout;
         Cancellation = cancellation;
         Progress = progress;
         Verbose = verbose;
+        Warning = warning;
     }
 
     public PuoEnvironment Environment { get; }
@@ -26,9 +27,14 @@ public sealed class OperationContext
     public IProgress<ProgressInfo>? Progress { get; }
     public Action<string>? Verbose { get; }
 
+    /// <summary>Where a call says what it could not see or do while still returning a result (a Warning in PowerShell).</summary>
+    public Action<string>? Warning { get; }
+
     public int TimeoutSeconds => (int)Math.Ceiling(Timeout.TotalSeconds);
 
     public void Log(string message) => Verbose?.Invoke(message);
+
+    public void Warn(string message) => Warning?.Invoke(message);
 
     public void Report(ProgressInfo info) => Progress?.Report(info);
 

@@ -28,6 +28,7 @@ public static class BlockingQueryService
 
     private static async Task<IReadOnlyList<BlockingQuery>> ReadAsync(NpgsqlConnection connection, OperationContext ctx)
     {
+        await PostgresActivityService.WarnIfOthersHiddenAsync(connection, ctx).ConfigureAwait(false);
         await using var command = connection.Command(Sql, ctx);
         var rows = new Dictionary<int, Row>();
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))

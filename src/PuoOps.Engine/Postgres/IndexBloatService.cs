@@ -17,7 +17,7 @@ public static class IndexBloatService
     private const string Sql = $"""
         SELECT n.nspname, t.relname, i.relname, i.relpages::int8, i.reltuples::float8, current_setting('block_size')::int,
                coalesce((SELECT substring(o FROM 'fillfactor=([0-9]+)')::int FROM unnest(i.reloptions) o WHERE o LIKE 'fillfactor=%'), 90),
-               w.width, w.has_nulls, w.missing
+               w.width, w.has_nulls, w.missing, has_table_privilege(t.oid, 'SELECT')
         FROM pg_index x
           JOIN pg_class i ON i.oid = x.indexrelid
           JOIN pg_class t ON t.oid = x.indrelid
@@ -53,12 +53,16 @@ public static class IndexBloatService
         command.Parameters.AddWithValue("table", PostgresRelations.ToLike(table));
         command.Parameters.AddWithValue("index", PostgresRelations.ToLike(index));
         var found = new List<IndexBloat>();
+        var hidden = new SortedSet<string>(StringComparer.Ordinal);
         await using (var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false))
         {
             while (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false))
             {
                 var (pages, tuples, blockSize, fillFactor) = (reader.GetInt64(3), reader.GetDouble(4), reader.GetInt32(5), reader.GetInt32(6));
                 var hasStats = reader.GetInt32(9) == 0 && tuples >= 0;
+                // pg_stats shows a table's statistics only to roles that may SELECT from it (pg_monitor is not enough).
+                if (!hasStats && !reader.GetBoolean(10))
+                    hidden.Add(reader.GetString(0) + "." + reader.GetString(1));
                 var expectedPages = hasStats
                     ? ExpectedPages(tuples, reader.IsDBNull(7) ? 0 : reader.GetDouble(7), reader.GetBoolean(8), blockSize, fillFactor)
                     : pages;
@@ -78,6 +82,9 @@ public static class IndexBloatService
         }
         if (found.Count == 0 && !string.IsNullOrEmpty(index) && !PostgresRelations.HasWildcard(index) && !PostgresRelations.HasWildcard(schema))
             throw PostgresRelations.NotFound("B-tree index", schema, index, ctx, "Get-PuoIndexUsage");
+        if (hidden.Count > 0)
+            ctx.Warn($"The role may not read the planner statistics of {hidden.Count} table(s) ({string.Join(", ", hidden)}): PostgreSQL shows them only " +
+                     "to roles with SELECT on the table, so the bloat of their indexes is Unknown. Grant SELECT (or pg_read_all_data), or run as the owner.");
         return found.OrderByDescending(b => b.BloatBytes).ThenBy(b => b.Schema).ThenBy(b => b.Index).ToList();
     }
 

@@ -27,6 +27,7 @@ public static class PostgresActivityService
     private static async IAsyncEnumerable<SlowQuery> SlowQueriesAsync(NpgsqlConnection connection, OperationContext ctx, TimeSpan minimumDuration,
         bool includeIdleInTransaction)
     {
+        await WarnIfOthersHiddenAsync(connection, ctx).ConfigureAwait(false);
         await using var command = connection.Command(SlowQuerySql, ctx);
         command.Parameters.AddWithValue("include_idle", includeIdleInTransaction);
         command.Parameters.AddWithValue("minimum", NpgsqlDbType.Interval, minimumDuration);
@@ -50,6 +51,19 @@ public static class PostgresActivityService
                 BlockedBy = reader.GetFieldValue<int[]>(12),
             };
         }
+    }
+
+    /// <summary>
+    /// pg_stat_activity shows the state, wait event and query of other roles' sessions only to roles with
+    /// pg_read_all_stats (pg_monitor has it); for others those rows look idle, so say what the list cannot contain.
+    /// </summary>
+    internal static async Task WarnIfOthersHiddenAsync(NpgsqlConnection connection, OperationContext ctx)
+    {
+        await using var command = connection.Command("SELECT pg_has_role('pg_read_all_stats', 'USAGE'), current_user", ctx);
+        await using var reader = await command.ExecuteReaderAsync(ctx.Cancellation).ConfigureAwait(false);
+        if (await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false) && !reader.GetBoolean(0))
+            ctx.Warn($"Role {reader.GetString(1)} sees the state, wait events and queries of its own sessions only: other roles' sessions are " +
+                     "not listed. Grant it pg_monitor (or pg_read_all_stats) to see them all.");
     }
 
     /// <summary>What Stop-PuoQuery is about to signal: read first so -WhatIf and the prompt can name the query.</summary>

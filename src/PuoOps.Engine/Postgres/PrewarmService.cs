@@ -56,7 +56,12 @@ public static class PrewarmService
             await using var command = connection.Command($"SELECT {function}(@oid::regclass, @mode)", ctx, unlimited: true);
             command.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, relation.Oid);
             command.Parameters.AddWithValue("mode", modeName);
-            var blocks = Convert.ToInt64(await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false));
+            long blocks;
+            using (var notices = ServerNotices.Watch(connection))
+            {
+                blocks = Convert.ToInt64(await command.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false));
+                notices.ThrowIfSkipped(ctx, $"pg_prewarm ({modeName})", $"{relation.Kind.ToLowerInvariant()} {table.Schema}.{relation.Name}");
+            }
             yield return new PrewarmResult
             {
                 Environment = ctx.Environment.Name, Schema = table.Schema, Table = table.Name, Relation = relation.Name,

@@ -19,11 +19,13 @@ public static class ReindexService
         WHERE n.nspname = @schema AND i.relname = @index
         """;
 
-    // What a failed REINDEX CONCURRENTLY leaves: an invalid index on the same table named <index>_ccnew[N] or _ccold[N].
+    // What a failed REINDEX CONCURRENTLY leaves: an invalid index named <index>_ccnew[N] or _ccold[N] on the table or,
+    // for a partitioned index (rebuilt one partition at a time, so it can fail part-way), on any of its partitions.
     private const string LeftoverSql = """
         SELECT i.oid, n.nspname, i.relname
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_namespace n ON n.oid = i.relnamespace
-        WHERE x.indrelid = @table AND NOT x.indisvalid AND i.relname ~ '_cc(new|old)[0-9]*$' AND NOT (i.oid = ANY(@existing))
+        WHERE (x.indrelid = @table OR x.indrelid IN (SELECT relid FROM pg_partition_tree(@table::regclass))) AND NOT x.indisvalid
+          AND i.relname ~ '_cc(new|old)[0-9]*$' AND NOT (i.oid = ANY(@existing))
         """;
 
     public static async Task<ReindexResult> ReindexAsync(OperationContext ctx, IndexTarget index, bool concurrently, TimeSpan lockTimeout)
@@ -37,10 +39,12 @@ public static class ReindexService
         ctx.Log(statement);
         ctx.Report(new ProgressInfo("REINDEX", $"{index} ({IndexUsageService.FormatBytes(sizeBefore)})"));
         var watch = Stopwatch.StartNew();
+        using var notices = ServerNotices.Watch(connection);
         try
         {
             await using var command = connection.Command(statement, ctx, unlimited: true);
             await command.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
+            notices.ThrowIfSkipped(ctx, "REINDEX", index.ToString());
         }
         catch (Exception ex) when (concurrently)
         {
@@ -89,7 +93,7 @@ public static class ReindexService
     private static async Task<string> DropLeftoversAsync(OperationContext ctx, uint table, uint[] existing)
     {
         using var budget = new CancellationTokenSource(CleanupLockTimeout + TimeSpan.FromSeconds(ctx.TimeoutSeconds));
-        var cleanupCtx = new OperationContext(ctx.Environment, ctx.Timeout, budget.Token, ctx.Progress, ctx.Verbose);
+        var cleanupCtx = new OperationContext(ctx.Environment, ctx.Timeout, budget.Token, ctx.Progress, ctx.Verbose, ctx.Warning);
         List<Leftover> leftovers = [];
         try
         {

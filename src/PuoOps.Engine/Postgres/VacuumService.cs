@@ -75,10 +75,7 @@ public static class VacuumService
         await using var connection = await PostgresConnections.OpenAsync(ctx).ConfigureAwait(false);
         var before = await ReadStatsAsync(connection, ctx, table).ConfigureAwait(false);
         await PostgresRelations.SetLockTimeoutAsync(connection, ctx, lockTimeout).ConfigureAwait(false);
-        var skipped = false;
-        // SKIP_LOCKED reports a skipped table as a WARNING with SQLSTATE 55P03 (lock_not_available), not an error.
-        NoticeEventHandler onNotice = (_, e) => skipped |= e.Notice.SqlState == PostgresErrorCodes.LockNotAvailable;
-        connection.Notice += onNotice;
+        using var notices = ServerNotices.Watch(connection);
         ctx.Log($"{statement} {table.Quoted}");
         var watch = Stopwatch.StartNew();
         using var stopProgress = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
@@ -92,9 +89,11 @@ public static class VacuumService
         {
             stopProgress.Cancel();
             await progress.ConfigureAwait(false);
-            connection.Notice -= onNotice;
         }
         var duration = watch.Elapsed;
+        // A table the role may not vacuum is skipped with only a WARNING: that is a PermissionDenied error, not a result.
+        notices.ThrowIfSkipped(ctx, statement, table.ToString());
+        var skipped = notices.LockSkipped;
         var after = await ReadStatsAsync(connection, ctx, table).ConfigureAwait(false);
         var removed = before.Dead - after.Dead;
         return new MaintenanceResult

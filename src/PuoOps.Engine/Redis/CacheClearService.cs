@@ -62,7 +62,7 @@ public static class CacheClearService
                 break;
             }
             if (primary.IsCluster)
-                await run.ClearClusterNodeAsync(primary).ConfigureAwait(false);
+                await run.ClearClientSideAsync(primary).ConfigureAwait(false);
             else
                 await run.ClearServerAsync(primary).ConfigureAwait(false);
             if (run.StoppedEarly)
@@ -121,6 +121,7 @@ public static class CacheClearService
     {
         private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
         private long _examined;
+        private string _deleteCommand = "UNLINK";
 
         public string Activity { get; } = $"Clear-PuoCache '{pattern}' on {RedisConnections.Endpoint(ctx).DisplayName}";
         public long Total { get; set; }
@@ -134,8 +135,25 @@ public static class CacheClearService
 
         public void StopEarly() => StoppedEarly = true;
 
-        /// <summary>A single server: each SCAN step and its UNLINK run as one short server-side script.</summary>
+        /// <summary>
+        /// A single server: each SCAN step and its UNLINK run as one short server-side script. A user allowed only what
+        /// the runbook's own pipeline needs (SCAN and DEL or UNLINK, no EVAL) gets the client-side batches instead; the
+        /// refusal comes on the first call, before anything was deleted.
+        /// </summary>
         public async Task ClearServerAsync(RedisPrimary primary)
+        {
+            try
+            {
+                await ClearWithScriptAsync(primary).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var refusal) && refusal.Contains("eval", StringComparison.OrdinalIgnoreCase))
+            {
+                ctx.Log($"EVAL is not allowed on {primary.Name} ({refusal}); deleting in client-side batches instead: SCAN pages come to this client and go back as {_deleteCommand}.");
+                await ClearClientSideAsync(primary).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ClearWithScriptAsync(RedisPrimary primary)
         {
             var cursor = "0";
             do
@@ -152,10 +170,11 @@ public static class CacheClearService
         }
 
         /// <summary>
-        /// A cluster node: a script may not touch keys of several slots, so SCAN pages come to the client and go
-        /// back as one pipelined UNLINK per hash slot, which the multiplexer routes to the slot's owner.
+        /// SCAN pages come to the client and go back as one pipelined UNLINK per hash slot, which the multiplexer routes
+        /// to the slot's owner: how a cluster node is cleared (a script may not touch keys of several slots), and a
+        /// server where EVAL is not allowed.
         /// </summary>
-        public async Task ClearClusterNodeAsync(RedisPrimary primary)
+        public async Task ClearClientSideAsync(RedisPrimary primary)
         {
             var batch = new List<RedisKey>(batchSize);
             await foreach (var key in primary.Server.KeysAsync(primary.DatabaseNumber, pattern, batchSize).WithCancellation(ctx.Cancellation))
@@ -180,14 +199,30 @@ public static class CacheClearService
             var deleted = 0L;
             if (!countOnly && batch.Count > 0)
             {
-                var multiplexer = primary.Database.Multiplexer;
-                var unlinks = batch.GroupBy(key => multiplexer.HashSlot(key))
-                    .Select(slot => primary.Database.ExecuteAsync("UNLINK", slot.Cast<object>().ToArray()))
-                    .ToList();
-                deleted = (await RedisConnections.RunAsync(ctx, "UNLINK", () => Task.WhenAll(unlinks)).ConfigureAwait(false)).Sum(r => (long)r);
+                try
+                {
+                    deleted = await DeleteAsync(primary, batch).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (_deleteCommand == "UNLINK" && RedisConnections.IsRefused(ex, ctx, out var refusal)
+                                           && refusal.Contains("unlink", StringComparison.OrdinalIgnoreCase))
+                {
+                    // UNLINK frees memory in the background; a user allowed only DEL (as the runbook's xargs DEL) still gets the job done.
+                    ctx.Log($"UNLINK is not allowed on {primary.Name} ({refusal}); deleting with DEL instead.");
+                    _deleteCommand = "DEL";
+                    deleted = await DeleteAsync(primary, batch).ConfigureAwait(false);
+                }
             }
             Count(batch.Count, deleted, batch.Count);
             batch.Clear();
+        }
+
+        private async Task<long> DeleteAsync(RedisPrimary primary, List<RedisKey> batch)
+        {
+            var multiplexer = primary.Database.Multiplexer;
+            var deletes = batch.GroupBy(key => multiplexer.HashSlot(key))
+                .Select(slot => primary.Database.ExecuteAsync(_deleteCommand, slot.Cast<object>().ToArray()))
+                .ToList();
+            return (await RedisConnections.RunAsync(ctx, _deleteCommand, () => Task.WhenAll(deletes)).ConfigureAwait(false)).Sum(r => (long)r);
         }
 
         private void Count(long matched, long deleted, long examined)

@@ -46,7 +46,7 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
         WriteObject(backup);
         if (Keep is not { } keep)
             return;
-        foreach (var old in BackupStore.Expired(directory, backup, keep))
+        foreach (var old in BackupStore.Expired(directory, backup, keep, ReportSkipped))
         {
             if (!ShouldProcess($"{old.Path} (taken {old.Time:u})", $"Remove the backup (more than -Keep {keep})"))
                 continue;

@@ -21,7 +21,7 @@ public sealed class GetPuoBackupCommand : PuoCmdlet
 
     protected override void Process()
     {
-        var backups = BackupStore.List(GetUnresolvedProviderPathFromPSPath(Path))
+        var backups = BackupStore.List(GetUnresolvedProviderPathFromPSPath(Path), ReportSkipped)
             .Where(b => Database is null || string.Equals(b.Database, Database, StringComparison.Ordinal));
         foreach (var backup in Latest ? backups.Take(1) : backups)
             WriteObject(backup);

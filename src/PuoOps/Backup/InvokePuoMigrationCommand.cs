@@ -56,7 +56,7 @@ public sealed class InvokePuoMigrationCommand : PuoCmdlet
             run.Message = $"Migrated {run.Database} from '{run.VersionBefore}' to '{run.VersionAfter}'; verified backup: {run.BackupPath}.";
             WriteObject(run);
         }
-        catch (PuoException ex) when (!Stopping.IsCancellationRequested)
+        catch (PuoException ex) when (!StopToken.IsCancellationRequested)
         {
             if (RestoreOnFailure && run.BackupPath is not null)
                 Await(MigrationService.RestoreAsync(context, run));

@@ -42,7 +42,7 @@ public sealed class RestorePuoBackupCommand : PuoCmdlet
     protected override void Process()
     {
         var path = GetUnresolvedProviderPathFromPSPath(Path);
-        var backup = Latest ? BackupStore.Latest(path, Database) : BackupStore.Read(path, null);
+        var backup = Latest ? BackupStore.Latest(path, Database, ReportSkipped) : BackupStore.Read(path, null);
         var options = new RestoreOptions { Database = Database, Jobs = Jobs, DropPrevious = DropPrevious, SanityQuery = SanityQuery, Force = Force };
         var context = Context;
         if (!ShouldProcess($"{Await(RestoreService.DescribeAsync(context, backup, options))} on {context.Environment.Name}", "Restore, verify and swap in"))

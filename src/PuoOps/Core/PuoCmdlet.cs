@@ -29,7 +29,7 @@ public abstract class PuoCmdlet : PSCmdlet
     public int TimeoutSec { get; set; } = 15;
 
     /// <summary>Cancelled when the user presses Ctrl+C (StopProcessing).</summary>
-    protected CancellationToken Stopping => _stopping.Token;
+    protected CancellationToken StopToken => _stopping.Token;
 
     /// <summary>The environment for the current record: -Environment, else the session default.</summary>
     protected PuoEnvironment CurrentEnvironment => Environment ?? SessionEnvironments.Current.Resolve(null);
@@ -44,9 +44,24 @@ public abstract class PuoCmdlet : PSCmdlet
         {
             var environment = CurrentEnvironment;
             WriteSecurityWarnings(environment);
-            return new(environment, TimeSpan.FromSeconds(TimeoutSec), Stopping, new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)));
+            return new(environment, TimeSpan.FromSeconds(TimeoutSec), StopToken, new Progress(this), message => _pending.Enqueue(() => WriteVerbose(message)),
+                WarningWriter);
         }
     }
+
+    private Action<string> WarningWriter => message => _pending.Enqueue(() => WriteWarning(message));
+
+    /// <summary>
+    /// What an engine call left out and went on without (a file it cannot use): an error when it refused it as untrusted
+    /// (InvalidData), otherwise a warning. Queued, so it is written from the pipeline thread.
+    /// </summary>
+    protected void ReportSkipped(PuoException skipped) => _pending.Enqueue(() =>
+    {
+        if (skipped.Kind == ErrorKind.InvalidData)
+            WriteError(ErrorRecords.From(skipped));
+        else
+            WriteWarning(skipped.Message);
+    });
 
     /// <summary>Writes the environment's security warnings, once per environment.</summary>
     protected void WriteSecurityWarnings(PuoEnvironment environment)
@@ -87,7 +102,7 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>Writes each item of an engine stream as soon as it arrives.</summary>
     protected void WriteEach<T>(IAsyncEnumerable<T> items)
     {
-        var enumerator = items.GetAsyncEnumerator(Stopping);
+        var enumerator = items.GetAsyncEnumerator(StopToken);
         try
         {
             while (true)
@@ -142,7 +157,7 @@ public abstract class PuoCmdlet : PSCmdlet
         while (!task.IsCompleted)
         {
             Drain();
-            if (Stopping.IsCancellationRequested)
+            if (StopToken.IsCancellationRequested)
             {
                 // The engine has the token; give it a moment to stop cleanly, then leave it behind.
                 handle.WaitOne(StopGrace);
@@ -165,7 +180,7 @@ public abstract class PuoCmdlet : PSCmdlet
         {
             step();
         }
-        catch (Exception ex) when (Stopping.IsCancellationRequested && ex is OperationCanceledException or PuoException)
+        catch (Exception ex) when (StopToken.IsCancellationRequested && ex is OperationCanceledException or PuoException)
         {
             throw new PipelineStoppedException();
         }
@@ -183,7 +198,7 @@ public abstract class PuoCmdlet : PSCmdlet
 
     /// <summary>A failure of the work itself, as opposed to Ctrl+C or PowerShell's own flow-control exceptions.</summary>
     private bool IsItemFailure(Exception ex) =>
-        !Stopping.IsCancellationRequested
+        !StopToken.IsCancellationRequested
         && ex is not PipelineStoppedException and not PSInvalidOperationException and not ActionPreferenceStopException
             and not PipelineClosedException and not HaltCommandException and not ParameterBindingException;
 

@@ -128,7 +128,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
         {
             // Checked before it is registered: an environment whose server refused us must not become what later cmdlets use.
             WriteSecurityWarnings(created);
-            var context = new Engine.OperationContext(created, TimeSpan.FromSeconds(TimeoutSec), Stopping);
+            var context = new Engine.OperationContext(created, TimeSpan.FromSeconds(TimeoutSec), StopToken);
             var failures = Await(EnvironmentService.CheckAsync(context));
             if (failures.Count > 0)
             {

@@ -54,7 +54,7 @@ public sealed class BackupCmdletTests : IDisposable
 
         var real = Assert.Single(_host.Invoke("Get-PuoBackup -Path $dir -Latest | Restore-PuoBackup -Environment $n -Jobs 2 -Confirm:$false", vars).ThrowIfFailed().Output);
         Assert.Equal("PuoOps.RestoreResult", real.TypeNames[0]);
-        Assert.Equal(20_00L, (long)await db.ScalarAsync("SELECT count(*) FROM memories")!);
+        Assert.Equal(20_00L, (long)(await db.ScalarAsync("SELECT count(*) FROM memories"))!);
         Assert.Equal(damaged, await db.FingerprintAsync((string)real.Properties["PreviousDatabase"].Value));
     }
 
@@ -152,6 +152,43 @@ public sealed class BackupCmdletTests : IDisposable
         Assert.Equal(2, Directory.GetFiles(db.Directory, "*.dump").Length);
         Assert.Equal(2, Directory.GetFiles(db.Directory, "*.dump.json").Length);
         Assert.True(File.Exists((string)Assert.Single(newest.Output).Properties["Path"].Value));
+    }
+
+    [Fact]
+    public async Task A_corrupt_or_foreign_manifest_is_named_in_a_warning_and_every_other_backup_still_counts()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(200);
+        var vars = Connect(db);
+        _host.Invoke("1..3 | ForEach-Object { $null = Backup-PuoDatabase -Path $dir -Environment $n }", vars).ThrowIfFailed();
+        var good = Directory.GetFiles(db.Directory, "*.dump").Order().ToArray();
+        // Two dumps whose manifests are broken: one is not JSON at all, the other is another tool's JSON.
+        foreach (var (name, json) in new[] { ("corrupt", "{\"Database\": \"puo_memo\", \"Sha2"), ("foreign", "{\"name\": \"settings\", \"retries\": 3}") })
+        {
+            File.Copy(good[0], Path.Combine(db.Directory, $"{name}.dump"));
+            File.WriteAllText(Path.Combine(db.Directory, $"{name}.dump.json"), json);
+            File.SetLastWriteTimeUtc(Path.Combine(db.Directory, $"{name}.dump"), DateTime.UtcNow.AddHours(1));
+        }
+
+        var listed = _host.Invoke("Get-PuoBackup -Path $dir", vars).ThrowIfFailed();
+        Assert.Equal(good, listed.Output.Select(b => (string)b.Properties["Path"].Value).Order());
+        Assert.Equal(2, listed.Warnings.Count);
+        Assert.Contains(listed.Warnings, w => w.Contains("corrupt.dump.json") && w.Contains("not valid JSON"));
+        Assert.Contains(listed.Warnings, w => w.Contains("foreign.dump.json") && w.Contains("not a PuoOps backup manifest"));
+
+        var latest = _host.Invoke("Get-PuoBackup -Path $dir -Latest", vars).ThrowIfFailed();
+        Assert.Equal(listed.Output[0].Properties["Path"].Value, Assert.Single(latest.Output).Properties["Path"].Value);
+        var restore = _host.Invoke("Restore-PuoBackup -Path $dir -Latest -Environment $n -WhatIf", vars).ThrowIfFailed();
+        Assert.Contains(restore.Warnings, w => w.Contains("corrupt.dump.json"));
+
+        var space = _host.Invoke("Test-PuoDiskSpace -Path $dir -Environment $n", vars).ThrowIfFailed();
+        Assert.Equal(new FileInfo((string)listed.Output[0].Properties["Path"].Value).Length, (long)Assert.Single(space.Output).Properties["LastBackupSizeBytes"].Value);
+        Assert.Contains(space.Warnings, w => w.Contains("foreign.dump.json"));
+
+        var kept = _host.Invoke("Backup-PuoDatabase -Path $dir -Environment $n -Keep 2 -Confirm:$false", vars).ThrowIfFailed();
+        Assert.Contains(kept.Warnings, w => w.Contains("corrupt.dump.json"));
+        // -Keep 2 leaves the new backup and the newest good one; the two it could not read are not its to remove.
+        var left = new[] { "corrupt.dump", "foreign.dump", (string)listed.Output[0].Properties["Path"].Value, (string)Assert.Single(kept.Output).Properties["Path"].Value };
+        Assert.Equal(left.Select(Path.GetFileName).Order(), Directory.GetFiles(db.Directory, "*.dump").Select(Path.GetFileName).Order());
     }
 
     [Fact]

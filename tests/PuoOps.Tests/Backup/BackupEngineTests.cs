@@ -24,7 +24,7 @@ public sealed class BackupEngineTests
         Assert.True(backup.HasManifest);
         Assert.Equal(db.Name, backup.Database);
         Assert.Equal(ScratchDatabase.Alembic, backup.AlembicVersion);
-        Assert.StartsWith("15", backup.ServerVersion);
+        Assert.StartsWith(Sandbox.Current.PostgresMajor + ".", backup.ServerVersion);
         Assert.False(backup.Partial);
         Assert.Equal(20_000, Assert.Single(backup.Tables, t => t.Name == "memories").Rows);
         Assert.Equal(2_000, Assert.Single(backup.Tables, t => t.Name == "audit_logs").Rows);
@@ -374,7 +374,7 @@ public sealed class BackupEngineTests
         Assert.Equal(before, await db.FingerprintAsync());
         Assert.Empty(await db.WaitForNoScratchAsync());
         Assert.Empty(await db.DerivedDatabasesAsync());
-        Assert.Empty(Process.GetProcessesByName("pg_restore").Where(p => IsOurs(p, db.Name)));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_restore"), p => IsOurs(p, db.Name));
     }
 
     [Fact]
@@ -473,7 +473,7 @@ public sealed class BackupEngineTests
         interrupt.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backup);
         Assert.Empty(Directory.GetFileSystemEntries(db.Directory));
-        Assert.Empty(Process.GetProcessesByName("pg_dump").Where(p => IsOurs(p, db.Name)));
+        Assert.DoesNotContain(Process.GetProcessesByName("pg_dump"), p => IsOurs(p, db.Name));
     }
 
     [Fact]
@@ -553,10 +553,10 @@ public sealed class BackupEngineTests
         var partial = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory, Tables = ["audit_logs"] });
         var second = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
         var third = await BackupService.BackupAsync(Context(env), new BackupOptions { Directory = db.Directory });
-        var expired = BackupStore.Expired(db.Directory, third, 2);
+        var expired = BackupStore.Expired(db.Directory, third, 2, null);
         Assert.Equal(new[] { first.Path }, expired.Select(b => b.Path));
-        Assert.Empty(BackupStore.Expired(db.Directory, partial, 1));
-        Assert.Equal(third.Path, BackupStore.Latest(db.Directory, db.Name).Path);
+        Assert.Empty(BackupStore.Expired(db.Directory, partial, 1, null));
+        Assert.Equal(third.Path, BackupStore.Latest(db.Directory, db.Name, null).Path);
         Assert.NotEqual(second.Path, third.Path);
     }
 
@@ -652,7 +652,7 @@ public sealed class BackupEngineTests
 
     internal static async Task<string> PgRestoreListAsync(string path)
     {
-        using var process = Process.Start(new ProcessStartInfo("/usr/lib/postgresql/15/bin/pg_restore", ["--list", path]) { RedirectStandardOutput = true })!;
+        using var process = Process.Start(new ProcessStartInfo(Path.Combine(Sandbox.Current.PostgresBinDir, "pg_restore"), ["--list", path]) { RedirectStandardOutput = true })!;
         var output = await process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync();
         return output;

@@ -18,6 +18,9 @@ public sealed class Sandbox
     public string PostgresUrl => State.GetProperty("Postgres").GetProperty("Url").GetString()!;
     public string PostgresPassword => State.GetProperty("Postgres").GetProperty("Password").GetString()!;
     public int PostgresPort => State.GetProperty("Postgres").GetProperty("Port").GetInt32();
+    /// <summary>The server's bin folder the sandbox found (/usr/lib/postgresql/&lt;major&gt;/bin): pg_dump, pg_restore, psql of its version.</summary>
+    public string PostgresBinDir => State.GetProperty("Postgres").GetProperty("BinDir").GetString()!;
+    public int PostgresMajor => int.Parse(Path.GetFileName(Path.GetDirectoryName(PostgresBinDir.TrimEnd('/')))!);
     public string RedisConnectionString => State.GetProperty("Redis").GetProperty("ConnectionString").GetString()!;
     public string RedisPassword => State.GetProperty("Redis").GetProperty("Password").GetString()!;
     /// <summary>The API stand-in (tests/StandIn), e.g. http://127.0.0.1:40119; POST {ApiUrl}/_standin?... changes how it answers. Null without Nginx.</summary>

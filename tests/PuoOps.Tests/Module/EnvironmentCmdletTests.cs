@@ -24,7 +24,7 @@ public sealed class EnvironmentCmdletTests : IDisposable
         {
             ["n"] = name, ["url"] = Sandbox.Current.PostgresUrl, ["redis"] = Sandbox.Current.RedisConnectionString,
         });
-        Assert.Empty(result.Errors.Where(e => !e.FullyQualifiedErrorId.StartsWith("PuoOps.Environment.NotFound")));
+        Assert.DoesNotContain(result.Errors, e => !e.FullyQualifiedErrorId.StartsWith("PuoOps.Environment.NotFound"));
         Assert.Single(result.Errors); // the final Get after Disconnect
         Assert.Contains(name, result.AllText);
         Assert.DoesNotContain(Sandbox.Current.PostgresPassword, result.AllText);

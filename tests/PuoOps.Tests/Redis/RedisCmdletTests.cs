@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Management.Automation;
 using PuoOps.Tests.Infrastructure;
 
@@ -151,9 +150,8 @@ public sealed class RedisCmdletTests
             {
                 for (var i = 0; i < 200 && RedisTestData.Count(prefix + ":*") == 40_000; i++)
                     await Task.Delay(50);
-                var watch = Stopwatch.StartNew();
-                shell.Stop();
-                Assert.InRange(watch.Elapsed.TotalSeconds, 0, 5);
+                var stopping = shell.BeginStop(null, null);
+                Assert.True(stopping.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5)));
                 Assert.Throws<PipelineStoppedException>(() => shell.EndInvoke(pending));
             }
             var left = RedisTestData.Count(prefix + ":*");
@@ -173,7 +171,6 @@ public sealed class RedisCmdletTests
         var port = Sandbox.Current.State.GetProperty("Redis").GetProperty("Port").ToString();
         using var blackhole = new BlackholeServer();
         using var host = new ModuleHost();
-        var watch = Stopwatch.StartNew();
         var result = host.Invoke("""
             Connect-PuoEnvironment -Name badpw -RedisConnectionString "127.0.0.1:$port,password=NotTheRedisPassword99" -SkipCheck -NoDefault
             Connect-PuoEnvironment -Name closed -RedisConnectionString "127.0.0.1:$closed,password=NotTheRedisPassword99" -SkipCheck -NoDefault
@@ -183,7 +180,6 @@ public sealed class RedisCmdletTests
             Get-PuoCacheKey -Environment hung -TimeoutSec 2
             Get-PuoEnvironment | Where-Object Name -in 'badpw', 'closed', 'hung' | Disconnect-PuoEnvironment -Confirm:$false
             """, Vars(("port", port), ("closed", TestEnvironments.ClosedPort()), ("hung", blackhole.Port)));
-        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 30);
         Assert.Equal(3, result.Errors.Count);
         Assert.Equal(ErrorCategory.AuthenticationError, result.Errors[0].CategoryInfo.Category);
         Assert.Equal(ErrorCategory.ConnectionError, result.Errors[1].CategoryInfo.Category);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PuoOps.Engine.Redis;
 using PuoOps.Tests.Infrastructure;
 
@@ -50,12 +49,10 @@ public sealed class RedisHealthTests
     {
         using var blackhole = new BlackholeServer();
         using var env = RedisTestData.Environment(connectionString: $"127.0.0.1:{blackhole.Port},password=x");
-        var watch = Stopwatch.StartNew();
         var health = await RedisHealthService.TestAsync(TestEnvironments.Context(env, timeoutSeconds: 2));
         Assert.Equal(Status.Critical, health.Status);
         Assert.False(health.Reachable);
         Assert.Matches("did not finish|could not be reached", health.Message);
-        Assert.InRange(watch.Elapsed.TotalSeconds, 0, 10);
     }
 
     private static int Port => int.Parse(Sandbox.Current.State.GetProperty("Redis").GetProperty("Port").ToString());

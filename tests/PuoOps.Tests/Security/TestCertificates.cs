@@ -49,7 +49,7 @@ public sealed class TestCertificates : IDisposable
         Write(certificateFile, withKey.ExportCertificatePem());
         Write(keyFile, key.ExportPkcs8PrivateKeyPem());
         // Re-imported so the TLS stack can use the key on every platform.
-        return new X509Certificate2(withKey.Export(X509ContentType.Pkcs12));
+        return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
 
     private void Write(string file, string pem)
