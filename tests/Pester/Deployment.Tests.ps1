@@ -102,20 +102,29 @@ foreach (`$i in 1..50) {
     `$null = Switch-PuoTraffic -To blue -HealthyProbes 1 -AnalysisRequests 5 -MonitorSec 0 -MinReloadInterval 0s -Confirm:`$false -ErrorAction Stop
 }
 "@
-        $child = Start-Process -FilePath dotnet -ArgumentList @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-File', "$TestDrive/switch-loop.ps1") `
-            -PassThru -RedirectStandardOutput "$TestDrive/child.out" -RedirectStandardError "$TestDrive/child.err"
+        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
+        foreach ($a in '-NoProfile', '-NonInteractive', '-File', "$TestDrive/switch-loop.ps1") { $start.ArgumentList.Add($a) }
+        $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
+        # A killed .NET process leaves its IPC sockets in its temp folder: give it one of its own, removed below.
+        $childTemp = New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "puo-killed-switch-$(Get-Random)")
+        $start.Environment['TMPDIR'] = $childTemp.FullName
+        $child = [Diagnostics.Process]::Start($start)
+        $errors = $child.StandardError.ReadToEndAsync()
+        $null = $child.StandardOutput.ReadToEndAsync()
         try {
             # Wait until the child recorded a switch of its own, then kill it at this test's moment, mid-loop.
             $records = @(Get-Content -LiteralPath $history -ErrorAction Ignore).Count
             $deadline = [DateTime]::UtcNow.AddSeconds(60)
             while (@(Get-Content -LiteralPath $history -ErrorAction Ignore).Count -eq $records -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
-            @(Get-Content -LiteralPath $history).Count | Should -BeGreaterThan $records -Because "the child should switch: $(Get-Content -Raw "$TestDrive/child.err")"
+            @(Get-Content -LiteralPath $history).Count | Should -BeGreaterThan $records -Because "the child should switch: $(if ($child.HasExited) { $errors.Result })"
             Start-Sleep -Milliseconds $DelayMs
-            $child.HasExited | Should -BeFalse -Because (Get-Content -Raw "$TestDrive/child.err")
+            $child.HasExited | Should -BeFalse -Because "the child must be killed mid-loop $(if ($child.HasExited) { $errors.Result })"
         }
         finally {
-            if (-not $child.HasExited) { Stop-Process -Id $child.Id -Force }   # SIGKILL, by the pid this test started
-            $child.WaitForExit(10000) | Should -BeTrue
+            if (-not $child.HasExited) { $child.Kill() }   # SIGKILL, the process this test started
+            $child.WaitForExit()
+            Remove-Item -LiteralPath $childTemp -Recurse -Force
         }
         $text = Get-Content -Raw $ngx.ActiveConf
         $text | Should -Match "(?s)^# PuoOps traffic file.*# color: (blue|green)\nupstream puo_active \{\n    server 127\.0\.0\.1:(?:$($ngx.BluePort)|$($ngx.GreenPort));\n\}\n$"

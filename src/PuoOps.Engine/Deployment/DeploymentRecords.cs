@@ -81,7 +81,7 @@ public sealed class TrafficSwitch
     public bool Forced { get; init; }
 
     /// <summary>Consecutive health checks every target backend passed.</summary>
-    public int HealthyProbes { get; set; }
+    public long HealthyProbes { get; set; }
     public long AnalysisRequests { get; set; }
     public double AnalysisSuccessRate { get; set; }
     public TimeSpan AnalysisP99 { get; set; }
@@ -94,7 +94,7 @@ public sealed class TrafficSwitch
 
     /// <summary>The probes through nginx that showed the target's /version.</summary>
     public TimeSpan ConfirmationTime { get; set; }
-    public int ConfirmationProbes { get; set; }
+    public long ConfirmationProbes { get; set; }
 
     /// <summary>Analysis, reload and confirmation: how long the switch itself took.</summary>
     public TimeSpan SwitchTime => AnalysisTime + ReloadTime + ConfirmationTime;

@@ -172,7 +172,7 @@ public sealed class DeploymentCmdletTests : IClassFixture<BlueGreenStack>, IDisp
     }
 
     [DockerFact]
-    public void Ctrl_C_stops_a_switch_in_its_watch_window_within_a_second_and_nginx_keeps_a_whole_file()
+    public void Ctrl_C_stops_a_switch_in_its_watch_window_the_switch_stands_and_the_history_says_so()
     {
         var (shell, pending) = _host.Start("Switch-PuoTraffic -Environment bg -To green -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 60 -MinReloadInterval 1s -Confirm:$false");
         using (shell)
@@ -184,10 +184,14 @@ public sealed class DeploymentCmdletTests : IClassFixture<BlueGreenStack>, IDisp
                 Thread.Sleep(50);
             }
             Thread.Sleep(500); // inside the watch window
+            Assert.False(pending.IsCompleted, "the 60 s watch window ended on its own");
             var stop = shell.BeginStop(null, null);
-            Assert.True(stop.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(1)), "Switch-PuoTraffic did not stop within a second");
+            Assert.True(stop.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)), "Ctrl+C did not stop Switch-PuoTraffic");
+            Assert.Throws<PipelineStoppedException>(() => shell.EndInvoke(pending));
         }
         Assert.StartsWith("green ", _stack.ThroughNginx());
+        var last = _host.Invoke("Get-PuoDeploymentHistory -Environment bg -First 1").ThrowIfFailed().Output.Single();
+        Assert.Equal(("green", "watch window stopped by Ctrl+C"), ((string)last.Properties["To"].Value, (string)last.Properties["Note"].Value));
         _host.Invoke("Switch-PuoTraffic -Environment bg -To blue -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 0 -MinReloadInterval 1s -Confirm:$false").ThrowIfFailed();
     }
 }

@@ -77,10 +77,10 @@ public sealed class TrafficSwitchTests : IClassFixture<BlueGreenStack>
         Assert.Equal(reloads + 1, _stack.Nginx.Reloads);
         Assert.Equal(workers, record.PreviousWorkers);
         Assert.Empty(record.Workers.Intersect(workers));
-        Assert.Equal(2, record.HealthyProbes);
+        Assert.Equal(2L, record.HealthyProbes);
         Assert.Equal(40, record.AnalysisRequests);
         Assert.Equal(1.0, record.AnalysisSuccessRate);
-        Assert.Equal(TrafficService.ConfirmationProbes, record.ConfirmationProbes);
+        Assert.Equal((long)TrafficService.ConfirmationProbes, record.ConfirmationProbes);
         Assert.True(record.MonitorRequests > 0);
         Assert.Equal(0, record.MonitorFailed);
         Assert.StartsWith("green ", _stack.ThroughNginx());
@@ -197,8 +197,8 @@ public sealed class TrafficSwitchTests : IClassFixture<BlueGreenStack>
             var record = await switching;
 
             Assert.True(record.RolledBack);
-            Assert.NotNull(record.RollbackReason);
-            Assert.True(record.MonitorTime < options.Monitor, $"the watch window ran its whole {options.Monitor} instead of ending at the failure");
+            Assert.Matches("requests through nginx failed|stopped answering its health check", record.RollbackReason);
+            Assert.True(record.MonitorFailed > 0 || record.RollbackReason!.Contains("health check"), record.RollbackReason);
             Assert.StartsWith("blue ", _stack.ThroughNginx());
             using (var after = new LoadLoop(_stack.Nginx.Port, concurrency: 4, maxRequests: 400))
             {
