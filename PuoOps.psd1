@@ -60,6 +60,12 @@
         'Get-PuoMetric'
         'Measure-PuoLatency'
 
+        # Logs
+        'Search-PuoLog'
+
+        # Security
+        'Find-PuoAuthFailure'
+
         # Backup
         'Backup-PuoDatabase'
         'Get-PuoBackup'
@@ -76,6 +82,11 @@
         'Get-PuoAuditLog'
         'Save-PuoIncidentEvidence'
         'Get-PuoAffectedUser'
+
+        # Secrets
+        'Test-PuoSecretEnvironment'
+        'Reset-PuoApiKey'
+        'Update-PuoClientConfig'
 
         # Deployment (blue-green)
         'Get-PuoTrafficState'

@@ -41,6 +41,7 @@ try {
     & ip netns add $namespace
     if ($LASTEXITCODE) { throw "ip netns add failed (the bench needs root and iproute2)." }
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
+    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     $null = Connect-PuoEnvironment -Name bench -NginxConfig $ngx.Conf -NginxPath $ngx.Binary -SkipCheck
 
     $testNet = @(0..998 | ForEach-Object { "198.18.$([math]::Floor($_ / 250)).$(1 + $_ % 250)" })
@@ -63,62 +64,71 @@ while [ "`$(cat /proc/$master/task/$master/children)" = "`$old" ]; do sleep 0.00
 "@
     $runbookScript = "while read ip; do iptables -A INPUT -s `"`$ip`" -j DROP || exit 1; done < '$work/ips'"
 
+    # Empties the list again through the module (one more batch, one more reload) and returns how long that took.
+    $unblock = {
+        Start-Sleep -Milliseconds 1200
+        $watch = [Diagnostics.Stopwatch]::StartNew()
+        $null = Get-PuoBlockedIpAddress | Unblock-PuoIpAddress -Confirm:$false
+        $watch.Elapsed.TotalMilliseconds
+    }
+    $sides = @{
+        module          = {
+            Start-Sleep -Milliseconds 1200
+            $before = & $reloads
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $result = $withProbe | Block-PuoIpAddress -Reason 'bench' -Force -Confirm:$false
+            $ms = $watch.Elapsed.TotalMilliseconds
+            if (@($result | Where-Object Action -EQ 'Blocked').Count -ne 1000) { throw "Block-PuoIpAddress blocked $(@($result).Count) addresses, not 1000." }
+            @{ Ms = $ms; Reloads = (& $reloads) - $before; Probe = "$(& $status 127.0.0.77)/$(& $status 127.0.0.78)"; UnblockMs = & $unblock }
+        }
+        'module+checks' = {
+            Start-Sleep -Milliseconds 1200
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $result = $withoutProbe | Block-PuoIpAddress -Reason 'bench' -Confirm:$false
+            $ms = $watch.Elapsed.TotalMilliseconds
+            if (@($result).Count -ne 1000) { throw "Block-PuoIpAddress without -Force returned $(@($result).Count) results, not 1000." }
+            @{ Ms = $ms; UnblockMs = & $unblock }
+        }
+        runbook         = {
+            Start-Sleep -Milliseconds 1200
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            & ip netns exec $namespace /bin/sh -c $runbookScript
+            $ms = $watch.Elapsed.TotalMilliseconds
+            if ($LASTEXITCODE) { throw 'The iptables loop failed.' }
+            & ip netns exec $namespace iptables -F INPUT
+            @{ Ms = $ms }
+        }
+        floor           = {
+            Start-Sleep -Milliseconds 1200
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            & /bin/sh -c $floorScript
+            $ms = $watch.Elapsed.TotalMilliseconds
+            if ($LASTEXITCODE) { throw 'The floor script failed.' }
+            @{ Ms = $ms; UnblockMs = & $unblock }
+        }
+    }
     $times = @{ module = @(); 'module+checks' = @(); runbook = @(); floor = @(); unblock = @() }
     $reloadCounts = @(); $probes = @()
     foreach ($round in 1..$Rounds) {
-        foreach ($side in @('module', 'module+checks', 'runbook', 'floor') | Get-Random -Shuffle) {
-            Start-Sleep -Milliseconds 1200
-            switch ($side) {
-                'module' {
-                    $before = & $reloads
-                    $watch = [Diagnostics.Stopwatch]::StartNew()
-                    $result = $withProbe | Block-PuoIpAddress -Reason 'bench' -Force -Confirm:$false
-                    $times.module += $watch.Elapsed.TotalMilliseconds
-                    if (@($result | Where-Object Action -EQ 'Blocked').Count -ne 1000) { throw "Block-PuoIpAddress blocked $(@($result).Count) addresses, not 1000." }
-                    $reloadCounts += (& $reloads) - $before
-                    $probes += "$(& $status 127.0.0.77)/$(& $status 127.0.0.78)"
-                }
-                'module+checks' {
-                    $watch = [Diagnostics.Stopwatch]::StartNew()
-                    $result = $withoutProbe | Block-PuoIpAddress -Reason 'bench' -Confirm:$false
-                    $times.'module+checks' += $watch.Elapsed.TotalMilliseconds
-                    if (@($result).Count -ne 1000) { throw "Block-PuoIpAddress without -Force returned $(@($result).Count) results, not 1000." }
-                }
-                'runbook' {
-                    $watch = [Diagnostics.Stopwatch]::StartNew()
-                    & ip netns exec $namespace /bin/sh -c $runbookScript
-                    $times.runbook += $watch.Elapsed.TotalMilliseconds
-                    if ($LASTEXITCODE) { throw 'The iptables loop failed.' }
-                    & ip netns exec $namespace iptables -F INPUT
-                }
-                'floor' {
-                    $watch = [Diagnostics.Stopwatch]::StartNew()
-                    & /bin/sh -c $floorScript
-                    $times.floor += $watch.Elapsed.TotalMilliseconds
-                    if ($LASTEXITCODE) { throw 'The floor script failed.' }
-                }
-            }
-            if ($side -like 'module*' -or $side -eq 'floor') {
-                # Empty the list again through the module (one more batch, one more reload), and time that too.
-                Start-Sleep -Milliseconds 1200
-                $watch = [Diagnostics.Stopwatch]::StartNew()
-                $null = Get-PuoBlockedIpAddress | Unblock-PuoIpAddress -Confirm:$false
-                $times.unblock += $watch.Elapsed.TotalMilliseconds
-            }
+        $run = Invoke-BenchRound $sides
+        foreach ($side in $run.Keys) {
+            $times[$side] += $run[$side].Ms
+            if ($run[$side].UnblockMs) { $times.unblock += $run[$side].UnblockMs }
         }
+        $reloadCounts += $run.module.Reloads
+        $probes += $run.module.Probe
     }
 
-    function Median([double[]] $v) { $s = $v | Sort-Object; if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 } }
     $ratios = for ($i = 0; $i -lt $Rounds; $i++) { $times.module[$i] / $times.runbook[$i] }
     [pscustomobject][ordered]@{
         Benchmark                                   = "1,000 addresses from one pipeline, $Rounds rounds, sides shuffled"
-        'Block-PuoIpAddress -Force ms (median)'     = [math]::Round((Median $times.module), 1)
+        'Block-PuoIpAddress -Force ms (median)'     = [math]::Round((Get-Median $times.module), 1)
         'Block-PuoIpAddress ms, min..max'           = '{0:N1}..{1:N1}' -f ($times.module | Measure-Object -Minimum).Minimum, ($times.module | Measure-Object -Maximum).Maximum
-        'Block-PuoIpAddress with checks ms (median)' = [math]::Round((Median $times.'module+checks'), 1)
-        'Runbook iptables x1000 ms (median)'        = [math]::Round((Median $times.runbook), 1)
-        'Ratio module/runbook (median of pairs)'    = [math]::Round((Median $ratios), 3)
-        'Floor: cp + nginx -t + HUP + new worker ms' = [math]::Round((Median $times.floor), 1)
-        'Unblock-PuoIpAddress x1000 ms (median)'    = [math]::Round((Median $times.unblock), 1)
+        'Block-PuoIpAddress with checks ms (median)' = [math]::Round((Get-Median $times.'module+checks'), 1)
+        'Runbook iptables x1000 ms (median)'        = [math]::Round((Get-Median $times.runbook), 1)
+        'Ratio module/runbook (median of pairs)'    = [math]::Round((Get-Median $ratios), 3)
+        'Floor: cp + nginx -t + HUP + new worker ms' = [math]::Round((Get-Median $times.floor), 1)
+        'Unblock-PuoIpAddress x1000 ms (median)'    = [math]::Round((Get-Median $times.unblock), 1)
         'Reloads per Block pipeline'                = $reloadCounts -join ','
         'Probe 127.0.0.77 / 127.0.0.78 after block' = $probes -join ','
         Target                                      = 'exactly 1 reload, < 2000 ms, 403/200'

@@ -63,4 +63,12 @@ Describe 'Time parameters' {
         (Get-Window -Duration '00:00:05').Duration | Should -Be ([timespan]::FromSeconds(5))
         { Get-Window -Duration 'fortnight' } | Should -Throw -ExpectedMessage '*is not a duration*'
     }
+
+    It 'reads the unquoted 90s and 2d, which PowerShell parses as numbers (Int16, Decimal), as seconds and days' {
+        (Get-Window -Duration 90s).Duration | Should -Be ([timespan]::FromSeconds(90))
+        (Get-Window -Duration 2d).Duration | Should -Be ([timespan]::FromDays(2))
+        ([DateTimeOffset]::Now - (Get-Window -Since 1s).Since).TotalSeconds | Should -BeGreaterOrEqual 0.9
+        ([DateTimeOffset]::Now - (Get-Window -Since 2d).Since).TotalHours | Should -BeGreaterOrEqual 47.9
+        { Get-Window -Duration 5 } | Should -Throw -ExpectedMessage '*with its unit*'
+    }
 }

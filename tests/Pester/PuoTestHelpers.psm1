@@ -14,7 +14,7 @@ function Import-PuoModule {
 }
 
 function Get-PuoSandboxState {
-    # The sandbox's state file (tests/Sandbox/README.md) as an object: ports, passwords, Docker.Available, Api.Url, Mcp.Url.
+    # The sandbox's state file (tests/Sandbox/README.md) as an object: ports, passwords, Docker.Available, Api.Url, Mcp.Url, App.EnvFile.
     if (-not $env:PUO_SANDBOX_STATE -or -not (Test-Path $env:PUO_SANDBOX_STATE)) {
         throw 'PUO_SANDBOX_STATE does not name a sandbox state file; run build.ps1 -Task Test, or tests/Sandbox/Sandbox.ps1 -Action Start and set it.'
     }
@@ -39,6 +39,7 @@ function Get-PuoSandboxConnection {
         $connection.TrafficFile = $state.Nginx.ActiveConf
         $connection.Color = @{ blue = "127.0.0.1:$($state.Nginx.BluePort)"; green = "127.0.0.1:$($state.Nginx.GreenPort)" }
     }
+    if ($state.PSObject.Properties['App'] -and $state.App) { $connection.EnvFile = $state.App.EnvFile }
     $connection
 }
 

@@ -314,7 +314,7 @@ function Get-Section([System.Collections.IDictionary] $State, [string] $Name) {
 # that every program the scripts and tests run comes from one of those or from this map).
 $script:PackageMap = [ordered]@{
     Base     = @('procps', 'curl')
-    Postgres = @('postgresql', 'postgresql-contrib')
+    Postgres = @('postgresql', 'postgresql-contrib', 'postgresql-client-common')
     Redis    = @('redis-server', 'redis-tools')
     Docker   = @('docker.io', 'busybox-static')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
@@ -958,6 +958,32 @@ function Stop-SandboxStandIn([System.Collections.IDictionary] $StandIn, [string]
 
 #endregion
 
+#region app files ----------------------------------------------------------------------------
+
+function New-SandboxApp([System.Collections.IDictionary] $State, [string] $StatePath) {
+    # The stand-in stack's project folder: the .env that docker compose would read (API_KEY, JWT_SECRET) and the
+    # .env.example beside it, for the secrets cmdlets. Fresh random values each start; the .env is owner-only.
+    $dir = Join-Path $State['Root'] 'puo-memo'
+    $null = New-Item -ItemType Directory -Path $dir
+    $alphabet = [char[]]'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+    $envFile = Join-Path $dir '.env'
+    $stream = [IO.FileStream]::new($envFile, [IO.FileStreamOptions]@{ Mode = 'CreateNew'; Access = 'Write'; UnixCreateMode = 'UserRead, UserWrite' })
+    $apiKey = [Security.Cryptography.RandomNumberGenerator]::GetString($alphabet, 48)
+    $jwtSecret = [Security.Cryptography.RandomNumberGenerator]::GetString($alphabet, 64)
+    $writer = [IO.StreamWriter]::new($stream, [Text.UTF8Encoding]::new($false))
+    try {
+        $writer.Write("# PUO Memo stack (sandbox stand-in)`nCOMPOSE_PROJECT_NAME=puo-memo`n`n# Authentication`nAPI_KEY=$apiKey`n" +
+            "JWT_SECRET=`"$jwtSecret`"`nLOG_LEVEL=info`n")
+    }
+    finally { $writer.Dispose() }
+    Set-Content -LiteralPath (Join-Path $dir '.env.example') -NoNewline -Value (
+        "COMPOSE_PROJECT_NAME=puo-memo`nAPI_KEY=your-api-key`nJWT_SECRET=change-me-to-a-long-random-string`nLOG_LEVEL=info`n")
+    $State['App'] = [ordered]@{ Dir = $dir; EnvFile = $envFile }
+    Save-State $State $StatePath
+}
+
+#endregion
+
 #region stop / start / status ----------------------------------------------------------------
 
 function Remove-SandboxRoot([string] $Root) {
@@ -1033,12 +1059,13 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
     $daemonTemp = New-Item -ItemType Directory -Path (Join-Path $root 'tmp')
     $null = Invoke-Tool -FilePath 'chmod' -ArgumentList @('1777', $daemonTemp.FullName)
     $env:TMPDIR = $daemonTemp.FullName
-    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null
+    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null; App = $null
         StartedAt = [DateTime]::UtcNow.ToString('o'); Services = @($Want) }
     Save-State $state $StatePath
     Write-Step "root $root"
     $ok = $false
     try {
+        New-SandboxApp $state $StatePath
         $summary = [ordered]@{}
         if ('Docker' -in $Want) { Start-SandboxDockerDaemon $state $StatePath }
         foreach ($svc in 'Postgres', 'Redis', 'Nginx') {
@@ -1082,6 +1109,7 @@ function Show-Sandbox([System.Collections.IDictionary] $State) {
     }
     $script:anyDown = $false
     Write-Host "  Root      $($State['Root'])"
+    if ($app = Get-Section $State 'App') { Write-Host "  App       $($app['EnvFile'])" }
     if ($pg = Get-Section $State 'Postgres') {
         & $line 'Postgres' $pg['Pid'] ("127.0.0.1:{0} db={1} user={2} socket={3}" -f $pg['Port'], $pg['Database'], $pg['User'], $pg['SocketDir'])
     }

@@ -45,8 +45,10 @@ public static class AtomicFile
     }
 
     /// <summary>
-    /// Copies <paramref name="path"/> to <c>&lt;path&gt;.bak-&lt;UTC time&gt;</c> beside it, owner-only and created
-    /// exclusively, and returns the copy's path; null when there is no file to keep.
+    /// Copies <paramref name="path"/> to <c>&lt;path&gt;.bak-&lt;UTC time&gt;</c> beside it, owner-only, and returns the
+    /// copy's path; null when there is no file to keep. The copy is written to a temp file first and then linked under
+    /// its name (never replacing anything there), so a writer killed mid-copy leaves no partial backup, only a temp
+    /// file that the next <see cref="Write"/> of the same file removes.
     /// </summary>
     public static string? Backup(string path, DateTimeOffset at)
     {
@@ -55,12 +57,23 @@ public static class AtomicFile
             return null;
         var stamp = at.UtcDateTime.ToString("yyyyMMdd'T'HHmmssfff'Z'", CultureInfo.InvariantCulture);
         var backup = $"{full}.bak-{stamp}";
-        using (var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
-        using (var copy = CreateExclusive(backup, OwnerOnly))
+        var temp = TempPath(full);
+        try
         {
-            source.CopyTo(copy);
-            copy.Flush(flushToDisk: true);
+            using (var source = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var copy = CreateExclusive(temp, OwnerOnly))
+            {
+                source.CopyTo(copy);
+                copy.Flush(flushToDisk: true);
+            }
+            File.Move(temp, backup, overwrite: false);
         }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        SyncDirectory(Path.GetDirectoryName(full)!);
         return backup;
     }
 

@@ -5,7 +5,7 @@ namespace PuoOps.Engine.Environments;
 /// <summary>
 /// What an operator says about an environment. Anything left null falls back to the stack's defaults; only the
 /// implicit default environment (nothing connected yet) reads the process environment variables the PUO Memo
-/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME), so a
+/// stack itself uses (DATABASE_URL, REDIS_URL, DOCKER_HOST, PUO_API_URL, PUO_MCP_URL, COMPOSE_PROJECT_NAME, PUO_ENV_FILE), so a
 /// named environment never reaches a server it did not name.
 /// </summary>
 public sealed class EnvironmentSettings
@@ -49,6 +49,8 @@ public sealed class EnvironmentSettings
 
     /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf (the implicit default reads PUO_BLOCKLIST_FILE).</summary>
     public string? BlockListFile { get; set; }
+    /// <summary>The stack's .env file (API_KEY, JWT_SECRET, ...), for the secrets cmdlets; null: .env in the current folder.</summary>
+    public string? EnvFile { get; set; }
 
     /// <summary>The include holding the active colour's upstream; null: puo-traffic.conf beside nginx.conf (the implicit default reads PUO_TRAFFIC_FILE).</summary>
     public string? TrafficFile { get; set; }
@@ -84,6 +86,7 @@ public sealed class EnvironmentSettings
         copy.TrafficFile ??= other.TrafficFile;
         copy.Upstream ??= other.Upstream;
         copy.Colors ??= other.Colors;
+        copy.EnvFile ??= other.EnvFile;
         return copy;
     }
 
@@ -114,6 +117,7 @@ public sealed class EnvironmentSettings
         filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
         filled.TrafficFile ??= Var("PUO_TRAFFIC_FILE");
         filled.Upstream ??= DefaultUpstream;
+        filled.EnvFile ??= Var("PUO_ENV_FILE");
         return filled;
     }
 }

@@ -63,6 +63,9 @@ public sealed class PuoEnvironment : IDisposable
     /// <summary>Each colour's backends as given to Connect-PuoEnvironment -Color; null: discovered from Swarm (label puo.color).</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>>? Colors => Settings.Colors;
 
+    /// <summary>The stack's .env file, read and rewritten by the secrets cmdlets; null means .env in the current folder.</summary>
+    public string? EnvFile => Settings.EnvFile;
+
     public DateTimeOffset Created { get; }
 
     /// <summary>True for the environment cmdlets use when -Environment is not given.</summary>

@@ -75,7 +75,9 @@ public static class HealthCheckService
         {
             verdict = await check.Run(own).WaitAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (Exception) when (deadline.IsCancellationRequested && !ctx.Cancellation.IsCancellationRequested)
+        // The HTTP client's own timeout is the same -TimeoutSec and may fire a moment before the deadline does.
+        catch (Exception ex) when ((deadline.IsCancellationRequested || ex is PuoException { Kind: ErrorKind.Timeout })
+                                   && !ctx.Cancellation.IsCancellationRequested)
         {
             verdict = new Verdict(Status.Critical,
                 $"No answer within {ctx.TimeoutSeconds} s. Check that it runs and is not stuck, or raise -TimeoutSec.");

@@ -16,6 +16,7 @@ public abstract class PuoCmdlet : PSCmdlet
     private static readonly TimeSpan StopGrace = TimeSpan.FromMilliseconds(800);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<Action> _pending = new();
+    private ulong _paged; // objects offered to WritePaged so far
 
     /// <summary>The environment to work on: a name, or an object from Get-PuoEnvironment. Defaults to the session default.</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -121,6 +122,42 @@ public abstract class PuoCmdlet : PSCmdlet
     }
 
     /// <summary>
+    /// Writes <paramref name="item"/> unless -Skip passes over it or -First is already reached (SupportsPaging);
+    /// false once nothing more will be written, so the caller may stop reading (with -IncludeTotalCount it reads on
+    /// to count). Call <see cref="WriteTotalCount"/> at the end.
+    /// </summary>
+    protected bool WritePaged(object item)
+    {
+        _paged++;
+        if (PagingParameters is not { } paging)
+        {
+            WriteObject(item);
+            return true;
+        }
+        if (_paged <= paging.Skip)
+            return true;
+        var kept = _paged - paging.Skip;
+        if (kept <= paging.First)
+            WriteObject(item);
+        return kept < paging.First || paging.IncludeTotalCount;
+    }
+
+    /// <summary>The total that -IncludeTotalCount asks for: every object offered to <see cref="WritePaged"/>.</summary>
+    protected void WriteTotalCount()
+    {
+        if (PagingParameters is { IncludeTotalCount.IsPresent: true } paging)
+            WriteObject(paging.NewTotalCount(_paged, 1.0));
+    }
+
+    /// <summary>Shows an engine progress report; only on the pipeline thread (engine callbacks use the queue).</summary>
+    protected void WriteProgress(ProgressInfo value) =>
+        WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
+        {
+            PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
+            RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
+        });
+
+    /// <summary>
     /// Runs <paramref name="body"/> for each item; a failure of one item becomes a non-terminating error
     /// naming it, and the rest go on. Ctrl+C and PowerShell's own stop signals still end the loop.
     /// </summary>
@@ -217,11 +254,6 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>Queues engine progress so it is written from the pipeline thread.</summary>
     private sealed class Progress(PuoCmdlet cmdlet) : IProgress<ProgressInfo>
     {
-        public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() =>
-            cmdlet.WriteProgress(new ProgressRecord(value.ActivityId, value.Activity, value.StatusDescription)
-            {
-                PercentComplete = Math.Clamp(value.PercentComplete, -1, 100),
-                RecordType = value.Completed ? ProgressRecordType.Completed : ProgressRecordType.Processing,
-            }));
+        public void Report(ProgressInfo value) => cmdlet._pending.Enqueue(() => cmdlet.WriteProgress(value));
     }
 }

@@ -48,6 +48,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? ComposeProject { get; set; }
 
+    /// <summary>The stack's .env file, for the secrets cmdlets.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EnvFile { get; set; }
+
     /// <summary>Make this environment the default even though another one is connected.</summary>
     [Parameter]
     public SwitchParameter Default { get; set; }
@@ -109,6 +114,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             TrafficFile = FullPath(TrafficFile),
             Upstream = Upstream,
             Colors = Colors(Color),
+            EnvFile = FullPath(EnvFile),
         };
         if (Default && NoDefault)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Environment.DefaultConflict",

@@ -81,6 +81,18 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public void Backup_never_replaces_a_file_of_its_name_and_leaves_no_temp_file()
+    {
+        var path = Path.Combine(_dir, ".env");
+        File.WriteAllText(path, "API_KEY=new\n");
+        var at = new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.Zero);
+        File.WriteAllText(path + ".bak-20261129T100000000Z", "API_KEY=kept\n");
+        Assert.Throws<IOException>(() => AtomicFile.Backup(path, at));
+        Assert.Equal("API_KEY=kept\n", File.ReadAllText(path + ".bak-20261129T100000000Z"));
+        Assert.Equal([".env", ".env.bak-20261129T100000000Z"], Directory.GetFiles(_dir).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
     public void A_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write()
     {
         var path = Path.Combine(_dir, "list.conf");

@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+
+namespace PuoOps.Engine.Logs;
+
+/// <summary>
+/// The runbook's <c>grep "401\|403" api_server.log</c> and its usual follow-up,
+/// <c>grep -E '" (401|403) ' access.log | awk '{print $1}' | sort | uniq -c | sort -rn</c>: the requests answered with
+/// the wanted statuses, from plain or gzip access logs, and their totals per client address.
+/// </summary>
+public static class AuthFailures
+{
+    /// <summary>The wanted requests of one file, in file order.</summary>
+    public static IEnumerable<AuthFailureRequest> Requests(string file, AccessLogOptions options, LogScanStats stats,
+        Action<ProgressInfo>? progress, CancellationToken cancellation)
+    {
+        foreach (var chunk in LogReader.Scan(file, c => AccessLog.Scan(c.Bytes, options), stats, progress, cancellation))
+        {
+            stats.MalformedLines += chunk.Result.Malformed;
+            foreach (var entry in chunk.Result.Entries)
+            {
+                yield return new AuthFailureRequest
+                {
+                    File = file,
+                    LineNumber = chunk.FirstLineNumber + entry.Index,
+                    Time = entry.Time,
+                    IpAddress = entry.IpAddress,
+                    RemoteAddress = entry.RemoteAddress,
+                    Status = entry.Status,
+                    Method = entry.Method,
+                    Path = entry.Path,
+                    UserAgent = entry.UserAgent,
+                    Line = entry.Line,
+                };
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Totals per client address of the requests added to it. Memory grows with the number of addresses, not with
+/// the log: each address keeps its counts and a bounded list of its most frequent paths and user agents.
+/// </summary>
+public sealed class AuthFailureGroups
+{
+    public const int TopPaths = 5;
+    public const int TopUserAgents = 3;
+
+    private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
+
+    public void Add(AuthFailureRequest request)
+    {
+        ref var group = ref CollectionsMarshal.GetValueRefOrAddDefault(_groups, request.IpAddress, out _);
+        group ??= new Group();
+        group.Count++;
+        group.Status401 += request.Status == 401 ? 1 : 0;
+        group.Status403 += request.Status == 403 ? 1 : 0;
+        if (request.Time is { } time)
+        {
+            group.FirstSeen = group.FirstSeen is { } first && first <= time ? first : time;
+            group.LastSeen = group.LastSeen is { } last && last >= time ? last : time;
+        }
+        if (request.Path is { } path)
+            group.Paths.Add(path);
+        if (request.UserAgent is { } agent)
+            group.UserAgents.Add(agent);
+    }
+
+    /// <summary>The addresses with at least <paramref name="threshold"/> requests, most first (as sort -rn).</summary>
+    public IEnumerable<AuthFailure> Result(long threshold) =>
+        _groups.Where(g => g.Value.Count >= threshold)
+            .OrderByDescending(g => g.Value.Count).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new AuthFailure
+            {
+                IpAddress = g.Key,
+                Count = g.Value.Count,
+                Status401 = g.Value.Status401,
+                Status403 = g.Value.Status403,
+                FirstSeen = g.Value.FirstSeen,
+                LastSeen = g.Value.LastSeen,
+                Paths = g.Value.Paths.Top(TopPaths),
+                UserAgents = g.Value.UserAgents.Top(TopUserAgents),
+            });
+
+    private sealed class Group
+    {
+        public long Count, Status401, Status403;
+        public DateTimeOffset? FirstSeen, LastSeen;
+        public readonly TopCounter Paths = new(TopPaths * 10);
+        public readonly TopCounter UserAgents = new(TopUserAgents * 10);
+    }
+}
+
+/// <summary>
+/// The most frequent strings of a stream in bounded memory (Metwally et al.'s Space-Saving): at most
+/// <c>capacity</c> are tracked, and a new one replaces the least counted. Exact while there are fewer distinct
+/// strings than that; beyond, every string more frequent than 1/capacity of the stream is still kept.
+/// </summary>
+internal sealed class TopCounter(int capacity)
+{
+    private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
+
+    public void Add(string item)
+    {
+        if (_counts.Count < capacity || _counts.ContainsKey(item))
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_counts, item, out _)++;
+            return;
+        }
+        var evicted = _counts.MinBy(c => c.Value);
+        _counts.Remove(evicted.Key);
+        _counts[item] = evicted.Value + 1;
+    }
+
+    public string[] Top(int count) =>
+        _counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Take(count).Select(c => c.Key).ToArray();
+}
