@@ -46,7 +46,9 @@ try {
     function Start-Load {
         # 600 GETs at concurrency 8, each curl a fresh connection; one status code per line.
         $out = Join-Path $work "load-$(Get-Random).txt"
-        $process = Start-Process bash -ArgumentList '-c', "seq 600 | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 $front > $out" -PassThru
+        $start = [Diagnostics.ProcessStartInfo]::new('bash')
+        foreach ($a in '-c', "seq 600 | xargs -P 8 -I{} curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 $front > '$out'") { $start.ArgumentList.Add($a) }
+        $process = [Diagnostics.Process]::Start($start)
         [pscustomobject]@{ Process = $process; Out = $out }
     }
     function Stop-Load($load) {
