@@ -90,6 +90,12 @@
         'Test-PuoSecretEnvironment'
         'Reset-PuoApiKey'
         'Update-PuoClientConfig'
+
+        # Deployment (blue-green)
+        'Get-PuoTrafficState'
+        'Publish-PuoDeployment'
+        'Switch-PuoTraffic'
+        'Get-PuoDeploymentHistory'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -52,6 +52,15 @@ Describe 'Completion from the sandbox' {
         Get-Completion "Test-PuoBackup -Path $folder/nothing-like-it" | Should -BeNullOrEmpty
     }
 
+    It 'colours of the environment, for Switch-PuoTraffic -To and Publish-PuoDeployment -Color' {
+        $null = Connect-PuoEnvironment -Name colours -Color @{ blue = '127.0.0.1:18081'; green = '127.0.0.1:18091' } -SkipCheck
+        try {
+            Get-Completion 'Switch-PuoTraffic -Environment colours -To gr' | Should -Be @('green')
+            Get-Completion 'Publish-PuoDeployment -Environment colours -Color b' | Should -Be @('blue')
+        }
+        finally { Disconnect-PuoEnvironment -Name colours }
+    }
+
     It 'compose services of the environment''s project' -Skip:$noDocker {
         $services = Get-Completion 'Restart-PuoService -Service '
         $services | Should -Contain 'api'

@@ -33,7 +33,12 @@ function Get-PuoSandboxConnection {
     if ($state.Docker) { $connection.DockerHost = $state.Docker.Host }
     if ($state.Api) { $connection.ApiUrl = $state.Api.Url }
     if ($state.Mcp) { $connection.McpUrl = $state.Mcp.Url }
-    if ($state.Nginx) { $connection.NginxConfig = $state.Nginx.Conf }
+    if ($state.Nginx) {
+        $connection.NginxConfig = $state.Nginx.Conf
+        # Blue-green: the sandbox nginx's own blue and green servers, behind the upstream of its active.conf.
+        $connection.TrafficFile = $state.Nginx.ActiveConf
+        $connection.Color = @{ blue = "127.0.0.1:$($state.Nginx.BluePort)"; green = "127.0.0.1:$($state.Nginx.GreenPort)" }
+    }
     if ($state.PSObject.Properties['App'] -and $state.App) { $connection.EnvFile = $state.App.EnvFile }
     $connection
 }

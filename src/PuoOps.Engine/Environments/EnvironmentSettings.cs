@@ -14,6 +14,7 @@ public sealed class EnvironmentSettings
     public const string DefaultApiUrl = "http://localhost:8000";
     public const string DefaultMcpUrl = "http://localhost:3000";
     public const string DefaultComposeProject = "puo-memo";
+    public const string DefaultUpstream = "puo_active";
 
     public string Name { get; set; } = DefaultName;
 
@@ -54,6 +55,15 @@ public sealed class EnvironmentSettings
     /// <summary>Only look: every cmdlet that changes state refuses to act against the environment (on-call sessions).</summary>
     public bool ReadOnly { get; set; }
 
+    /// <summary>The include holding the active colour's upstream; null: puo-traffic.conf beside nginx.conf (the implicit default reads PUO_TRAFFIC_FILE).</summary>
+    public string? TrafficFile { get; set; }
+
+    /// <summary>The name of the upstream block in the traffic file; null: puo_active.</summary>
+    public string? Upstream { get; set; }
+
+    /// <summary>Each colour's backends (host:port); null: discovered from Swarm services labelled puo.color.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Colors { get; set; }
+
     /// <summary>A copy whose null settings are taken from <paramref name="other"/>; a new server replaces its credential.</summary>
     internal EnvironmentSettings FillFrom(EnvironmentSettings other)
     {
@@ -76,6 +86,9 @@ public sealed class EnvironmentSettings
         copy.NginxConfig ??= other.NginxConfig;
         copy.NginxPath ??= other.NginxPath;
         copy.BlockListFile ??= other.BlockListFile;
+        copy.TrafficFile ??= other.TrafficFile;
+        copy.Upstream ??= other.Upstream;
+        copy.Colors ??= other.Colors;
         copy.EnvFile ??= other.EnvFile;
         // An environment made from a read-only one stays read-only: deriving must not be a way around it.
         copy.ReadOnly |= other.ReadOnly;
@@ -107,6 +120,8 @@ public sealed class EnvironmentSettings
         filled.ComposeProject ??= Var("COMPOSE_PROJECT_NAME") ?? DefaultComposeProject;
         filled.NginxConfig ??= Var("PUO_NGINX_CONF");
         filled.BlockListFile ??= Var("PUO_BLOCKLIST_FILE");
+        filled.TrafficFile ??= Var("PUO_TRAFFIC_FILE");
+        filled.Upstream ??= DefaultUpstream;
         filled.EnvFile ??= Var("PUO_ENV_FILE");
         return filled;
     }

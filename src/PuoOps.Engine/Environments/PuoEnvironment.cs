@@ -54,6 +54,15 @@ public sealed class PuoEnvironment : IDisposable
     /// <summary>The deny list nginx includes; null: puo-blocklist.conf beside nginx.conf.</summary>
     public string? BlockListFile => Settings.BlockListFile;
 
+    /// <summary>The include naming the active colour's backends; null: puo-traffic.conf beside nginx.conf.</summary>
+    public string? TrafficFile => Settings.TrafficFile;
+
+    /// <summary>The upstream block the traffic file holds and nginx proxies to.</summary>
+    public string Upstream => Settings.Upstream!;
+
+    /// <summary>Each colour's backends as given to Connect-PuoEnvironment -Color; null: discovered from Swarm (label puo.color).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>>? Colors => Settings.Colors;
+
     /// <summary>The stack's .env file, read and rewritten by the secrets cmdlets; null means .env in the current folder.</summary>
     public string? EnvFile => Settings.EnvFile;
 
@@ -100,6 +109,7 @@ public sealed class PuoEnvironment : IDisposable
     {
         if (string.IsNullOrWhiteSpace(s.Name))
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
+        Engine.Deployment.Colors.Validate(s.Colors, s.Upstream);
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
         var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
         var docker = DockerConnections.Endpoint(s.DockerHost!, s.DockerCertPath); // refuses what the client cannot speak now, not at first use

@@ -50,9 +50,10 @@ internal sealed class HttpConnections : IDisposable
     /// <summary>
     /// Sends a GET and reads up to <see cref="MaxBodyBytes"/> of the body, bounded by the context's timeout and
     /// Ctrl+C. Any status code is an answer; failures to get one (refused, DNS, TLS, timeout) become a
-    /// <see cref="PuoException"/> naming the URL.
+    /// <see cref="PuoException"/> naming the URL. With <paramref name="closeConnection"/> the connection is closed
+    /// after the answer, so the next call opens a new one (a probe that must not ride on a connection opened before a reload).
     /// </summary>
-    public static async Task<HttpAnswer> GetAsync(OperationContext ctx, Uri url, string? accept = null)
+    public static async Task<HttpAnswer> GetAsync(OperationContext ctx, Uri url, string? accept = null, bool closeConnection = false)
     {
         var connections = await ForAsync(ctx).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
@@ -63,6 +64,7 @@ internal sealed class HttpConnections : IDisposable
             using var request = Get(url);
             if (accept is not null)
                 request.Headers.TryAddWithoutValidation("Accept", accept);
+            request.Headers.ConnectionClose = closeConnection ? true : null;
             using var response = await connections.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             var (body, truncated) = await ReadBodyAsync(response, timeout.Token).ConfigureAwait(false);
             return new HttpAnswer(url, (int)response.StatusCode, response.ReasonPhrase ?? "", response.Content.Headers.ContentType?.MediaType,

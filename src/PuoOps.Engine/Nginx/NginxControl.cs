@@ -46,11 +46,13 @@ public static class NginxControl
     /// <summary>
     /// Replaces <paramref name="includePath"/> with what <paramref name="edit"/> makes of its current text (null when the
     /// file does not exist yet); an edit that returns null or the same text changes nothing. <paramref name="afterReload"/>
-    /// runs once nginx took the new file; if it throws, the change is rolled back as well.
+    /// runs once nginx took the new file; if it throws, the change is rolled back as well. A reload waits until
+    /// <paramref name="minimumReloadInterval"/> (default <see cref="MinimumReloadInterval"/>) passed since the last one.
     /// </summary>
     public static async Task<NginxIncludeChange> ReplaceIncludeAsync(OperationContext ctx, NginxInstance nginx, string includePath,
-        Func<string?, string?> edit, Func<NginxConfigDump, CancellationToken, Task>? afterReload = null)
+        Func<string?, string?> edit, Func<NginxConfigDump, CancellationToken, Task>? afterReload = null, TimeSpan? minimumReloadInterval = null)
     {
+        var interval = minimumReloadInterval ?? MinimumReloadInterval;
         var path = Path.GetFullPath(includePath);
         await using var _ = await LockAsync(ctx, nginx).ConfigureAwait(false);
         var previous = File.Exists(path) ? await File.ReadAllBytesAsync(path, ctx.Cancellation).ConfigureAwait(false) : null;
@@ -60,7 +62,7 @@ public static class NginxControl
 
         var master = NginxMaster.Find(nginx);
         if (master is not null)
-            await WaitForReloadIntervalAsync(ctx, master).ConfigureAwait(false);
+            await WaitForReloadIntervalAsync(ctx, master, interval).ConfigureAwait(false);
         var backup = AtomicFile.Backup(path, DateTimeOffset.Now);
         PruneBackups(path);
         AtomicFile.Write(path, Encoding.UTF8.GetBytes(next), ConfigFileMode);
@@ -95,7 +97,7 @@ public static class NginxControl
         }
         catch (Exception ex)
         {
-            var rollback = await RollbackAsync(ctx, master, path, previous, signalled).ConfigureAwait(false);
+            var rollback = await RollbackAsync(ctx, master, path, previous, signalled, interval).ConfigureAwait(false);
             if (ex is OperationCanceledException && ctx.Cancellation.IsCancellationRequested)
                 throw;
             var failure = ErrorTranslator.Translate(ex, ctx.Environment);
@@ -144,7 +146,7 @@ public static class NginxControl
     }
 
     /// <summary>Puts the previous file back (removes the new one if there was none) and reloads nginx if it was signalled.</summary>
-    private static async Task<string> RollbackAsync(OperationContext ctx, NginxMaster? master, string path, byte[]? previous, bool signalled)
+    private static async Task<string> RollbackAsync(OperationContext ctx, NginxMaster? master, string path, byte[]? previous, bool signalled, TimeSpan interval)
     {
         // Ctrl+C must not stop the rollback itself: it gets a budget of its own.
         using var budget = new CancellationTokenSource(RollbackBudget);
@@ -157,7 +159,7 @@ public static class NginxControl
                 AtomicFile.Write(path, previous, ConfigFileMode);
             if (!signalled || master is null)
                 return $"The previous {Path.GetFileName(path)} was put back; nginx was not reloaded.";
-            await WaitForReloadIntervalAsync(rollback, master).ConfigureAwait(false);
+            await WaitForReloadIntervalAsync(rollback, master, interval).ConfigureAwait(false);
             var workers = master.Workers();
             master.SignalReload();
             // New workers are the proof here: a failed reload may still be logging [emerg] (nginx retries a busy port for 2 s).
@@ -170,12 +172,12 @@ public static class NginxControl
         }
     }
 
-    private static async Task WaitForReloadIntervalAsync(OperationContext ctx, NginxMaster master)
+    private static async Task WaitForReloadIntervalAsync(OperationContext ctx, NginxMaster master, TimeSpan interval)
     {
-        if (master.SinceLastReload() is { } since && since < MinimumReloadInterval)
+        if (master.SinceLastReload() is { } since && since < interval)
         {
-            ctx.Log($"nginx reloaded {since.TotalMilliseconds:0} ms ago; waiting, so it never reloads more often than every {MinimumReloadInterval.TotalSeconds:0.#} s.");
-            await Task.Delay(MinimumReloadInterval - since, ctx.Cancellation).ConfigureAwait(false);
+            ctx.Log($"nginx reloaded {since.TotalMilliseconds:0} ms ago; waiting, so it never reloads more often than every {interval.TotalSeconds:0.#} s.");
+            await Task.Delay(interval - since, ctx.Cancellation).ConfigureAwait(false);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Management.Automation.Language;
 using PuoOps.Engine;
 using PuoOps.Engine.Backup;
+using PuoOps.Engine.Deployment;
 using PuoOps.Engine.Docker;
 using PuoOps.Engine.Postgres;
 
@@ -93,6 +94,13 @@ public sealed class ServiceNameCompleter : LiveNameCompleter
     /// <summary>The compose project the command line names: -Project, none with -All, else the environment's.</summary>
     internal static string? Project(OperationContext context, IDictionary boundParameters) =>
         Bound(boundParameters, "Project") ?? (boundParameters.Contains("All") ? null : context.Environment.ComposeProject);
+}
+
+/// <summary>The environment's colours, for Switch-PuoTraffic -To and Publish-PuoDeployment -Color.</summary>
+public sealed class ColorNameCompleter : LiveNameCompleter
+{
+    protected override async Task<IEnumerable<string>> NamesAsync(OperationContext context, string word, IDictionary boundParameters) =>
+        await TrafficService.ColorNamesAsync(context).ConfigureAwait(false);
 }
 
 /// <summary>Containers of -Project (else the environment's project; every container with -All).</summary>

@@ -70,6 +70,21 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? BlockListFile { get; set; }
 
+    /// <summary>The include holding the active colour's upstream (default: puo-traffic.conf beside nginx.conf).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? TrafficFile { get; set; }
+
+    /// <summary>The upstream block of the traffic file (default puo_active).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Upstream { get; set; }
+
+    /// <summary>Each colour's backends: @{ blue = '127.0.0.1:18081','127.0.0.1:18082'; green = '127.0.0.1:18091' }.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public System.Collections.Hashtable? Color { get; set; }
+
     [Parameter]
     public SwitchParameter NoDefault { get; set; }
 
@@ -100,6 +115,9 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             NginxConfig = FullPath(NginxConfig),
             NginxPath = FullPath(NginxPath),
             BlockListFile = FullPath(BlockListFile),
+            TrafficFile = FullPath(TrafficFile),
+            Upstream = Upstream,
+            Colors = Colors(Color),
             EnvFile = FullPath(EnvFile),
             ReadOnly = ReadOnly,
         };
@@ -141,6 +159,22 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             : $"'{environment.Name}' is registered; the default is unchanged. Cmdlets use it only with -Environment {environment.Name} (or connect it with -Default).");
         if (PassThru)
             WriteObject(environment);
+    }
+
+    /// <summary>-Color as colour -> backends; each value a string or a list of strings.</summary>
+    private static Dictionary<string, IReadOnlyList<string>>? Colors(System.Collections.Hashtable? table)
+    {
+        if (table is null)
+            return null;
+        var colors = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (System.Collections.DictionaryEntry entry in table)
+        {
+            var value = entry.Value is PSObject wrapped ? wrapped.BaseObject : entry.Value;
+            colors[LanguagePrimitives.ConvertTo<string>(entry.Key)] = value is string one
+                ? [one]
+                : LanguagePrimitives.GetEnumerable(value)?.Cast<object>().Select(LanguagePrimitives.ConvertTo<string>).ToList() ?? [];
+        }
+        return colors;
     }
 
     /// <summary>A path relative to PowerShell's current location (not the process's), made absolute.</summary>

@@ -4,27 +4,47 @@ namespace PuoOps.Tests.Docker;
 
 /// <summary>
 /// Makes the sandbox engine a single-node swarm on its own 127.0.0.1 listen address (parallel sandboxes
-/// would collide on the default 0.0.0.0:2377), and leaves the swarm afterwards if it was the one to join it.
+/// would collide on the default 0.0.0.0:2377), and leaves the swarm afterwards if a fixture joined it. Counted across
+/// fixtures, since test classes run in parallel: the last one out leaves.
 /// </summary>
 public sealed class SwarmFixture : IDisposable
 {
-    private readonly bool _initialised;
+    private static readonly object Gate = new();
+    private static int _users;
+    private static bool _initialised;
+    private bool _disposed;
 
     public SwarmFixture()
     {
         if (!Sandbox.Current.DockerAvailable)
+        {
+            _disposed = true;
             return;
-        if (ScratchProject.Docker("info", "--format", "{{.Swarm.LocalNodeState}}") == "active")
-            return;
-        var listen = Sandbox.Current.State.GetProperty("Docker").GetProperty("SwarmListenAddr").GetString()!;
-        ScratchProject.Docker("swarm", "init", "--advertise-addr", listen, "--listen-addr", listen);
-        _initialised = true;
+        }
+        lock (Gate)
+        {
+            _users++;
+            if (ScratchProject.Docker("info", "--format", "{{.Swarm.LocalNodeState}}") == "active")
+                return;
+            var listen = Sandbox.Current.State.GetProperty("Docker").GetProperty("SwarmListenAddr").GetString()!;
+            ScratchProject.Docker("swarm", "init", "--advertise-addr", listen, "--listen-addr", listen);
+            _initialised = true;
+        }
     }
 
     public void Dispose()
     {
-        if (_initialised)
-            ScratchProject.Docker("swarm", "leave", "--force");
+        lock (Gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            if (--_users == 0 && _initialised)
+            {
+                ScratchProject.Docker("swarm", "leave", "--force");
+                _initialised = false;
+            }
+        }
     }
 }
 

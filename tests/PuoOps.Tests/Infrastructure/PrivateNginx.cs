@@ -13,14 +13,22 @@ namespace PuoOps.Tests.Infrastructure;
 /// </summary>
 public sealed class PrivateNginx : IDisposable
 {
-    public PrivateNginx(bool start = true, string extraFrontDirectives = "")
+    /// <param name="upstream">
+    /// For blue-green tests: the front proxies to this upstream, defined in <see cref="TrafficFile"/> (an include
+    /// naming <paramref name="initialServer"/>), instead of to the backend server.
+    /// </param>
+    public PrivateNginx(bool start = true, string extraFrontDirectives = "", string? upstream = null, string? initialServer = null)
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("puo-nginx-").FullName;
         System.IO.Directory.CreateDirectory(Path.Combine(Directory, "logs"));
         File.WriteAllText(BlockList, "# empty\n");
+        if (upstream is not null)
+            File.WriteAllText(TrafficFile, $"upstream {upstream} {{\n    server {initialServer};\n}}\n");
+        var traffic = upstream is null ? "" : $"include {TrafficFile};";
         for (var attempt = 1; ; attempt++)
         {
             (Port, BackendPort) = (FreePort(), FreePort());
+            var target = upstream ?? $"127.0.0.1:{BackendPort}";
             File.WriteAllText(Config, $$"""
                 worker_processes 1;
                 daemon on;
@@ -34,11 +42,12 @@ public sealed class PrivateNginx : IDisposable
                     fastcgi_temp_path {{Directory}}/temp-fastcgi;
                     uwsgi_temp_path {{Directory}}/temp-uwsgi;
                     scgi_temp_path {{Directory}}/temp-scgi;
+                    {{traffic}}
                     server {
                         listen 127.0.0.1:{{Port}};
                         {{extraFrontDirectives}}
                         include {{BlockList}};
-                        location / { proxy_pass http://127.0.0.1:{{BackendPort}}; }
+                        location / { proxy_pass http://{{target}}; proxy_connect_timeout 2s; }
                     }
                     server {
                         listen 127.0.0.1:{{BackendPort}};
@@ -70,6 +79,7 @@ public sealed class PrivateNginx : IDisposable
     public string Directory { get; }
     public string Config => Path.Combine(Directory, "nginx.conf");
     public string BlockList => Path.Combine(Directory, "blocklist.conf");
+    public string TrafficFile => Path.Combine(Directory, "traffic.conf");
     public string ErrorLog => Path.Combine(Directory, "logs", "error.log");
     public string PidFile => Path.Combine(Directory, "nginx.pid");
     public int Port { get; private set; }

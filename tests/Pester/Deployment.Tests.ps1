@@ -1,0 +1,134 @@
+# Runbook: Blue-Green Deployment, as an operator runs it in pwsh with the built module, against the sandbox nginx: its
+# front server proxies to the upstream of active.conf (the traffic file), and its blue and green servers are the two
+# colours (Connect-PuoSandbox names them with -Color). curl is the independent client that checks what nginx serves.
+# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment.
+
+BeforeAll {
+    Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
+    $null = Connect-PuoSandbox
+    $script:ngx = (Get-PuoSandboxState).Nginx
+    $script:history = Join-Path (Split-Path $ngx.ActiveConf) 'active.history.jsonl'
+
+    function Get-Served {
+        # The colour nginx's front server answers with (the sandbox servers answer {"service":"<colour>",...}).
+        $body = & curl -sf --max-time 5 "http://127.0.0.1:$($ngx.Port)/version"
+        if ($LASTEXITCODE -ne 0) { throw "curl through nginx failed (exit $LASTEXITCODE)." }
+        ($body | ConvertFrom-Json).color
+    }
+
+    function Get-ReloadCount {
+        @(Select-String -LiteralPath $ngx.ErrorLog -SimpleMatch 'signal 1 (SIGHUP) received').Count
+    }
+
+    function Reset-Blue {
+        if ((Get-Served) -ne 'blue') {
+            $null = Switch-PuoTraffic -To blue -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 0 -MinReloadInterval 0s -Confirm:$false -ErrorAction Stop
+        }
+    }
+}
+
+AfterAll {
+    Reset-Blue
+}
+
+Describe 'Blue-Green Deployment on the sandbox nginx' {
+    BeforeEach { Reset-Blue }
+
+    It 'Get-PuoTrafficState names blue active, both colours healthy, and the nginx master (help example 1 and 2)' {
+        $state = Get-PuoTrafficState
+        $state.ActiveColor | Should -Be 'blue'
+        $state.Colors.Color | Should -Be @('blue', 'green')
+        $state.Colors.Status | Should -Be @('OK', 'OK')
+        $state.NginxMasterPid | Should -Be $ngx.Pid
+        @($state.Colors | Where-Object { -not $_.Active }).Color | Should -Be 'green'
+    }
+
+    It 'Switch-PuoTraffic -WhatIf changes neither the traffic file nor nginx (help example 1)' {
+        $before = (Get-Content -Raw $ngx.ActiveConf), (Get-ReloadCount)
+        Switch-PuoTraffic -WhatIf
+        ((Get-Content -Raw $ngx.ActiveConf), (Get-ReloadCount)) | Should -Be $before
+        Get-Served | Should -Be 'blue'
+    }
+
+    It 'switches to green with one reload, curl sees green, and -To blue is the rollback (help example 2)' {
+        $reloads = Get-ReloadCount
+        $switch = Switch-PuoTraffic -To green -MonitorSec 2 -Confirm:$false
+        $switch.From, $switch.To, $switch.RolledBack | Should -Be @('blue', 'green', $false)
+        $switch.MonitorRequests | Should -BeGreaterThan 0
+        $switch.MonitorFailed | Should -Be 0
+        Get-ReloadCount | Should -Be ($reloads + 1)
+        Get-Served | Should -Be 'green'
+        (Get-PuoTrafficState).ActiveColor | Should -Be 'green'
+
+        $back = Switch-PuoTraffic -To blue -MonitorSec 0 -Confirm:$false
+        $back.From, $back.To | Should -Be @('green', 'blue')
+        Get-Served | Should -Be 'blue'
+    }
+
+    It '-Rollback undoes the last switch, and the history lists both newest first (help examples 3, history 1 and 2)' {
+        $null = Switch-PuoTraffic -To green -MonitorSec 0 -Confirm:$false
+        $undo = Switch-PuoTraffic -Rollback -MonitorSec 0 -Confirm:$false
+        $undo.From, $undo.To | Should -Be @('green', 'blue')
+        Get-Served | Should -Be 'blue'
+        $last = Get-PuoDeploymentHistory -First 2
+        $last[0].Started | Should -Be $undo.Started
+        $last[0].To, $last[1].To | Should -Be @('blue', 'green')
+        @(Get-PuoDeploymentHistory -Color gr*).Count | Should -BeGreaterOrEqual 2
+        @(Get-PuoDeploymentHistory -RolledBack | Where-Object { -not $_.RolledBack }).Count | Should -Be 0
+    }
+
+    It 'refuses an unreachable target with TargetNotReady and changes nothing' {
+        $null = Connect-PuoEnvironment deadgreen -NginxConfig $ngx.Conf -TrafficFile $ngx.ActiveConf -SkipCheck `
+            -Color @{ blue = "127.0.0.1:$($ngx.BluePort)"; green = '127.0.0.1:9' }
+        try {
+            $before = (Get-Content -Raw $ngx.ActiveConf), (Get-ReloadCount)
+            Switch-PuoTraffic -Environment deadgreen -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failed
+            $failed[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Deployment.TargetNotReady*'
+            $failed[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+            ((Get-Content -Raw $ngx.ActiveConf), (Get-ReloadCount)) | Should -Be $before
+        }
+        finally { Disconnect-PuoEnvironment deadgreen -Confirm:$false }
+    }
+
+    It 'a pwsh killed with kill -9 in the middle of switches leaves a whole traffic file and nginx serving' -ForEach @(
+        @{ DelayMs = 300 }, @{ DelayMs = 1100 }
+    ) {
+        # The child connects the sandbox itself (PUO_SANDBOX_STATE and PUO_MODULE_PATH are inherited): no secret on its command line.
+        Set-Content -LiteralPath "$TestDrive/switch-loop.ps1" -Value @"
+Import-Module '$PSScriptRoot/PuoTestHelpers.psm1'
+Connect-PuoSandbox | Out-Null
+foreach (`$i in 1..50) {
+    `$null = Switch-PuoTraffic -To green -HealthyProbes 1 -AnalysisRequests 5 -MonitorSec 0 -MinReloadInterval 0s -Confirm:`$false -ErrorAction Stop
+    `$null = Switch-PuoTraffic -To blue -HealthyProbes 1 -AnalysisRequests 5 -MonitorSec 0 -MinReloadInterval 0s -Confirm:`$false -ErrorAction Stop
+}
+"@
+        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        if ([IO.Path]::GetFileNameWithoutExtension($start.FileName) -eq 'dotnet') { $start.ArgumentList.Add("$PSHOME/pwsh.dll") }
+        foreach ($a in '-NoProfile', '-NonInteractive', '-File', "$TestDrive/switch-loop.ps1") { $start.ArgumentList.Add($a) }
+        $start.RedirectStandardOutput = $true; $start.RedirectStandardError = $true
+        # A killed .NET process leaves its IPC sockets in its temp folder: give it one of its own, removed below.
+        $childTemp = New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "puo-killed-switch-$(Get-Random)")
+        $start.Environment['TMPDIR'] = $childTemp.FullName
+        $child = [Diagnostics.Process]::Start($start)
+        $errors = $child.StandardError.ReadToEndAsync()
+        $null = $child.StandardOutput.ReadToEndAsync()
+        try {
+            # Wait until the child recorded a switch of its own, then kill it at this test's moment, mid-loop.
+            $records = @(Get-Content -LiteralPath $history -ErrorAction Ignore).Count
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (@(Get-Content -LiteralPath $history -ErrorAction Ignore).Count -eq $records -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            @(Get-Content -LiteralPath $history).Count | Should -BeGreaterThan $records -Because "the child should switch: $(if ($child.HasExited) { $errors.Result })"
+            Start-Sleep -Milliseconds $DelayMs
+            $child.HasExited | Should -BeFalse -Because "the child must be killed mid-loop $(if ($child.HasExited) { $errors.Result })"
+        }
+        finally {
+            if (-not $child.HasExited) { $child.Kill() }   # SIGKILL, the process this test started
+            $child.WaitForExit()
+            Remove-Item -LiteralPath $childTemp -Recurse -Force
+        }
+        $text = Get-Content -Raw $ngx.ActiveConf
+        $text | Should -Match "(?s)^# PuoOps traffic file.*# color: (blue|green)\nupstream puo_active \{\n    server 127\.0\.0\.1:(?:$($ngx.BluePort)|$($ngx.GreenPort));\n\}\n$"
+        (Get-PuoTrafficState).ActiveColor | Should -BeIn @('blue', 'green')
+        Get-Served | Should -BeIn @('blue', 'green')
+    }
+}
