@@ -432,12 +432,12 @@ Describe 'The help examples of the incident cmdlets, run and checked' {
         $rows.Action | Should -Be $expected
     }
 
-    It 'Get-PuoAuditLog example 4 writes the total of the user''s week, then rows 21 to 40' {
+    It 'Get-PuoAuditLog example 4 writes rows 21 to 40 of the user''s week, then its total' {
         $output = @(Invoke-Example Get-PuoAuditLog 4)
         $ids = @(Invoke-Psql "SELECT id FROM audit_logs WHERE user_id = 'user_7' AND created_at > now() - interval '7 days' ORDER BY created_at, id")
         $ids.Count | Should -BeGreaterThan 20
-        [long]$output[0] | Should -Be $ids.Count
-        $output[1..($output.Count - 1)].Id | Should -Be ([long[]]$ids[20..([Math]::Min(39, $ids.Count - 1))])
+        [long]$output[-1] | Should -Be $ids.Count
+        $output[0..($output.Count - 2)].Id | Should -Be ([long[]]$ids[20..([Math]::Min(39, $ids.Count - 1))])
     }
 
     It 'Get-PuoAffectedUser example 1 lists the users of the runbook''s DISTINCT query of the last two hours' {

@@ -106,12 +106,16 @@ Describe 'A runspace with no host UI' {
         Get-TestKeyCount 'pester-unattended-hostless-run' | Should -Be 0
     }
 
-    It 'an extra confirmation (VACUUM FULL) fails at once too; -Confirm:$false answers it' {
+    It 'an extra confirmation (VACUUM FULL) fails at once too, saying to add -Force; -Force -Confirm:$false answers it' {
         $asked = Invoke-Hostless "Invoke-PuoVacuum -Table alembic_version -Full"
         $asked.Finished | Should -BeTrue
         $asked.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Core.ConfirmationUnavailable,*'
         $asked.Output | Should -BeNullOrEmpty
-        $answered = Invoke-Hostless "Invoke-PuoVacuum -Table alembic_version -Full -Confirm:`$false"
+        $second = Invoke-Hostless "Invoke-PuoVacuum -Table alembic_version -Full -Confirm:`$false"
+        $second.Errors[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Core.ConfirmationUnavailable,*'
+        $second.Errors[0].Exception.Message | Should -BeLike '*Add -Force*'
+        $second.Output | Should -BeNullOrEmpty
+        $answered = Invoke-Hostless "Invoke-PuoVacuum -Table alembic_version -Full -Force -Confirm:`$false"
         $answered.Errors | Should -BeNullOrEmpty
         $answered.Output.Table | Should -Be 'alembic_version'
     }

@@ -375,6 +375,15 @@ public abstract class PuoCmdlet : PSCmdlet
     /// <summary>An extra question beyond ShouldProcess (VACUUM FULL's lock): asked only where someone can answer.</summary>
     public new bool ShouldContinue(string query, string caption) => Ask(query, () => base.ShouldContinue(query, caption), alwaysPrompts: true);
 
+    /// <summary>The same, with Yes to All and No to All remembered across the records of one pipeline.</summary>
+    public new bool ShouldContinue(string query, string caption, ref bool yesToAll, ref bool noToAll)
+    {
+        bool yes = yesToAll, no = noToAll;
+        var answer = Ask(query, () => base.ShouldContinue(query, caption, ref yes, ref no), alwaysPrompts: true);
+        (yesToAll, noToAll) = (yes, no);
+        return answer;
+    }
+
     /// <summary>
     /// Progress is drawn for someone watching a console. Where the console's output goes to a file or a pipe (a script's
     /// log, a CI job), nobody sees it and the drawing only gets in the way of the output, so it is left out; hosts
@@ -434,14 +443,14 @@ public abstract class PuoCmdlet : PSCmdlet
         // The console host reads an answer from a redirected input as if it were typed, and fails inside PowerShell
         // when there is none; so do not let it try.
         if (IsConsoleHost && Console.IsInputRedirected && (alwaysPrompts || WouldPrompt()))
-            RefusePrompt(target, null);
+            RefusePrompt(target, null, alwaysPrompts);
         try
         {
             return ask();
         }
         catch (Exception ex) when (ex is HostException or PSInvalidOperationException)
         {
-            RefusePrompt(target, ex);
+            RefusePrompt(target, ex, alwaysPrompts);
             return false;
         }
     }
@@ -459,12 +468,14 @@ public abstract class PuoCmdlet : PSCmdlet
         return preference != ConfirmImpact.None && impact >= preference;
     }
 
-    private void RefusePrompt(string target, Exception? cause)
+    /// <param name="extraQuestion">ShouldContinue's question, which -Confirm:$false does not answer; -Force does.</param>
+    private void RefusePrompt(string target, Exception? cause, bool extraQuestion)
     {
         var command = MyInvocation.MyCommand.Name;
+        var answer = extraQuestion ? "-Force (with -Confirm:$false)" : "-Confirm:$false";
         var message = $"{command} asks for confirmation before it acts on '{target}', and this session cannot ask anyone " +
                       "(no interactive host: Azure Automation, a scheduled task, pwsh -NonInteractive or input that is not a terminal). " +
-                      $"Add -Confirm:$false to run {command} unattended, or -WhatIf to see what it would do.";
+                      $"Add {answer} to run {command} unattended, or -WhatIf to see what it would do.";
         ThrowTerminatingError(new ErrorRecord(new PSInvalidOperationException(message, cause), "PuoOps.Core.ConfirmationUnavailable",
             ErrorCategory.InvalidOperation, target));
     }
