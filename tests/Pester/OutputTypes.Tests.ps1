@@ -42,7 +42,8 @@ BeforeAll {
     # fill factor percentage, a Redis database index, a plan node's depth, an HTTP status code, a line of a page, a
     # network's prefix length.
     $identifiers = 'Pid', 'Id', 'ParentPid', 'BlockedBy', 'Blocking', 'RootBlocker', 'Chain', 'Number', 'ExitCode', 'FillFactor', 'Database', 'Depth',
-        'ActivityId', 'StatusCode', 'LineNumber', 'PrefixLength'
+        'ActivityId', 'StatusCode', 'LineNumber', 'PrefixLength',
+        'NginxMasterPid', 'NginxWorkers', 'Workers', 'PreviousWorkers'   # nginx process ids
 }
 
 Describe 'Output types' -ForEach @{ Types = $types.Type } {
