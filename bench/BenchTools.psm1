@@ -23,4 +23,20 @@ function Get-Median([double[]] $Values) {
     if ($s.Count % 2) { $s[[int][math]::Floor($s.Count / 2)] } else { ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2 }
 }
 
-Export-ModuleMember -Function Invoke-BenchRound, Get-Median
+function Start-BenchSandbox {
+    <#
+    .SYNOPSIS
+        Starts a sandbox of the benchmark's own (tests/Sandbox/Sandbox.ps1 with -Arguments) and returns its state file.
+    #>
+    param([Parameter(Mandatory)] [string] $Name, [string[]] $Arguments = @())
+    $stateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-$Name-$PID.json"
+    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$PSScriptRoot/../tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $stateFile @Arguments | Out-Null
+    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
+    $stateFile
+}
+
+function Stop-BenchSandbox([Parameter(Mandatory)] [string] $StateFile) {
+    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$PSScriptRoot/../tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null
+}
+
+Export-ModuleMember -Function Invoke-BenchRound, Get-Median, Start-BenchSandbox, Stop-BenchSandbox

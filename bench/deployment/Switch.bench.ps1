@@ -27,18 +27,14 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-switch-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Nginx | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name switch -Arguments '-Services', 'Nginx' }
 $ngx = (Get-Content $StateFile -Raw | ConvertFrom-Json).Nginx
 $work = New-Item -ItemType Directory (Join-Path ([IO.Path]::GetTempPath()) "puo-bench-switch-$PID")
 $canary = $null
 try {
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
-    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     $colors = @{ blue = "127.0.0.1:$($ngx.BluePort)"; green = "127.0.0.1:$($ngx.GreenPort)" }
     $null = Connect-PuoEnvironment -Name bench -NginxConfig $ngx.Conf -NginxPath $ngx.Binary -TrafficFile $ngx.ActiveConf -Color $colors -SkipCheck
     $front = "http://127.0.0.1:$($ngx.Port)/version"
@@ -146,7 +142,7 @@ finally {
     }
     Remove-Item $work -Recurse -Force -ErrorAction Ignore
     if ($ownSandbox) {
-        & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null
+        Stop-BenchSandbox $StateFile
         Remove-Item $StateFile -ErrorAction Ignore
     }
 }

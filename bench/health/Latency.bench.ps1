@@ -26,16 +26,12 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-latency-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Nginx | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name latency -Arguments '-Services', 'Nginx' }
 $api = (Get-Content $StateFile -Raw | ConvertFrom-Json).Api.Url
 try {
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
-    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     Connect-PuoEnvironment -Name bench -ApiUrl $api -SkipCheck | Out-Null
     $url = "$api/health"
     $null = Measure-PuoLatency -Url $url -Count 200 -Concurrency 2   # warm-up: JIT, connections
@@ -73,5 +69,5 @@ try {
 }
 finally {
     $null = Invoke-RestMethod -Method Post "$api/_standin" -ErrorAction Ignore
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

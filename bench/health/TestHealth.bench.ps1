@@ -23,17 +23,13 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-health-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -MemoryRows 1000 | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name health -Arguments '-MemoryRows', '1000' }
 try {
     $state = Get-Content $StateFile -Raw | ConvertFrom-Json
     if (-not $state.Docker.Available) { throw "The sandbox has no Docker engine: $($state.Docker.Error)" }
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
-    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     Connect-PuoEnvironment -Name bench -DatabaseUrl $state.Postgres.Url -RedisConnectionString $state.Redis.ConnectionString `
         -DockerHost $state.Docker.Host -ApiUrl $state.Api.Url -McpUrl $state.Mcp.Url | Out-Null
 
@@ -92,5 +88,5 @@ redis-cli -h 127.0.0.1 -p $($state.Redis.Port) --no-auth-warning ping >/dev/null
 }
 finally {
     Remove-Item Env:REDISCLI_AUTH -ErrorAction Ignore
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

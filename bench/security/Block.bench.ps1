@@ -27,12 +27,9 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-block-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Nginx | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name block -Arguments '-Services', 'Nginx' }
 $ngx = (Get-Content $StateFile -Raw | ConvertFrom-Json).Nginx
 $namespace = "puo-bench-$PID"
 $work = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-block-$PID"
@@ -41,7 +38,6 @@ try {
     & ip netns add $namespace
     if ($LASTEXITCODE) { throw "ip netns add failed (the bench needs root and iproute2)." }
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
-    Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
     $null = Connect-PuoEnvironment -Name bench -NginxConfig $ngx.Conf -NginxPath $ngx.Binary -SkipCheck
 
     $testNet = @(0..998 | ForEach-Object { "198.18.$([math]::Floor($_ / 250)).$(1 + $_ % 250)" })
@@ -137,5 +133,5 @@ while [ "`$(cat /proc/$master/task/$master/children)" = "`$old" ]; do sleep 0.00
 finally {
     & ip netns delete $namespace 2>$null
     Remove-Item $work -Recurse -Force -ErrorAction SilentlyContinue
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }
