@@ -21,9 +21,16 @@ BeforeAll {
     }
 
     function Reset-Blue {
-        if ((Get-Served) -ne 'blue') {
+        if ((Get-Served) -eq 'blue') { return }
+        if ((Get-PuoTrafficState).ActiveColor -ne 'blue') {
             $null = Switch-PuoTraffic -To blue -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 0 -MinReloadInterval 0s -Confirm:$false -ErrorAction Stop
+            return
         }
+        # A switch killed between its write and its reload leaves the file naming blue while nginx still serves green.
+        & kill -HUP ([int](Get-Content -LiteralPath $ngx.PidFile))
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ((Get-Served) -ne 'blue' -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        if ((Get-Served) -ne 'blue') { throw 'nginx does not serve blue after a reload of a traffic file naming blue.' }
     }
 }
 
