@@ -33,10 +33,11 @@ internal static class RedisConnections
                     {
                         return await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(token).ConfigureAwait(false);
                     }
-                    catch (System.Security.Authentication.AuthenticationException ex)
+                    // The TLS handshake refused (raised bare, or inside the client's RedisConnectionException).
+                    catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException || ex.InnerException is System.Security.Authentication.AuthenticationException)
                     {
                         throw new PuoException(ErrorKind.Connection, "PuoOps.Redis.Tls",
-                            $"TLS to Redis at {endpoint.DisplayName} failed: {ex.Message} Check that its certificate is signed by the CA given " +
+                            $"TLS to Redis at {endpoint.DisplayName} failed: {(ex as System.Security.Authentication.AuthenticationException ?? ex.InnerException)!.Message} Check that its certificate is signed by the CA given " +
                             "(-RedisCertPath's ca.pem, or the URL's ssl_ca_certs) and names the host.", endpoint.DisplayName, ex);
                     }
                 });
