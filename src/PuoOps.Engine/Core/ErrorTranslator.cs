@@ -227,17 +227,15 @@ public static class ErrorTranslator
         };
     }
 
-    /// <summary>The id of a daemon's 503 answer; <see cref="Docker.DockerConnections"/> tells a node outside a swarm from it by asking the daemon.</summary>
-    internal const string DockerUnavailableId = "PuoOps.Docker.Unavailable";
-
     private static PuoException DockerUnavailable(string what, string detail, string target, Exception inner) =>
-        new(ErrorKind.ResourceUnavailable, DockerUnavailableId, $"{what}: the daemon is unavailable: {detail}", target, inner);
+        new(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"{what}: the daemon is unavailable: {detail}", target, inner);
 
     /// <summary>
     /// Docker.DotNet turns the daemon's 503 to a Swarm call into a bare <see cref="Exception"/> it throws itself (its
     /// SwarmResponseHandler), losing the status code: recognised by its type and origin, never by its text.
+    /// <see cref="Docker.DockerConnections"/> then asks the daemon whether it is outside a swarm.
     /// </summary>
-    private static bool IsSwarmServiceUnavailable(Exception exception) =>
+    internal static bool IsSwarmServiceUnavailable(Exception exception) =>
         exception.GetType() == typeof(Exception) && exception.TargetSite?.DeclaringType?.Assembly == typeof(DockerClient).Assembly;
 
     /// <summary>A Swarm call to a daemon whose /info says it is not a swarm manager (LocalNodeState, ControlAvailable).</summary>

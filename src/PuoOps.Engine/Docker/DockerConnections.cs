@@ -120,14 +120,14 @@ internal static class DockerConnections
         catch (Exception ex) when (ex is not PuoException && !ctx.Cancellation.IsCancellationRequested)
         {
             var failure = ErrorTranslator.TranslateDocker(ex, ctx.Environment.DockerHost, target);
-            if (failure.ErrorId == ErrorTranslator.DockerUnavailableId && await NotManagerStateAsync(ctx) is { } nodeState)
+            if (ErrorTranslator.IsSwarmServiceUnavailable(ex) && await NotManagerStateAsync(ctx) is { } nodeState)
                 throw ErrorTranslator.NotASwarmManager(ctx.Environment.DockerHost, target, nodeState, ex);
             throw failure;
         }
     }
 
     /// <summary>
-    /// The daemon's own word (/info Swarm.LocalNodeState, ControlAvailable) on why it answered 503: the node's swarm
+    /// The daemon's own word (/info Swarm.LocalNodeState, ControlAvailable) on why it answered 503 to a Swarm call: the node's swarm
     /// state when it is not a swarm manager, null when it is one (or /info fails too), so the 503 means something else.
     /// </summary>
     private static async Task<string?> NotManagerStateAsync(OperationContext ctx)
