@@ -71,8 +71,6 @@ public static class ErrorTranslator
                 return FromDocker(docker, host, target);
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
-            case Exception when IsSwarmServiceUnavailable(exception):
-                return DockerUnavailable($"Docker at {host}{(target is null ? "" : ", " + target)}", "it answered 503 Service Unavailable to a Swarm call", target ?? host, exception);
             default:
                 return Translate(exception, null);
         }
@@ -231,12 +229,10 @@ public static class ErrorTranslator
         new(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"{what}: the daemon is unavailable: {detail}", target, inner);
 
     /// <summary>
-    /// Docker.DotNet turns the daemon's 503 to a Swarm call into a bare <see cref="Exception"/> it throws itself (its
-    /// SwarmResponseHandler), losing the status code: recognised by its type and origin, never by its text.
-    /// <see cref="Docker.DockerConnections"/> then asks the daemon whether it is outside a swarm.
+    /// Docker.DotNet's own type for the daemon's 503 to a Swarm call (a <see cref="DockerApiException"/>). Whether the node
+    /// is outside a swarm or a busy manager, <see cref="Docker.DockerConnections"/> asks the daemon's /info; never the text.
     /// </summary>
-    internal static bool IsSwarmServiceUnavailable(Exception exception) =>
-        exception.GetType() == typeof(Exception) && exception.TargetSite?.DeclaringType?.Assembly == typeof(DockerClient).Assembly;
+    internal static bool IsSwarmServiceUnavailable(Exception exception) => exception is DockerSwarmNodeNotParticipatingException;
 
     /// <summary>A Swarm call to a daemon whose /info says it is not a swarm manager (LocalNodeState, ControlAvailable).</summary>
     internal static PuoException NotASwarmManager(string host, string? target, string nodeState, Exception inner) =>
