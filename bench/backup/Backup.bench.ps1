@@ -23,8 +23,9 @@ $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
 Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
-$sandbox = Start-BenchSandbox $root $StateFile
-$pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
+$ownSandbox = -not $StateFile
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name backup -Arguments '-Services', 'Postgres', '-MemoryRows', '1000' }
+$pg = (Get-Content $StateFile -Raw | ConvertFrom-Json).Postgres
 $db = "puo_bench_$(Get-Random)"
 $dir = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-backup-$PID"
 try {
@@ -71,5 +72,5 @@ finally {
     Remove-Item Env:PGPASSWORD -ErrorAction Ignore
     Remove-Item $dir -Recurse -Force -ErrorAction Ignore
     Remove-BenchDatabase $pg $db
-    Stop-BenchSandbox $root $sandbox
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

@@ -1,22 +1,10 @@
 <#
 .SYNOPSIS
-    Shared by the backup benchmarks: a sandbox (own or given), a seeded database of about -SizeMB made with
+    Shared by the backup benchmarks (the sandbox comes from ../BenchTools.psm1): a seeded database of about -SizeMB made with
     generate_series (two equal tables with indexes, so a parallel restore has work to share) and psql helpers.
     The password goes to child processes only through PGPASSWORD.
 #>
 $ErrorActionPreference = 'Stop'
-
-function Start-BenchSandbox([string] $Root, [string] $StateFile) {
-    if ($StateFile) { return @{ StateFile = $StateFile; Own = $false } }
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-backup-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$Root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Postgres -MemoryRows 1000 | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-    @{ StateFile = $StateFile; Own = $true }
-}
-
-function Stop-BenchSandbox([string] $Root, $Sandbox) {
-    if ($Sandbox.Own) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$Root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $Sandbox.StateFile | Out-Null }
-}
 
 function Invoke-BenchPsql($Pg, [string] $Sql, [string] $Database = 'postgres') {
     $env:PGPASSWORD = $Pg.Password
@@ -59,4 +47,4 @@ function Remove-BenchDatabase($Pg, [string] $Name) {
     Invoke-BenchPsql $Pg "DROP DATABASE IF EXISTS `"$Name`" WITH (FORCE)"
 }
 
-Export-ModuleMember -Function Start-BenchSandbox, Stop-BenchSandbox, Invoke-BenchPsql, New-BenchDatabase, Initialize-BenchDatabase, Remove-BenchDatabase
+Export-ModuleMember -Function Invoke-BenchPsql, New-BenchDatabase, Initialize-BenchDatabase, Remove-BenchDatabase

@@ -37,8 +37,9 @@ $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/BenchDatabase.psm1" -Force
 Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
-$sandbox = Start-BenchSandbox $root $StateFile
-$pg = (Get-Content $sandbox.StateFile -Raw | ConvertFrom-Json).Postgres
+$ownSandbox = -not $StateFile
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name restore -Arguments '-Services', 'Postgres', '-MemoryRows', '1000' }
+$pg = (Get-Content $StateFile -Raw | ConvertFrom-Json).Postgres
 $pgRestore = Join-Path $pg.BinDir 'pg_restore'
 try {
     foreach ($mb in $SizeMB) {
@@ -118,5 +119,5 @@ try {
     }
 }
 finally {
-    Stop-BenchSandbox $root $sandbox
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

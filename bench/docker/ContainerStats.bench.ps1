@@ -26,11 +26,7 @@ $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-stats-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Docker | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name stats -Arguments '-Services', 'Docker' }
 $docker = (Get-Content $StateFile -Raw | ConvertFrom-Json).Docker
 if (-not $docker.Available) { throw "The sandbox has no Docker engine: $($docker.Error)" }
 $project = "bench-stats-$PID"
@@ -92,5 +88,5 @@ try {
 finally {
     $ids = @(& docker -H $docker.Host ps -aq --filter "label=com.docker.compose.project=$project")
     if ($ids) { $null = & docker -H $docker.Host rm -f $ids }
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

@@ -26,11 +26,7 @@ Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $manifest = "$root/out/PuoOps/$version/PuoOps.psd1"
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-logs-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Docker | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name log -Arguments '-Services', 'Docker' }
 $docker = (Get-Content $StateFile -Raw | ConvertFrom-Json).Docker
 if (-not $docker.Available) { throw "The sandbox has no Docker engine: $($docker.Error)" }
 $name = "bench-logs-$PID"
@@ -78,5 +74,5 @@ try {
 }
 finally {
     $null = & docker -H $docker.Host rm -f $name 2>$null
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

@@ -19,11 +19,7 @@ $root = Resolve-Path "$PSScriptRoot/../.."
 Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-slowquery-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Postgres -MemoryRows 1000 | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name slowquery -Arguments '-Services', 'Postgres', '-MemoryRows', '1000' }
 try {
     $pg = (Get-Content $StateFile -Raw | ConvertFrom-Json).Postgres
     Import-Module "$root/out/PuoOps/$version/PuoOps.psd1"
@@ -54,5 +50,5 @@ try {
 }
 finally {
     Remove-Item Env:PGPASSWORD -ErrorAction Ignore
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

@@ -27,18 +27,13 @@ $ErrorActionPreference = 'Stop'
 $root = Resolve-Path "$PSScriptRoot/../.."
 $version = (Import-PowerShellDataFile "$root/PuoOps.psd1").ModuleVersion
 $database = 'puo_bench_maint'
+Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 $ownSandbox = -not $StateFile
-if ($ownSandbox) {
-    $StateFile = Join-Path ([IO.Path]::GetTempPath()) "puo-bench-maint-$PID.json"
-    & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Start -StateFile $StateFile -Services Postgres -MemoryRows 1000 | Out-Null
-    if ($LASTEXITCODE) { throw 'Sandbox start failed.' }
-}
+if ($ownSandbox) { $StateFile = Start-BenchSandbox -Name maint -Arguments '-Services', 'Postgres', '-MemoryRows', '1000' }
 $pg = (Get-Content $StateFile -Raw | ConvertFrom-Json).Postgres
 $psql = Join-Path $pg.BinDir 'psql'
 $connect = @('-X', '-h', $pg.Host, '-p', $pg.Port, '-U', $pg.User)
 $env:PGPASSWORD = $pg.Password
-
-Import-Module "$PSScriptRoot/../BenchTools.psm1" -Force
 
 try {
     Write-Host "Creating ${database}: $Tables tables with a primary key and 2 more indexes each..."
@@ -127,5 +122,5 @@ VACUUM ANALYZE;
 finally {
     & $psql @connect -d postgres -qc "DROP DATABASE IF EXISTS $database" 2>$null
     Remove-Item Env:PGPASSWORD -ErrorAction Ignore
-    if ($ownSandbox) { & dotnet "$PSHOME/pwsh.dll" -NoProfile -File "$root/tests/Sandbox/Sandbox.ps1" -Action Stop -StateFile $StateFile | Out-Null }
+    if ($ownSandbox) { Stop-BenchSandbox $StateFile }
 }

@@ -157,7 +157,8 @@ internal static class BackupChecksums
     /// Checks a backup against its manifest: by chunks, all cores at once, when the manifest has them;
     /// otherwise (a manifest from before chunks) by the whole SHA-256. Null Matches: nothing to check against.
     /// </summary>
-    public static async Task<ChecksumCheck> VerifyAsync(DatabaseBackup backup, CancellationToken cancellation)
+    /// <param name="workers">Chunks hashed at once: every core when nothing else runs, fewer beside a restore.</param>
+    public static async Task<ChecksumCheck> VerifyAsync(DatabaseBackup backup, CancellationToken cancellation, int? workers = null)
     {
         if (backup.Chunks is not { Count: > 0 } expected)
         {
@@ -186,7 +187,7 @@ internal static class BackupChecksums
             return new ChecksumCheck(false, problems);
 
         var damaged = new System.Collections.Concurrent.ConcurrentBag<BackupChunk>();
-        await Parallel.ForEachAsync(expected, Options(cancellation, Environment.ProcessorCount), async (chunk, token) =>
+        await Parallel.ForEachAsync(expected, Options(cancellation, workers ?? Environment.ProcessorCount), async (chunk, token) =>
         {
             if (!string.Equals(await HashChunkAsync(backup.Path, chunk, chunk.Algorithm, token).ConfigureAwait(false), chunk.Digest, StringComparison.OrdinalIgnoreCase))
                 damaged.Add(chunk);

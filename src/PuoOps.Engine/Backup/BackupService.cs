@@ -19,6 +19,8 @@ public sealed class BackupOptions
     public IReadOnlyList<string> Tables { get; init; } = [];
     /// <summary>The folder of pg_dump to use (-PgBinPath); null: PATH, then the distribution's folders.</summary>
     public string? PgBinPath { get; init; }
+    /// <summary>Write even into an existing folder another user owns or can write to (see <see cref="BackupTrust.RequireOwnBackupFolder"/>).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>
@@ -35,8 +37,8 @@ public static class BackupService
                 $"-Jobs {options.Jobs} needs -Format Directory (pg_dump dumps in parallel only into a directory).", options.Jobs);
         var endpoint = PostgresConnections.Endpoint(ctx);
         var tablePatterns = BackupTableSelection.Parse(options.Tables);
-        var directory = Path.GetFullPath(options.Directory);
-        PrepareDirectory(directory);
+        var directory = Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Directory));
+        PrepareDirectory(directory, options.Force);
 
         var start = DateTimeOffset.Now;
         var phase = Stopwatch.StartNew();
@@ -188,17 +190,16 @@ public static class BackupService
 
     /// <summary>
     /// Creates the directory (and any missing parent) owner-only, 0700, and proves it is writable before pg_dump
-    /// runs for minutes. An existing directory keeps its mode; the backups in it are owner-only anyway.
+    /// runs for minutes. An existing directory keeps its mode, but one another user owns or can write to is refused
+    /// unless <paramref name="force"/>: the same rule restore applies, checked before anything is written.
     /// </summary>
-    private static void PrepareDirectory(string directory)
+    private static void PrepareDirectory(string directory, bool force)
     {
         try
         {
             AtomicFile.CreateOwnerOnlyDirectory(directory);
-            var probe = Path.Combine(directory, $".puoops-probe-{Guid.NewGuid():N}");
-            using (var stream = AtomicFile.CreateExclusive(probe))
-                stream.WriteByte(0);
-            File.Delete(probe);
+            BackupTrust.RequireOwnBackupFolder(directory, force);
+            BackupFailures.ProbeWrite(directory);
         }
         catch (UnauthorizedAccessException ex)
         {

@@ -36,15 +36,28 @@ internal static class BackupTrust
         if (File.Exists(backup.ManifestPath))
             checkedPaths.Add(backup.ManifestPath);
         foreach (var path in checkedPaths)
-        {
-            var problem = Problem(path);
-            if (problem is not null)
-                throw new PuoException(ErrorKind.PermissionDenied, "PuoOps.Backup.UntrustedFolder",
-                    $"{path} {problem}, so another user could have planted or replaced the backup {backup.Path} or its manifest, and PuoOps does not restore from it. " +
-                    $"Keep backups in a folder only you can write (chmod 700 '{folder}', owned by you), or add -Force if you trust everyone who can write there.",
-                    backup.Path);
-        }
+            if (Problem(path) is { } problem)
+                throw Untrusted(path, problem, folder, backup.Path,
+                    $"another user could have planted or replaced the backup {backup.Path} or its manifest, and PuoOps does not restore from it");
     }
+
+    /// <summary>
+    /// The same rule for a folder Backup-PuoDatabase is about to write into: one that another user owns or can
+    /// write to lets them replace a finished dump or manifest (which a later restore runs as the operator), or
+    /// read what they planted there. Refused (PermissionDenied) unless <paramref name="force"/>.
+    /// </summary>
+    public static void RequireOwnBackupFolder(string folder, bool force)
+    {
+        if (!force && Problem(folder) is { } problem)
+            throw Untrusted(folder, problem, folder, folder,
+                "another user could replace or plant backups and manifests there, and PuoOps does not write backups into it");
+    }
+
+    private static PuoException Untrusted(string path, string problem, string folder, string target, string consequence) =>
+        new(ErrorKind.PermissionDenied, "PuoOps.Backup.UntrustedFolder",
+            $"{path} {problem}, so {consequence}. " +
+            $"Keep backups in a folder only you can write (chmod 700 '{folder}', owned by you), or add -Force if you trust everyone who can write there.",
+            target);
 
     private static string? Problem(string path)
     {

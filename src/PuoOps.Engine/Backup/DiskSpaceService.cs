@@ -12,6 +12,18 @@ public static class DiskSpaceService
     /// <summary>Headroom kept on top of the estimate: backups vary, and a full disk hurts everyone on it.</summary>
     private const double Margin = 1.1;
 
+    /// <summary>The mounted file system holding <paramref name="fullPath"/> (or its nearest existing parent).</summary>
+    internal static DriveInfo DriveOf(string fullPath)
+    {
+        var existing = fullPath;
+        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
+            existing = parent;
+        return DriveInfo.GetDrives()
+            .Where(d => IsUnder(existing, d.RootDirectory.FullName))
+            .MaxBy(d => d.RootDirectory.FullName.Length)
+            ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NoFileSystem", $"No mounted file system holds '{fullPath}'.", fullPath);
+    }
+
     /// <summary>
     /// Free space on the file system holding <paramref name="path"/>; with <paramref name="estimateBackup"/> (a backup
     /// folder) also whether the next backup of the environment's database fits there.
@@ -20,13 +32,7 @@ public static class DiskSpaceService
     {
         Thresholds.Validate(warningPercent, criticalPercent);
         var fullPath = Path.GetFullPath(path);
-        var existing = fullPath;
-        while (!Directory.Exists(existing) && Path.GetDirectoryName(existing) is { } parent)
-            existing = parent;
-        var drive = DriveInfo.GetDrives()
-            .Where(d => IsUnder(existing, d.RootDirectory.FullName))
-            .MaxBy(d => d.RootDirectory.FullName.Length)
-            ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Backup.NoFileSystem", $"No mounted file system holds '{fullPath}'.", fullPath);
+        var drive = DriveOf(fullPath);
         long total = drive.TotalSize, free = drive.AvailableFreeSpace;
         var usedPercent = total == 0 ? double.NaN : 100.0 * (total - drive.TotalFreeSpace) / total;
 

@@ -76,6 +76,8 @@ public static partial class MigrationService
             environment["PGDATABASE"] = endpoint.Database;
             // The same server, database and TLS verification as ours: sslmode and the certificate files go along.
             var tls = string.Join("&", PgTools.LibpqSsl(builder).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value)}"));
+            if (!string.IsNullOrEmpty(builder.SslPassword))
+                tls += "&sslpassword=" + Uri.EscapeDataString(builder.SslPassword);
             environment["DATABASE_URL"] = $"postgresql://{Uri.EscapeDataString(endpoint.User)}:{Uri.EscapeDataString(password ?? "")}@{endpoint.Host}:{endpoint.Port}/{Uri.EscapeDataString(endpoint.Database)}?{tls}";
             var (shell, flag) = OperatingSystem.IsWindows() ? ("cmd.exe", "/c") : ("/bin/sh", "-c");
             ctx.Log($"Running '{command}' in {workingDirectory}, for at most {Units.Duration(commandTimeout)}.");
@@ -87,7 +89,7 @@ public static partial class MigrationService
                 result = await PgTools.RunAsync(shell, [flag, command], environment, workingDirectory, (line, _) =>
                 {
                     // The command sees the password (it must connect); its output never shows it.
-                    var safe = Scrub(line, password);
+                    var safe = Scrub(Scrub(line, password), builder.SslPassword);
                     ctx.Log(safe);
                     if (RunningUpgrade().Match(safe) is { Success: true } match)
                         reported = match.Groups[1].Value;
@@ -101,7 +103,7 @@ public static partial class MigrationService
             }
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Backup.MigrationFailed",
-                    $"'{command}' failed (exit {result.ExitCode}): {PgToolLog.LastLines(Scrub(result.ErrorTail, password))}", command);
+                    $"'{command}' failed (exit {result.ExitCode}): {PgToolLog.LastLines(Scrub(Scrub(result.ErrorTail, password), builder.SslPassword))}", command);
             step.Message = reported is null ? "Finished; it reported no upgrade." : $"Finished; it reported an upgrade to {reported}.";
             return result;
         }).ConfigureAwait(false);
@@ -183,7 +185,7 @@ public static partial class MigrationService
         }
     }
 
-    /// <summary>Hides the password, as typed and as it appears inside DATABASE_URL.</summary>
+    /// <summary>Hides a secret (the password, the key's passphrase), as typed and as it appears inside DATABASE_URL.</summary>
     private static string Scrub(string text, string? secret) =>
         string.IsNullOrEmpty(secret)
             ? text

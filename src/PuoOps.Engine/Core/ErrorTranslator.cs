@@ -71,11 +71,6 @@ public static class ErrorTranslator
                 return FromDocker(docker, host, target);
             case HttpRequestException or SocketException or IOException or UnauthorizedAccessException:
                 return FromConnectionFailure(exception, "PuoOps.Docker", "The Docker daemon", host, "docker version (with DOCKER_HOST set to it)", DockerSocketDenied);
-            // Docker.DotNet answers the daemon's 503 to Swarm calls with a bare Exception("Node is not part of a swarm.").
-            case Exception when exception.GetType() == typeof(Exception) && exception.Message.Contains("swarm", StringComparison.OrdinalIgnoreCase):
-                return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
-                    $"Docker at {host}{(target is null ? "" : ", " + target)}: {exception.Message.TrimEnd('.')}. Swarm services need a swarm manager (docker swarm init).",
-                    target ?? host, exception);
             default:
                 return Translate(exception, null);
         }
@@ -129,9 +124,12 @@ public static class ErrorTranslator
         return $"{problem}. Subject: {certificate.Subject}; expires {certificate.NotAfter:yyyy-MM-dd} UTC.";
     }
 
+    /// <summary>A socket or HTTP failure raised under a Docker.DotNet call: its frames' methods, not its text, tell.</summary>
     private static bool IsDocker(Exception exception) =>
-        exception.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true
-        || exception.InnerException?.StackTrace?.Contains("Docker.DotNet", StringComparison.Ordinal) == true;
+        ThrownUnder(exception, typeof(DockerClient).Assembly) || (exception.InnerException is { } inner && ThrownUnder(inner, typeof(DockerClient).Assembly));
+
+    private static bool ThrownUnder(Exception exception, System.Reflection.Assembly assembly) =>
+        new System.Diagnostics.StackTrace(exception, fNeedFileInfo: false).GetFrames().Any(frame => frame.GetMethod()?.DeclaringType?.Assembly == assembly);
 
     private static PuoException FromPostgres(PostgresException e, string target)
     {
@@ -143,7 +141,7 @@ public static class ErrorTranslator
             PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.InvalidSchemaName or PostgresErrorCodes.UndefinedColumn =>
                 (ErrorKind.NotFound, "ObjectNotFound", "Check the name; list what exists with Get-PuoTableSize or Get-PuoIndexUsage."),
             PostgresErrorCodes.InsufficientPrivilege => (ErrorKind.PermissionDenied, "PermissionDenied",
-                e.MessageText.StartsWith("permission denied for ", StringComparison.Ordinal)
+                e.Routine == "aclcheck_error" // the server's privilege check on an object (routine field: not translated, unlike the message)
                     ? "The role lacks a privilege on it (reading it, as a query, pg_prewarm or pg_dump do, needs SELECT): grant it, or connect as a role that has it."
                     : "Connect as a role with the needed privilege."),
             PostgresErrorCodes.LockNotAvailable => (ErrorKind.ResourceUnavailable, "LockTimeout", "Another transaction holds the lock; find it with Get-PuoBlockingQuery, or retry later."),
@@ -222,14 +220,25 @@ public static class ErrorTranslator
                 new PuoException(ErrorKind.PermissionDenied, "PuoOps.Docker.PermissionDenied", $"{what}: the daemon refused the request: {detail}", target ?? host, e),
             HttpStatusCode.Conflict or HttpStatusCode.NotModified =>
                 new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.Conflict", $"{what}: {detail}", target ?? host, e),
-            HttpStatusCode.ServiceUnavailable when detail.Contains("swarm", StringComparison.OrdinalIgnoreCase) =>
-                new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
-                    $"{what}: {detail}. Swarm services need a swarm manager (docker swarm init).", target ?? host, e),
-            HttpStatusCode.ServiceUnavailable =>
-                new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"{what}: the daemon is unavailable: {detail}", target ?? host, e),
+            HttpStatusCode.ServiceUnavailable => DockerUnavailable(what, detail, target ?? host, e),
             _ => new PuoException(ErrorKind.InvalidOperation, "PuoOps.Docker.ApiError", $"{what}: {detail}", target ?? host, e),
         };
     }
+
+    private static PuoException DockerUnavailable(string what, string detail, string target, Exception inner) =>
+        new(ErrorKind.ResourceUnavailable, "PuoOps.Docker.Unavailable", $"{what}: the daemon is unavailable: {detail}", target, inner);
+
+    /// <summary>
+    /// Docker.DotNet's own type for the daemon's 503 to a Swarm call (a <see cref="DockerApiException"/>). Whether the node
+    /// is outside a swarm or a busy manager, <see cref="Docker.DockerConnections"/> asks the daemon's /info; never the text.
+    /// </summary>
+    internal static bool IsSwarmServiceUnavailable(Exception exception) => exception is DockerSwarmNodeNotParticipatingException;
+
+    /// <summary>A Swarm call to a daemon whose /info says it is not a swarm manager (LocalNodeState, ControlAvailable).</summary>
+    internal static PuoException NotASwarmManager(string host, string? target, string nodeState, Exception inner) =>
+        new(ErrorKind.InvalidOperation, "PuoOps.Docker.NotASwarmManager",
+            $"Docker at {host}{(target is null ? "" : ", " + target)}: this node is not a swarm manager (swarm state: {nodeState}). Swarm services need a swarm manager (docker swarm init).",
+            target ?? host, inner);
 
     /// <summary>The daemon answers errors as {"message":"..."}; show just the message.</summary>
     private static string DockerMessage(string body)

@@ -119,7 +119,36 @@ internal static class DockerConnections
         }
         catch (Exception ex) when (ex is not PuoException && !ctx.Cancellation.IsCancellationRequested)
         {
-            throw ErrorTranslator.TranslateDocker(ex, ctx.Environment.DockerHost, target);
+            var failure = ErrorTranslator.TranslateDocker(ex, ctx.Environment.DockerHost, target);
+            if (ErrorTranslator.IsSwarmServiceUnavailable(ex) && await NotManagerStateAsync(ctx) is { } nodeState)
+                throw ErrorTranslator.NotASwarmManager(ctx.Environment.DockerHost, target, nodeState, ex);
+            throw failure;
+        }
+    }
+
+    /// <summary>
+    /// The daemon's own word (/info Swarm.LocalNodeState, ControlAvailable) on why it answered 503 to a Swarm call: the node's swarm
+    /// state when it is not a swarm manager, null when it is one (or /info fails too), so the 503 means something else.
+    /// </summary>
+    private static async Task<string?> NotManagerStateAsync(OperationContext ctx)
+    {
+        try
+        {
+            var client = await ClientAsync(ctx).ConfigureAwait(false);
+            var info = await ctx.WithTimeoutAsync("PuoOps.Docker.Timeout", "Asking the Docker daemon its swarm state", ctx.Environment.DockerHost,
+                token => client.System.GetSystemInfoAsync(token)).ConfigureAwait(false);
+            var swarm = info.Swarm;
+            return swarm switch
+            {
+                { LocalNodeState: "active", ControlAvailable: true } => null,
+                { LocalNodeState: "active" } => "active, as a worker",
+                { LocalNodeState: { Length: > 0 } state } => state,
+                _ => "inactive",
+            };
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ctx.Cancellation.IsCancellationRequested)
+        {
+            return null;
         }
     }
 

@@ -11,22 +11,12 @@ namespace PuoOps.Engine.Docker;
 /// </summary>
 internal static class DockerTls
 {
-    private static readonly string[] Files = ["ca.pem", "cert.pem", "key.pem"];
-
-    public static void RequireFiles(string certPath)
-    {
-        var missing = Files.Where(f => !File.Exists(Path.Combine(certPath, f))).ToList();
-        if (missing.Count > 0)
-            throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Docker.CertPath",
-                $"The Docker certificate folder '{certPath}' has no {string.Join(", ", missing)}; it needs ca.pem, cert.pem and key.pem, as DOCKER_CERT_PATH does.", certPath);
-    }
+    public static void RequireFiles(string certPath) => TlsCertificateFolder.Require(certPath, "PuoOps.Docker.CertPath", "-DockerCertPath");
 
     public static CertificateCredentials Credentials(string certPath)
     {
-        using var pem = X509Certificate2.CreateFromPemFile(Path.Combine(certPath, "cert.pem"), Path.Combine(certPath, "key.pem"));
-        // Re-imported from PKCS#12 so the private key is usable by the TLS stack on every platform.
-        var client = new X509Certificate2(pem.Export(X509ContentType.Pkcs12));
-        var authority = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(certPath, "ca.pem")));
+        var client = TlsCertificateFolder.ClientCertificate(Path.Combine(certPath, TlsCertificateFolder.Certificate), Path.Combine(certPath, TlsCertificateFolder.Key));
+        var authority = X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(certPath, TlsCertificateFolder.Authority)));
         return new CertificateCredentials(client) { ServerCertificateValidationCallback = (_, certificate, _, errors) => Trusted(certificate, errors, authority) };
     }
 

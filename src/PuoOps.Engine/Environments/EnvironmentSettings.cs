@@ -30,6 +30,12 @@ public sealed class EnvironmentSettings
     /// <summary>A StackExchange.Redis configuration string or a redis:// / rediss:// URI.</summary>
     public string? RedisConnectionString { get; set; }
 
+    /// <summary>
+    /// A folder with ca.pem, cert.pem and key.pem (the layout of <see cref="DockerCertPath"/>): Redis over TLS then
+    /// verifies the server against ca.pem and presents this client certificate.
+    /// </summary>
+    public string? RedisCertPath { get; set; }
+
     public string? DockerHost { get; set; }
 
     /// <summary>
@@ -74,7 +80,11 @@ public sealed class EnvironmentSettings
             copy.DatabaseUrl = other.DatabaseUrl;
             copy.PostgresCredential ??= other.PostgresCredential;
         }
-        copy.RedisConnectionString ??= other.RedisConnectionString;
+        if (copy.RedisConnectionString is null)
+        {
+            copy.RedisConnectionString = other.RedisConnectionString;
+            copy.RedisCertPath ??= other.RedisCertPath;
+        }
         if (copy.DockerHost is null)
         {
             copy.DockerHost = other.DockerHost;

@@ -111,7 +111,7 @@ public sealed class PuoEnvironment : IDisposable
             throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Environment.Name", "An environment needs a non-empty name.");
         Engine.Deployment.Colors.Validate(s.Colors, s.Upstream);
         var postgres = PostgresEndpoint.From(s.PostgresConnectionString, s.DatabaseUrl, s.PostgresCredential);
-        var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString);
+        var redis = s.RedisConnectionString is null ? null : RedisEndpoint.Parse(s.RedisConnectionString, s.RedisCertPath);
         var docker = DockerConnections.Endpoint(s.DockerHost!, s.DockerCertPath); // refuses what the client cannot speak now, not at first use
         var environment = new PuoEnvironment(s, s.Name.Trim(), postgres, redis, s.DockerHost!,
             ParseHttpUrl(s.ApiUrl!, "ApiUrl"), ParseHttpUrl(s.McpUrl!, "McpUrl"), s.ComposeProject!);

@@ -81,7 +81,9 @@ internal sealed class PostgresEndpoint
         }
     }
 
-    /// <summary>Parses postgres://user:password@host:port/database?sslmode=...&amp;sslrootcert=...&amp;application_name=...</summary>
+    /// <summary>
+    /// Parses postgres://user:password@host:port/database?sslmode=...&amp;sslrootcert=...&amp;sslcert=...&amp;sslkey=...&amp;sslpassword=...&amp;application_name=...
+    /// </summary>
     private static NpgsqlConnectionStringBuilder FromUrl(string value)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != "postgres" && uri.Scheme != "postgresql"))
@@ -124,6 +126,8 @@ internal sealed class PostgresEndpoint
                 case "sslrootcert": builder.RootCertificate = val; break;
                 case "sslcert": builder.SslCertificate = val; break;
                 case "sslkey": builder.SslKey = val; break;
+                // The passphrase of an encrypted sslkey: a secret like the password, kept only in ConnectionString.
+                case "sslpassword": builder.SslPassword = val; break;
                 case "application_name": builder.ApplicationName = val; break;
                 case "connect_timeout" when int.TryParse(val, out var seconds): builder.Timeout = seconds; break;
                 case "options": builder.Options = val; break;

@@ -42,13 +42,14 @@ public static class QueryPlanService
                     await limit.ExecuteNonQueryAsync(ctx.Cancellation).ConfigureAwait(false);
                 }
                 // A batch command is sent as one Parse message, never split on semicolons by the client, so the
-                // server itself refuses a second statement ("cannot insert multiple commands into a prepared statement").
+                // server itself refuses a second statement: SQLSTATE 42601 raised by its Parse handler (the error's routine field,
+                // which unlike the message is not translated by lc_messages).
                 await using var batch = new NpgsqlBatch(connection, transaction) { Timeout = ctx.TimeoutSeconds + 5 };
                 batch.BatchCommands.Add(new NpgsqlBatchCommand(
                     (analyze ? "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ") + statement));
                 json = (string)(await batch.ExecuteScalarAsync(ctx.Cancellation).ConfigureAwait(false))!;
             }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SyntaxError && e.MessageText.Contains("multiple commands", StringComparison.Ordinal))
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SyntaxError && e.Routine == "exec_parse_message")
             {
                 throw new PuoException(ErrorKind.InvalidArgument, "PuoOps.Postgres.MultipleStatements",
                     "Get-PuoQueryPlan explains exactly one statement; the text holds several. Pass them one at a time.", statement, e);

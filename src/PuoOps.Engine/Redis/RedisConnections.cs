@@ -27,7 +27,20 @@ internal static class RedisConnections
             options.ClientName ??= "PuoOps";
             ctx.Log($"Connecting to Redis at {endpoint.DisplayName}.");
             return ctx.WithTimeoutAsync("PuoOps.Redis.Connect", "Connecting to Redis", endpoint.DisplayName,
-                token => ConnectionMultiplexer.ConnectAsync(options).WaitAsync(token));
+                async token =>
+                {
+                    try
+                    {
+                        return await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(token).ConfigureAwait(false);
+                    }
+                    // The TLS handshake refused (raised bare, or inside the client's RedisConnectionException).
+                    catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException || ex.InnerException is System.Security.Authentication.AuthenticationException)
+                    {
+                        throw new PuoException(ErrorKind.Connection, "PuoOps.Redis.Tls",
+                            $"TLS to Redis at {endpoint.DisplayName} failed: {(ex as System.Security.Authentication.AuthenticationException ?? ex.InnerException)!.Message} Check that its certificate is signed by the CA given " +
+                            "(-RedisCertPath's ca.pem, or the URL's ssl_ca_certs) and names the host.", endpoint.DisplayName, ex);
+                    }
+                });
         });
     }
 

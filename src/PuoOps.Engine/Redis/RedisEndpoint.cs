@@ -35,16 +35,23 @@ internal sealed class RedisEndpoint
 
     public override string ToString() => DisplayName;
 
-    public static RedisEndpoint Parse(string value)
+    /// <param name="certPath">
+    /// -RedisCertPath: a folder with ca.pem, cert.pem and key.pem (<see cref="TlsCertificateFolder"/>). The server's
+    /// certificate must then chain to ca.pem, and cert.pem/key.pem are presented to a server that demands a client
+    /// certificate (tls-auth-clients). Needs TLS (rediss:// or ssl=true); the same as the URL's ssl_ca_certs,
+    /// ssl_certfile and ssl_keyfile, which it may not be mixed with.
+    /// </param>
+    public static RedisEndpoint Parse(string value, string? certPath = null)
     {
         ConfigurationOptions options;
         var scheme = value.IndexOf("://", StringComparison.Ordinal) is var at and > 0 ? value[..at] : null;
         if (scheme is not null && !scheme.Equals("redis", StringComparison.OrdinalIgnoreCase) && !scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
             throw Invalid($"The Redis connection string has the scheme '{scheme}://', which Redis does not speak: give redis://, rediss:// (TLS) or host:port,password=...");
         var verifies = true;
+        var urlNamesCertificates = false;
         try
         {
-            options = scheme is not null ? FromUrl(value, out verifies) : ConfigurationOptions.Parse(value);
+            options = scheme is not null ? FromUrl(value, out verifies, out urlNamesCertificates) : ConfigurationOptions.Parse(value);
         }
         catch (ArgumentException ex)
         {
@@ -52,7 +59,18 @@ internal sealed class RedisEndpoint
         }
         if (options.EndPoints.Count == 0)
             throw Invalid("The Redis connection string names no host.");
-        return new RedisEndpoint(options, verifies);
+        if (certPath is not null)
+        {
+            if (!options.Ssl)
+                throw Invalid($"-RedisCertPath '{certPath}' needs TLS to Redis: use rediss:// (or ssl=true in a configuration string).", certPath);
+            if (urlNamesCertificates || !verifies)
+                throw Invalid("Give the Redis certificates either as -RedisCertPath or in the URL (ssl_ca_certs, ssl_certfile, ssl_keyfile, ssl_cert_reqs), not both.", certPath);
+            TlsCertificateFolder.Require(certPath, "PuoOps.Redis.CertPath", "-RedisCertPath");
+            options.TrustIssuer(Path.Combine(certPath, TlsCertificateFolder.Authority));
+            var client = TlsCertificateFolder.ClientCertificate(Path.Combine(certPath, TlsCertificateFolder.Certificate), Path.Combine(certPath, TlsCertificateFolder.Key));
+            options.CertificateSelection += (_, _, _, _, _) => client;
+        }
+        return new RedisEndpoint(options, verifies || certPath is not null);
     }
 
     /// <summary>
@@ -60,13 +78,14 @@ internal sealed class RedisEndpoint
     /// ssl_ca_certs (the CA that signed the server's certificate), ssl_certfile and ssl_keyfile (our client
     /// certificate, PEM), ssl_cert_reqs (required, the default; none skips the check and is warned about).
     /// </summary>
-    private static ConfigurationOptions FromUrl(string value, out bool verifiesCertificate)
+    private static ConfigurationOptions FromUrl(string value, out bool verifiesCertificate, out bool namesCertificates)
     {
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri))
             throw Invalid("The Redis URL must look like redis://:password@host:6379/0.");
         var options = new ConfigurationOptions { Ssl = uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase) };
         verifiesCertificate = true;
         string? certificateFile = null, keyFile = null;
+        namesCertificates = false;
         foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=');
@@ -78,6 +97,7 @@ internal sealed class RedisEndpoint
             {
                 case "ssl_ca_certs":
                     options.TrustIssuer(RequireFile(val, key));
+                    namesCertificates = true;
                     break;
                 case "ssl_certfile": certificateFile = RequireFile(val, key); break;
                 case "ssl_keyfile": keyFile = RequireFile(val, key); break;
@@ -91,11 +111,9 @@ internal sealed class RedisEndpoint
         }
         if (certificateFile is not null)
         {
-            // Re-imported from PKCS#12 so the private key is usable by the TLS stack on every platform.
-            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificateFile, keyFile);
-            var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(
-                pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+            var certificate = TlsCertificateFolder.ClientCertificate(certificateFile, keyFile);
             options.CertificateSelection += (_, _, _, _, _) => certificate;
+            namesCertificates = true;
         }
         else if (keyFile is not null)
             throw Invalid("The Redis URL has ssl_keyfile without ssl_certfile.");
@@ -126,5 +144,5 @@ internal sealed class RedisEndpoint
     private static string RequireFile(string path, string parameter) =>
         File.Exists(path) ? path : throw Invalid($"The Redis URL's {parameter} names '{path}', which is not a readable file.");
 
-    private static PuoException Invalid(string message) => new(ErrorKind.InvalidArgument, "PuoOps.Redis.ConnectionString", message);
+    private static PuoException Invalid(string message, string? target = null) => new(ErrorKind.InvalidArgument, "PuoOps.Redis.ConnectionString", message, target);
 }

@@ -85,7 +85,8 @@ internal static class Firewall
         var result = await ChildProcess.RunAsync(ctx, ChildProcess.FindInPath(tool) ?? tool, arguments, script).ConfigureAwait(false);
         if (result.ExitCode == 0)
             return;
-        var denied = result.Message.Contains("not permitted", StringComparison.OrdinalIgnoreCase) || result.Message.Contains("Permission denied", StringComparison.OrdinalIgnoreCase);
+        // The tools' exit codes do not single out a refused privilege; the process's own privilege does.
+        var denied = !Environment.IsPrivilegedProcess;
         throw new PuoException(denied ? ErrorKind.PermissionDenied : ErrorKind.InvalidOperation, "PuoOps.Security.FirewallFailed",
             $"{tool} could not update the module's firewall ({(tool == "nft" ? $"table inet {Table}" : $"chain {Chain}")}): {result.Message}" +
             (denied ? " Changing the firewall needs root." : ""), tool);

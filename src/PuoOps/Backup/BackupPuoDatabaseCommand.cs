@@ -40,6 +40,10 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? PgBinPath { get; set; }
 
+    /// <summary>Write even into an existing folder another user owns or can write to.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void Process()
     {
         var context = Context;
@@ -48,7 +52,7 @@ public sealed class BackupPuoDatabaseCommand : PuoCmdlet
         if (!ShouldProcess(what, $"Back up ({Format} format) to {directory}"))
             return;
         var format = Enum.Parse<BackupFormat>(Format, ignoreCase: true);
-        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = format, Jobs = Jobs, Tables = Table, PgBinPath = PgBinPath }));
+        var backup = Await(BackupService.BackupAsync(context, new BackupOptions { Directory = directory, Format = format, Jobs = Jobs, Tables = Table, PgBinPath = PgBinPath, Force = Force }));
         WriteObject(backup);
         if (Keep is not { } keep)
             return;

@@ -27,6 +27,11 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
     [ValidateNotNullOrEmpty]
     public string? RedisConnectionString { get; set; }
 
+    /// <summary>A folder with ca.pem, cert.pem and key.pem: verify a TLS Redis against ca.pem and present this client certificate.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? RedisCertPath { get; set; }
+
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? DockerHost { get; set; }
@@ -107,6 +112,7 @@ public sealed class ConnectPuoEnvironmentCommand : PuoCmdlet
             PostgresConnectionString = PostgresConnectionString,
             PostgresCredential = Credential?.GetNetworkCredential(),
             RedisConnectionString = RedisConnectionString,
+            RedisCertPath = RedisCertPath is null ? null : GetUnresolvedProviderPathFromPSPath(RedisCertPath),
             DockerHost = DockerHost,
             DockerCertPath = DockerCertPath is null ? null : GetUnresolvedProviderPathFromPSPath(DockerCertPath),
             ApiUrl = ApiUrl,

@@ -591,7 +591,7 @@ public sealed class BackupEngineTests
         using var env = db.Environment();
         var mount = Path.Combine(db.Directory, "small");
         Directory.CreateDirectory(mount);
-        var mounted = await RunAsync("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount) == 0;
+        var mounted = await RunAsync("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", mount) == 0; // tmpfs is 1777 by default, which a backup refuses
         try
         {
             if (!mounted)

@@ -119,6 +119,45 @@ public sealed class BackupTrustTests : IDisposable
     }
 
     [Fact]
+    public async Task Backup_refuses_an_existing_folder_others_can_write_or_another_user_owns_unless_Force()
+    {
+        await using var db = await ScratchDatabase.CreateAsync(300);
+        var vars = Connect(db);
+        var everyone = Path.Combine(db.Directory, "planted-0777");
+        Directory.CreateDirectory(everyone);
+        File.SetUnixFileMode(everyone, (UnixFileMode)0b111_111_111); // what another user's mkdir + chmod 777 leaves
+        var folders = new List<(string Folder, string Why)> { (everyone, "every user") };
+        if (Environment.UserName == "root")
+        {
+            var foreign = Path.Combine(db.Directory, "planted-by-nobody");
+            Directory.CreateDirectory(foreign);
+            File.SetUnixFileMode(foreign, OwnerOnlyFolder);
+            using (var chown = Process.Start("chown", ["nobody", foreign]))
+                chown.WaitForExit();
+            folders.Add((foreign, "another user"));
+        }
+        else
+            Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "CI runs as root, where another owner can be set.");
+
+        foreach (var (folder, why) in folders)
+        {
+            vars["dir"] = folder;
+            var refused = _host.Invoke("Backup-PuoDatabase -Path $dir -Environment $n", vars);
+            var error = Assert.Single(refused.Errors);
+            Assert.Equal(ErrorCategory.PermissionDenied, error.CategoryInfo.Category);
+            Assert.StartsWith("PuoOps.Backup.UntrustedFolder", error.FullyQualifiedErrorId);
+            Assert.Equal(folder, error.TargetObject);
+            Assert.Contains(folder, error.ToString());
+            Assert.Contains(why, error.ToString());
+            Assert.Empty(refused.Output);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(folder));
+
+            var forced = Assert.Single(_host.Invoke("Backup-PuoDatabase -Path $dir -Environment $n -Force", vars).ThrowIfFailed().Output);
+            Assert.True(File.Exists((string)forced.Properties["Path"].Value));
+        }
+    }
+
+    [Fact]
     public async Task A_manifest_whose_database_is_a_connection_string_is_refused_as_invalid_before_anything_runs()
     {
         await using var db = await ScratchDatabase.CreateAsync(300);

@@ -41,6 +41,39 @@ public sealed class PostgresTlsTests
         Assert.DoesNotContain(Sandbox.Current.PostgresPassword, refused.AllText + connected.AllText);
     }
 
+    [Fact]
+    public async Task An_encrypted_client_key_is_opened_with_sslpassword_and_the_passphrase_is_never_shown()
+    {
+        using var certificates = new TestCertificates();
+        await using var db = await ScratchDatabase.CreateAsync(10);
+        await using var tls = await ServerTls.EnableAsync(certificates);
+        const string passphrase = "t20 key/pass&phrase=";
+        var encryptedKey = certificates.Path("key-encrypted.pem");
+        using (var key = System.Security.Cryptography.RSA.Create())
+        {
+            key.ImportFromPem(File.ReadAllText(certificates.Path("key.pem")));
+            File.WriteAllText(encryptedKey, key.ExportEncryptedPkcs8PrivateKeyPem(passphrase,
+                new System.Security.Cryptography.PbeParameters(System.Security.Cryptography.PbeEncryptionAlgorithm.Aes256Cbc, System.Security.Cryptography.HashAlgorithmName.SHA256, 10_000)));
+        }
+        var url = $"postgres://puo:{Uri.EscapeDataString(Sandbox.Current.PostgresPassword)}@127.0.0.1:{Sandbox.Current.PostgresPort}/{db.Name}?sslmode=verify-full" +
+                  $"&sslrootcert={Uri.EscapeDataString(certificates.Path("ca.pem"))}&sslcert={Uri.EscapeDataString(certificates.Path("cert.pem"))}&sslkey={Uri.EscapeDataString(encryptedKey)}";
+        using var host = new ModuleHost();
+        var vars = new Dictionary<string, object?> { ["keyed"] = url + "&sslpassword=" + Uri.EscapeDataString(passphrase), ["nokey"] = url };
+
+        var connected = host.Invoke("""
+            Connect-PuoEnvironment -Name keyed -DatabaseUrl $keyed -PassThru -Verbose | Format-List * | Out-String
+            (Test-PuoPostgres -Environment keyed -Verbose).Status.ToString()
+            (Get-PuoEnvironment -Name keyed).ToString()
+            """, vars).ThrowIfFailed();
+        Assert.Equal("OK", connected.Output[1].ToString());
+        // Without the passphrase the same key cannot be opened: it reached Npgsql, and it is what opened the key.
+        var refused = host.Invoke("Connect-PuoEnvironment -Name nokey -DatabaseUrl $nokey -Verbose", vars);
+        Assert.NotEmpty(refused.Errors);
+        var shown = connected.AllText + refused.AllText + string.Join("\n", connected.Output.Concat(refused.Output).Select(o => o.ToString()));
+        Assert.DoesNotContain(passphrase, shown);
+        Assert.DoesNotContain(Uri.EscapeDataString(passphrase), shown);
+    }
+
     /// <summary>Turns on TLS on the sandbox server (ALTER SYSTEM, reload) with the given server certificate; dispose turns it off.</summary>
     private sealed class ServerTls : IAsyncDisposable
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -13,12 +14,142 @@ namespace PuoOps.Tests.Security;
 /// <summary>TLS settings of each endpoint are parsed, used, and their absence towards another machine is warned about once.</summary>
 public sealed class TransportSecurityTests
 {
-    private static PuoEnvironment Create(string? databaseUrl = null, string? redis = null, string? dockerHost = null, string? dockerCertPath = null) =>
+    private static PuoEnvironment Create(string? databaseUrl = null, string? redis = null, string? dockerHost = null, string? dockerCertPath = null, string? redisCertPath = null) =>
         PuoEnvironment.Create(new EnvironmentSettings
         {
             Name = "xunit-tls-" + Guid.NewGuid().ToString("N")[..6], DatabaseUrl = databaseUrl, RedisConnectionString = redis,
-            DockerHost = dockerHost, DockerCertPath = dockerCertPath,
+            DockerHost = dockerHost, DockerCertPath = dockerCertPath, RedisCertPath = redisCertPath,
         });
+
+    [Fact]
+    public void The_client_keys_sslpassword_reaches_the_connection_and_nothing_shows_it()
+    {
+        const string passphrase = "s3cret key/pass&phrase=";
+        using var env = Create("postgres://u:pw@db.example/puo_memo?sslmode=verify-full&sslrootcert=/etc/puo/ca.pem&sslcert=/etc/puo/c.pem&sslkey=/etc/puo/c.key&sslpassword=" +
+                               Uri.EscapeDataString(passphrase));
+        var endpoint = env.PostgresEndpoint!;
+        Assert.Equal(passphrase, new Npgsql.NpgsqlConnectionStringBuilder(endpoint.ConnectionString).SslPassword);
+        var childEnvironment = PuoOps.Engine.Backup.PgTools.Environment(endpoint, TestEnvironments.Context(env), "test");
+        var shown = string.Join("\n", new[] { env.ToString(), env.Postgres, endpoint.ToString(), endpoint.DisplayName }.Concat(env.TakeSecurityWarnings())
+            .Concat(childEnvironment.Values));
+        Assert.DoesNotContain(passphrase, shown);
+        // A URL refused for another reason does not repeat the passphrase either.
+        var refused = Assert.Throws<PuoException>(() => Create("postgres://u@db.example/puo_memo?sslpassword=" + Uri.EscapeDataString(passphrase) + "&frobnicate=1"));
+        Assert.DoesNotContain(passphrase, refused.ToString());
+    }
+
+    [Fact]
+    public void Redis_certificates_come_from_RedisCertPath_over_TLS_only_and_not_mixed_with_the_URLs()
+    {
+        using var certificates = new TestCertificates();
+        Assert.Empty(Create(redis: "rediss://:pw@cache.example:6380/0", redisCertPath: certificates.Folder).TakeSecurityWarnings());
+        Assert.Empty(Create(redis: "cache.example:6380,ssl=true,password=pw", redisCertPath: certificates.Folder).TakeSecurityWarnings());
+        var ca = Uri.EscapeDataString(certificates.Path("ca.pem"));
+        foreach (var mixed in new[] { "redis://:pw@cache.example:6379/0", "cache.example:6379,password=pw", $"rediss://:pw@cache.example:6380/0?ssl_ca_certs={ca}", "rediss://:pw@cache.example:6380/0?ssl_cert_reqs=none" })
+            Assert.Equal("PuoOps.Redis.ConnectionString", Assert.Throws<PuoException>(() => Create(redis: mixed, redisCertPath: certificates.Folder)).ErrorId);
+        var empty = Directory.CreateTempSubdirectory("puo-nocerts-").FullName;
+        try
+        {
+            var missing = Assert.Throws<PuoException>(() => Create(redis: "rediss://:pw@cache.example:6380/0", redisCertPath: empty));
+            Assert.Equal(("PuoOps.Redis.CertPath", ErrorKind.InvalidArgument), (missing.ErrorId, missing.Kind));
+            Assert.Contains("ca.pem, cert.pem, key.pem", missing.Message);
+        }
+        finally
+        {
+            Directory.Delete(empty);
+        }
+    }
+
+    /// <summary>
+    /// A redis-server started here with TLS only, on a free loopback port, demanding a client certificate from our CA
+    /// (tls-auth-clients yes), under certificates made by the test.
+    /// </summary>
+    [Fact]
+    public async Task Redis_over_TLS_presents_the_RedisCertPath_client_certificate_and_verifies_the_server()
+    {
+        using var certificates = new TestCertificates();
+        using var other = new TestCertificates();
+        await using var server = await TlsRedisServer.StartAsync(certificates);
+        var url = $"rediss://127.0.0.1:{server.Port}/0";
+
+        using var tls = Create(redis: url, redisCertPath: certificates.Folder);
+        var database = await PuoOps.Engine.Redis.RedisConnections.DatabaseAsync(TestEnvironments.Context(tls, 10));
+        await database.StringSetAsync("t20:tls", "through TLS");
+        Assert.Equal("through TLS", (string?)await database.StringGetAsync("t20:tls"));
+
+        // A server whose certificate our CA did not sign is refused; so is a client without the certificate the server demands.
+        using var wrongCa = Create(redis: url, redisCertPath: other.Folder);
+        var refused = await Assert.ThrowsAsync<PuoException>(() => PuoOps.Engine.Redis.RedisConnections.DatabaseAsync(TestEnvironments.Context(wrongCa, 5)));
+        Assert.Equal(("PuoOps.Redis.Tls", ErrorKind.Connection), (refused.ErrorId, refused.Kind));
+        using var noClientCertificate = Create(redis: $"{url}?ssl_ca_certs={Uri.EscapeDataString(certificates.Path("ca.pem"))}");
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+            await (await PuoOps.Engine.Redis.RedisConnections.DatabaseAsync(TestEnvironments.Context(noClientCertificate, 5))).PingAsync());
+    }
+
+    private sealed class TlsRedisServer : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly string _directory;
+
+        private TlsRedisServer(Process process, string directory, int port) => (_process, _directory, Port) = (process, directory, port);
+
+        public int Port { get; }
+
+        public static async Task<TlsRedisServer> StartAsync(TestCertificates certificates)
+        {
+            var directory = Directory.CreateTempSubdirectory("puo-tls-redis-").FullName;
+            using var free = new TcpListener(IPAddress.Loopback, 0);
+            free.Start();
+            var port = ((IPEndPoint)free.LocalEndpoint).Port;
+            free.Stop();
+            var start = new ProcessStartInfo("redis-server")
+            {
+                WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            foreach (var argument in new[]
+                     {
+                         "--port", "0", "--tls-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                         "--tls-cert-file", certificates.Path("server.pem"), "--tls-key-file", certificates.Path("server-key.pem"),
+                         "--tls-ca-cert-file", certificates.Path("ca.pem"), "--tls-auth-clients", "yes",
+                         "--save", "", "--appendonly", "no", "--dir", directory, "--daemonize", "no",
+                     })
+                start.ArgumentList.Add(argument);
+            var process = Process.Start(start)!;
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var server = new TlsRedisServer(process, directory, port);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    using var probe = new TcpClient();
+                    await probe.ConnectAsync(IPAddress.Loopback, port);
+                    return server;
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline && !process.HasExited)
+                {
+                    await Task.Delay(50);
+                }
+                catch
+                {
+                    await server.DisposeAsync();
+                    throw;
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+                _process.Kill();
+            await _process.WaitForExitAsync();
+            _process.Dispose();
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
 
     [Fact]
     public void A_remote_postgres_without_certificate_verification_is_warned_about_once()

@@ -1,0 +1,90 @@
+using System.Net;
+using System.Text;
+using PuoOps.Engine;
+using PuoOps.Engine.Docker;
+using PuoOps.Engine.Environments;
+using PuoOps.Tests.Infrastructure;
+
+namespace PuoOps.Tests.Docker;
+
+/// <summary>
+/// A Swarm call that the daemon answers 503 is "not a swarm manager" only when the daemon's /info says so (typed
+/// swarm state), never because of the text. Stand-in daemon, and it says why: the sandbox's real engine is a swarm
+/// manager for as long as other test classes hold its swarm fixture, so its "not in a swarm" answer cannot be had
+/// here on demand; this loopback HTTP server answers /version, /info and /services as dockerd does in each state.
+/// </summary>
+public sealed class SwarmStateTests
+{
+    [Theory]
+    [InlineData("inactive", false, "PuoOps.Docker.NotASwarmManager", "swarm state: inactive")]
+    [InlineData("active", false, "PuoOps.Docker.NotASwarmManager", "active, as a worker")]
+    // A 503 whose text even mentions a swarm, from a node that is a manager: the daemon is unavailable, not outside a swarm.
+    [InlineData("active", true, "PuoOps.Docker.Unavailable", "swarm")]
+    public async Task A_503_to_a_Swarm_call_is_classified_by_the_daemons_swarm_state(string nodeState, bool manager, string errorId, string said)
+    {
+        await using var daemon = new DaemonStandIn(nodeState, manager);
+        using var env = PuoEnvironment.Create(new EnvironmentSettings { Name = "xunit-swarmstate-" + Guid.NewGuid().ToString("N")[..6], DockerHost = $"tcp://127.0.0.1:{daemon.Port}" });
+        var error = await Assert.ThrowsAsync<PuoException>(() => DockerConnections.CallAsync(TestEnvironments.Context(env, 10), "Listing Swarm services", null,
+            (client, token) => client.Swarm.ListServicesAsync(null, token)));
+        Assert.Equal(errorId, error.ErrorId);
+        Assert.Contains(said, error.Message);
+        Assert.True(daemon.InfoAsked > 0);
+    }
+
+    private sealed class DaemonStandIn : IAsyncDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly Task _serving;
+        private int _infoAsked;
+
+        public DaemonStandIn(string nodeState, bool manager)
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                Port = Random.Shared.Next(20_000, 60_000);
+                _listener.Prefixes.Clear();
+                _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+                try
+                {
+                    _listener.Start();
+                    break;
+                }
+                catch (HttpListenerException) when (attempt < 20)
+                {
+                }
+            }
+            _serving = Task.Run(async () =>
+            {
+                while (_listener.IsListening)
+                {
+                    HttpListenerContext context;
+                    try { context = await _listener.GetContextAsync(); }
+                    catch { return; }
+                    var path = context.Request.Url!.AbsolutePath;
+                    var (status, body) = path.EndsWith("/version", StringComparison.Ordinal)
+                        ? (200, """{"Version":"25.0.0","ApiVersion":"1.44","MinAPIVersion":"1.24","Os":"linux","Arch":"amd64"}""")
+                        : path.EndsWith("/info", StringComparison.Ordinal)
+                            ? (200, "{\"ID\":\"x\",\"Swarm\":{\"LocalNodeState\":\"" + nodeState + "\",\"ControlAvailable\":" + (manager ? "true" : "false") + "}}")
+                            : (503, """{"message":"swarm is busy or this node is not a swarm manager"}""");
+                    if (path.EndsWith("/info", StringComparison.Ordinal))
+                        Interlocked.Increment(ref _infoAsked);
+                    var bytes = Encoding.UTF8.GetBytes(body);
+                    context.Response.StatusCode = status;
+                    context.Response.ContentType = "application/json";
+                    await context.Response.OutputStream.WriteAsync(bytes);
+                    context.Response.Close();
+                }
+            });
+        }
+
+        public int Port { get; private set; }
+        public int InfoAsked => Volatile.Read(ref _infoAsked);
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await _serving;
+            _listener.Close();
+        }
+    }
+}
