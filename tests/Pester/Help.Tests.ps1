@@ -42,7 +42,8 @@ BeforeAll {
     $env:TMPDIR = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "puo-help-examples-$PID")).FullName
 
     # Runs in the example's runspace: the example dot-sourced (its variables stay for the check), its output kept as
-    # $Output and rendered by its default view at 80 columns as $Text, the What-if lines it showed as $WhatIf.
+    # $Output and rendered by its default view at 80 columns as $Text, the What-if lines it showed as $WhatIf. The
+    # warnings it wrote become $Warnings afterwards.
     $runExample = @'
 param([string] $ExampleCode, [string] $TranscriptPath)
 $null = Start-Transcript -LiteralPath $TranscriptPath
@@ -96,7 +97,10 @@ finally {
             }
             try {
                 if ($Setup) { $null = Invoke-Step $Setup @() }
-                if (-not $result.Errors) { $null = Invoke-Step $runExample @($Code, (Join-Path ([IO.Path]::GetTempPath()) "puo-example-$(New-Guid).txt")) }
+                if (-not $result.Errors) {
+                    $null = Invoke-Step $runExample @($Code, (Join-Path ([IO.Path]::GetTempPath()) "puo-example-$(New-Guid).txt"))
+                    $runspace.SessionStateProxy.SetVariable('Warnings', @($shell.Streams.Warning | ForEach-Object Message))
+                }
                 if ($Check -and -not $result.Errors) { $result.Checks = @(Invoke-Step $Check @()) }
             }
             finally {
