@@ -70,7 +70,8 @@ finally {
         $before = @()
         $result = [pscustomobject]@{ Errors = @(); Checks = @() }
         try {
-            $null = $shell.AddCommand('Connect-PuoEnvironment').AddParameters((Get-PuoSandboxConnection)).AddParameter('ErrorAction', 'Stop').Invoke()
+            # -Default: an earlier example may have made another environment the default and disconnected it.
+            $null = $shell.AddCommand('Connect-PuoEnvironment').AddParameters((Get-PuoSandboxConnection)).AddParameter('Default').AddParameter('ErrorAction', 'Stop').Invoke()
             $shell.Commands.Clear()
             $before = @($shell.AddScript('(Get-PuoEnvironment).Name').Invoke())
             $runspace.SessionStateProxy.SetVariable('ErrorActionPreference', 'Stop')
