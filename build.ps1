@@ -26,9 +26,9 @@ param(
     # Test only: run just these suites.
     [ValidateSet('xUnit', 'Pester')]
     [string[]] $Suite = @('xUnit', 'Pester'),
-    # Test only: xUnit filter / Pester path, to run a part while working on it.
+    # Test only: xUnit filter / Pester paths, to run a part while working on it.
     [string] $Filter,
-    [string] $PesterPath
+    [string[]] $PesterPath
 )
 
 $ErrorActionPreference = 'Stop'
@@ -221,7 +221,8 @@ function Invoke-PesterSuite {
     <# Runs Pester in a child pwsh that writes its counts, skip reasons and failed blocks to a JSON file and then exits 0.
        Any other exit (a crash, an unhandled error after the run) is a failure even when the file says all passed. #>
     param(
-        [string] $Path = $(if ($PesterPath) { $PesterPath } else { "$root/tests/Pester" }),
+        # 'a,b' arrives as one string through pwsh -File.
+        [string[]] $Path = $(if ($PesterPath) { $PesterPath -split ',' } else { "$root/tests/Pester" }),
         [string] $ResultFile = (Join-Path $root 'out/test-results/pester.json')
     )
     $null = New-Item -ItemType Directory -Path (Split-Path $ResultFile) -Force
@@ -231,7 +232,7 @@ function Invoke-PesterSuite {
 `$ErrorActionPreference = 'Stop'
 Import-Module '$(Get-PesterModulePath)'
 `$config = New-PesterConfiguration
-`$config.Run.Path = '$Path'
+`$config.Run.Path = @($(($Path | ForEach-Object { "'$($_ -replace "'", "''")'" }) -join ', '))
 `$config.Run.PassThru = `$true
 `$config.Output.Verbosity = 'Detailed'
 `$r = Invoke-Pester -Configuration `$config
@@ -256,6 +257,10 @@ exit 0
     elseif ($exit -ne 0) {
         $result.Failed += 1
         $result.Problems += "Pester's pwsh exited with code $exit after the run."
+    }
+    elseif ($result.Passed + $result.Failed + $result.Skipped -eq 0) {
+        # A wrong -PesterPath or a file that fails before discovery runs nothing, which must not read as green.
+        $result.Problems += "Pester ran no test from $($Path -join ', ')."
     }
     $result
 }
