@@ -1,7 +1,8 @@
 # Runbook: Blue-Green Deployment, as an operator runs it in pwsh with the built module, against the sandbox nginx: its
 # front server proxies to the upstream of active.conf (the traffic file), and its blue and green servers are the two
 # colours (Connect-PuoSandbox names them with -Color). curl is the independent client that checks what nginx serves.
-# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment.
+# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment; Publish-PuoDeployment
+# -ComposeFile on an engine without Swarm (docker compose up) at the end of this file.
 
 BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
@@ -137,5 +138,83 @@ foreach (`$i in 1..50) {
         $text | Should -Match "(?s)^# PuoOps traffic file.*# color: (blue|green)\nupstream puo_active \{\n    server 127\.0\.0\.1:(?:$($ngx.BluePort)|$($ngx.GreenPort));\n\}\n$"
         (Get-PuoTrafficState).ActiveColor | Should -BeIn @('blue', 'green')
         Get-Served | Should -BeIn @('blue', 'green')
+    }
+}
+
+Describe 'Publish-PuoDeployment -ComposeFile on a host without Swarm' {
+    # The sandbox engine is not a Swarm manager here (the xUnit Swarm tests leave their swarm): the colour is a compose
+    # project of its own, started with docker compose (Debian 12: the standalone docker-compose the sandbox installs).
+    BeforeAll {
+        $script:docker = (Get-PuoSandboxState).Docker
+        $script:project = "puo-t-$(Get-Random)"
+        $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start()
+        $script:greenPort = $listener.LocalEndpoint.Port; $listener.Stop()
+        $script:composeFile = Join-Path $TestDrive 'docker-compose.green.yml'
+        Set-Content -LiteralPath $composeFile -Value @"
+version: "2.4"
+services:
+  web:
+    image: $($docker.Image)
+    network_mode: host
+    environment: { PORT: "$greenPort", PUO_COLOR: green, PUO_IMAGE: compose }
+    labels: { puo.color: green }
+    command:
+      - sh
+      - -c
+      - |
+        mkdir -p /tmp/www && echo '{"status":"healthy"}' > /tmp/www/health && echo "`$`$PUO_COLOR `$`$PUO_IMAGE" > /tmp/www/version && exec httpd -f -p "127.0.0.1:`$`$PORT" -h /tmp/www
+"@
+        # The sandbox's nginx and traffic file (blue active), green on the compose container's port.
+        $null = Connect-PuoEnvironment -Name noswarm -NginxConfig $ngx.Conf -NginxPath $ngx.Binary -TrafficFile $ngx.ActiveConf -DockerHost $docker.Host -ComposeProject $project `
+            -Color @{ blue = "127.0.0.1:$($ngx.BluePort)"; green = "127.0.0.1:$greenPort" } -SkipCheck
+        function Get-ProjectContainer([string] $Name) {
+            @(& docker -H $docker.Host ps -a --filter "label=com.docker.compose.project=$Name" --format '{{.Names}}' | Where-Object { $_ })
+        }
+    }
+
+    BeforeEach { Reset-Blue }
+
+    AfterAll {
+        foreach ($color in 'blue', 'green') {
+            foreach ($c in Get-ProjectContainer "$project-$color") { $null = & docker -H $docker.Host rm -f $c }
+            foreach ($n in @(& docker -H $docker.Host network ls -q --filter "label=com.docker.compose.project=$project-$color")) { $null = & docker -H $docker.Host network rm $n }
+        }
+        Disconnect-PuoEnvironment noswarm -Confirm:$false
+    }
+
+    It 'the engine is not a Swarm manager (what this Describe tests)' {
+        & docker -H $docker.Host info --format '{{.Swarm.LocalNodeState}}' | Should -Be 'inactive'
+    }
+
+    It 'refuses clearly when neither docker compose nor docker-compose is installed, and changes nothing' {
+        $path = $env:PATH
+        try {
+            $env:PATH = Join-Path $TestDrive 'empty-bin'
+            Publish-PuoDeployment -Environment noswarm -Color green -ComposeFile $composeFile -WaitSec 30 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failure
+        }
+        finally { $env:PATH = $path }
+        $failure | Should -HaveCount 1
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Deployment.NoCompose,*'
+        $failure[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        "$($failure[0])" | Should -BeLike '*apt-get install docker-compose*'
+        Get-ProjectContainer "$project-green" | Should -BeNullOrEmpty
+    }
+
+    It 'runs docker compose up for the idle colour as a project of its own, waits until it answers, and leaves traffic on blue' {
+        $before = Get-Content -Raw $ngx.ActiveConf
+        $result = Publish-PuoDeployment -Environment noswarm -Color green -ComposeFile $composeFile -WaitSec 90 -Confirm:$false -ErrorAction Stop
+        $result.Action | Should -Be 'ComposeUp'
+        $result.Status | Should -Be 'OK'
+        $result.Backends | Should -Be "127.0.0.1:$greenPort"
+        $result.Services | Should -Be (Get-ProjectContainer "$project-green")
+        & curl -sf --max-time 5 "http://127.0.0.1:$greenPort/version" | Should -Be 'green compose'
+        Get-Content -Raw $ngx.ActiveConf | Should -Be $before
+        Get-Served | Should -Be 'blue'
+    }
+
+    It 'refuses the active colour unless -Force, before running compose' {
+        Publish-PuoDeployment -Environment noswarm -Color blue -ComposeFile $composeFile -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Deployment.ActiveColor,*'
+        Get-ProjectContainer "$project-blue" | Should -BeNullOrEmpty
     }
 }

@@ -126,7 +126,7 @@ public sealed class DeploymentResult
     public string Environment { get; init; } = "";
     public string Color { get; init; } = "";
 
-    /// <summary>Created, Updated (Swarm service) or StackDeployed (docker stack deploy).</summary>
+    /// <summary>Created, Updated (Swarm service), StackDeployed (docker stack deploy) or ComposeUp (docker compose up, no Swarm).</summary>
     public string Action { get; init; } = "";
     public IReadOnlyList<string> Services { get; init; } = [];
     public string? Image { get; init; }
