@@ -106,7 +106,11 @@ public static class DeploymentService
         var names = new List<string>(containers);
         foreach (var id in services)
             names.Add(await WaitConvergedAsync(wait, id, options.Image, clock).ConfigureAwait(false));
-        var backends = (await Colors.ResolveAsync(ctx).ConfigureAwait(false)).First(c => c.Color == options.Color).Backends;
+        var backends = (await Colors.ResolveAsync(ctx).ConfigureAwait(false)).FirstOrDefault(c => c.Color == options.Color)?.Backends ?? [];
+        if (backends.Count == 0)
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoBackend",
+                $"{options.Color} was deployed ({action}: {string.Join(", ", names)}), but it has no backend to wait for: label what nginx sends traffic to " +
+                $"{Colors.ColorLabel}={options.Color}, with a published port or {Colors.PortLabel}=<port> on the host network (or give the colours with Connect-PuoEnvironment -Color).", options.Color);
         var (status, detail) = await WaitHealthyAsync(wait, backends, clock).ConfigureAwait(false);
         return new DeploymentResult
         {
@@ -150,7 +154,7 @@ public static class DeploymentService
             client.Containers.ListContainersAsync(new ContainersListParameters
             {
                 All = true,
-                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ContainerService.ProjectLabel}={project}"] = true } },
+                Filters = DockerConnections.LabelFilter($"{ContainerService.ProjectLabel}={project}"),
             }, token)).ConfigureAwait(false);
         if (listed.Count == 0)
             throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoComposeContainer",
