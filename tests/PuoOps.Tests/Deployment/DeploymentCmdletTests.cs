@@ -174,13 +174,14 @@ public sealed class DeploymentCmdletTests : IClassFixture<BlueGreenStack>, IDisp
     [DockerFact]
     public void Ctrl_C_stops_a_switch_in_its_watch_window_the_switch_stands_and_the_history_says_so()
     {
-        var (shell, pending) = _host.Start("Switch-PuoTraffic -Environment bg -To green -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 60 -MinReloadInterval 1s -Confirm:$false");
+        var (shell, pending) = _host.Start("Switch-PuoTraffic -Environment bg -To green -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 60 -MinReloadInterval 1s -Confirm:$false -Verbose");
         using (shell)
         {
+            // The file names green before the reload is confirmed; the watch window begins with this verbose line.
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!File.ReadAllText(_stack.Nginx.TrafficFile).Contains("# color: green"))
+            while (!shell.Streams.Verbose.Any(v => v.Message.StartsWith("Traffic is on green", StringComparison.Ordinal)))
             {
-                Assert.True(DateTime.UtcNow < deadline, "the switch did not happen");
+                Assert.True(DateTime.UtcNow < deadline, "the switch did not reach its watch window");
                 Thread.Sleep(50);
             }
             Thread.Sleep(500); // inside the watch window
