@@ -1,7 +1,8 @@
 # Runbook: Blue-Green Deployment, as an operator runs it in pwsh with the built module, against the sandbox nginx: its
 # front server proxies to the upstream of active.conf (the traffic file), and its blue and green servers are the two
 # colours (Connect-PuoSandbox names them with -Color). curl is the independent client that checks what nginx serves.
-# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment.
+# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment; a host without Swarm
+# (containers as colours, Publish-PuoDeployment -ComposeFile running docker compose up) at the end of this file.
 
 BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
@@ -137,5 +138,107 @@ foreach (`$i in 1..50) {
         $text | Should -Match "(?s)^# PuoOps traffic file.*# color: (blue|green)\nupstream puo_active \{\n    server 127\.0\.0\.1:(?:$($ngx.BluePort)|$($ngx.GreenPort));\n\}\n$"
         (Get-PuoTrafficState).ActiveColor | Should -BeIn @('blue', 'green')
         Get-Served | Should -BeIn @('blue', 'green')
+    }
+}
+
+Describe 'Blue-green on a host without Swarm: containers as colours, Publish-PuoDeployment -ComposeFile runs docker compose' {
+    # The sandbox engine is not a Swarm manager here (the xUnit Swarm tests leave their swarm). Blue is a plain container
+    # (docker run), green a compose project of its own started by Publish-PuoDeployment (Debian 12: the standalone
+    # docker-compose the sandbox installs); both labelled puo.color and puo.port, which is how the module finds them.
+    BeforeAll {
+        $script:docker = (Get-PuoSandboxState).Docker
+        $script:project = "puo-t-$(Get-Random)"
+        $script:upstream = "puo_t$(Get-Random)"
+        function Get-LoopbackPort {
+            $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0); $listener.Start()
+            try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+        }
+        function Get-ProjectContainer([string] $Name) {
+            @(& docker -H $docker.Host ps -a --filter "label=com.docker.compose.project=$Name" --format '{{.Names}}' | Where-Object { $_ })
+        }
+        function Wait-Version([int] $Port, [string] $Expected) {
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while ((& curl -s --max-time 2 "http://127.0.0.1:$Port/version") -ne $Expected) {
+                if ([DateTime]::UtcNow -gt $deadline) { throw "127.0.0.1:$Port did not answer /version '$Expected' within 60 s." }
+                Start-Sleep -Milliseconds 200
+            }
+        }
+        $script:bluePort, $script:greenPort = (Get-LoopbackPort), (Get-LoopbackPort)
+        # What each colour runs: busybox httpd on its port, /version saying colour and image (compose escapes $ as $$).
+        $script:httpd = 'mkdir -p /tmp/www && echo ''{"status":"healthy"}'' > /tmp/www/health && echo "$PUO_COLOR $PUO_IMAGE" > /tmp/www/version && exec httpd -f -p "127.0.0.1:$PORT" -h /tmp/www'
+        $script:blue = "$project-blue-run"
+        $null = & docker -H $docker.Host run -d --name $blue --network host --label puo.color=blue --label "puo.port=$bluePort" --label "puo.upstream=$upstream" `
+            -e "PORT=$bluePort" -e PUO_COLOR=blue -e PUO_IMAGE=run $docker.Image sh -c $httpd
+        Wait-Version $bluePort 'blue run'
+        $script:composeFile = Join-Path $TestDrive 'docker-compose.green.yml'
+        Set-Content -LiteralPath $composeFile -Value @"
+version: "2.4"
+services:
+  web:
+    image: $($docker.Image)
+    network_mode: host
+    environment: { PORT: "$greenPort", PUO_COLOR: green, PUO_IMAGE: compose }
+    labels: { puo.color: green, puo.port: "$greenPort", puo.upstream: $upstream }
+    command: ["sh", "-c", $(($httpd -replace '\$', '$$$$') | ConvertTo-Json)]
+"@
+        # A traffic file of its own naming blue; the sandbox's nginx (Publish-PuoDeployment never reloads it).
+        $script:trafficFile = Join-Path $TestDrive 'noswarm-traffic.conf'
+        Set-Content -LiteralPath $trafficFile -Value "upstream $upstream {`n    server 127.0.0.1:$bluePort;`n}" -NoNewline
+        $null = Connect-PuoEnvironment -Name noswarm -NginxConfig $ngx.Conf -NginxPath $ngx.Binary -TrafficFile $trafficFile -Upstream $upstream `
+            -DockerHost $docker.Host -ComposeProject $project -SkipCheck
+    }
+
+    AfterAll {
+        $null = & docker -H $docker.Host rm -f $blue
+        foreach ($c in Get-ProjectContainer "$project-green") { $null = & docker -H $docker.Host rm -f $c }
+        foreach ($n in @(& docker -H $docker.Host network ls -q --filter "label=com.docker.compose.project=$project-green")) { $null = & docker -H $docker.Host network rm $n }
+        Disconnect-PuoEnvironment noswarm -Confirm:$false
+    }
+
+    It 'the engine is not a Swarm manager (what this Describe tests)' {
+        & docker -H $docker.Host info --format '{{.Swarm.LocalNodeState}}' | Should -Be 'inactive'
+    }
+
+    It 'refuses clearly when neither docker compose nor docker-compose is installed, and changes nothing' {
+        $path = $env:PATH
+        try {
+            $env:PATH = Join-Path $TestDrive 'empty-bin'
+            Publish-PuoDeployment -Environment noswarm -Color green -ComposeFile $composeFile -WaitSec 30 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failure
+        }
+        finally { $env:PATH = $path }
+        $failure | Should -HaveCount 1
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Deployment.NoCompose,*'
+        $failure[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        "$($failure[0])" | Should -BeLike '*apt-get install docker-compose*'
+        Get-ProjectContainer "$project-green" | Should -BeNullOrEmpty
+    }
+
+    It 'runs docker compose up for the idle colour as a project of its own, waits until it answers, and leaves blue active' {
+        $before = Get-Content -Raw $trafficFile
+        $result = Publish-PuoDeployment -Environment noswarm -Color green -ComposeFile $composeFile -WaitSec 90 -Confirm:$false -ErrorAction Stop
+        $result.Action | Should -Be 'ComposeUp'
+        $result.Status | Should -Be 'OK'
+        $result.Backends | Should -Be "127.0.0.1:$greenPort"
+        $result.Services | Should -Be (Get-ProjectContainer "$project-green")
+        & curl -sf --max-time 5 "http://127.0.0.1:$greenPort/version" | Should -Be 'green compose'
+        & curl -sf --max-time 5 "http://127.0.0.1:$bluePort/version" | Should -Be 'blue run'
+        Get-Content -Raw $trafficFile | Should -Be $before
+    }
+
+    It 'Get-PuoTrafficState finds both colours from their labelled containers, blue active' {
+        $state = Get-PuoTrafficState -Environment noswarm
+        $state.ActiveColor | Should -Be 'blue'
+        $state.Colors.Color | Should -Be @('blue', 'green')
+        $state.Colors.Source | Should -Be @('Container', 'Container')
+        $state.Colors.Status | Should -Be @('OK', 'OK')
+        $state.Colors[0].Backends | Should -Be "127.0.0.1:$bluePort"
+        $state.Colors[0].Services | Should -Be $blue
+        $state.Colors[1].Services | Should -Be (Get-ProjectContainer "$project-green")
+    }
+
+    It 'refuses the active colour unless -Force, before running compose' {
+        Publish-PuoDeployment -Environment noswarm -Color blue -ComposeFile $composeFile -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Deployment.ActiveColor,*'
+        Get-ProjectContainer "$project-blue" | Should -BeNullOrEmpty
     }
 }

@@ -316,7 +316,8 @@ $script:PackageMap = [ordered]@{
     Base     = @('procps', 'curl')
     Postgres = @('postgresql', 'postgresql-contrib', 'postgresql-client-common')
     Redis    = @('redis-server', 'redis-tools')
-    Docker   = @('docker.io', 'busybox-static')
+    # docker-compose: Publish-PuoDeployment -ComposeFile on an engine that is not a Swarm manager (Debian 12 has no compose plugin).
+    Docker   = @('docker.io', 'busybox-static', 'docker-compose')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
     Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
     # Not a service: the headless browser the tests open Invoke-PuoDiagnostic's HTML page in. Installed when root.

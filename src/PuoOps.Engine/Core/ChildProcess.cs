@@ -17,7 +17,9 @@ public sealed record ChildOutput(int ExitCode, string StandardOutput, string Sta
 /// </summary>
 public static class ChildProcess
 {
-    public static async Task<ChildOutput> RunAsync(OperationContext ctx, string file, IEnumerable<string> arguments, string? input = null)
+    /// <param name="environment">Variables set for the child on top of those it inherits (<see cref="IsInherited"/>).</param>
+    public static async Task<ChildOutput> RunAsync(OperationContext ctx, string file, IEnumerable<string> arguments, string? input = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -30,6 +32,8 @@ public static class ChildProcess
             start.ArgumentList.Add(argument);
         foreach (var key in start.Environment.Keys.Where(k => !IsInherited(k)).ToList())
             start.Environment.Remove(key);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         using var process = new Process { StartInfo = start };
         try
         {

@@ -6,12 +6,12 @@ using PuoOps.Engine.Docker;
 namespace PuoOps.Engine.Deployment;
 
 /// <summary>A colour and where its backends come from.</summary>
-/// <param name="Services">The Swarm services of the colour (empty for colours given with -Color).</param>
+/// <param name="Services">The Swarm services (without Swarm: the containers) of the colour; empty for colours given with -Color.</param>
 internal sealed record ColorBackends(string Color, IReadOnlyList<string> Backends, string Source, IReadOnlyList<string> Services, string? Image);
 
 /// <summary>
 /// The colours of an environment: Connect-PuoEnvironment -Color when given, else the Swarm services labelled
-/// <c>puo.color</c>, each backend at <c>puo.host</c> (default 127.0.0.1) and its published ports, or for a service on
+/// <c>puo.color</c> (on an engine without Swarm, the running containers so labelled, e.g. compose services), each backend at <c>puo.host</c> (default 127.0.0.1) and its published ports, or for a service on
 /// the host network (which publishes none) the ports of its <c>puo.port</c> label. A service labelled
 /// <c>puo.upstream</c> belongs only to the environment of that upstream, so one nginx and one swarm can carry several pairs.
 /// </summary>
@@ -59,18 +59,43 @@ internal static partial class Colors
         }
         catch (PuoException ex) when (ex.ErrorId == "PuoOps.Docker.NotASwarmManager")
         {
-            throw NoColors(ctx, " (the Docker engine is not a Swarm manager)", ex);
+            return await FromContainersAsync(ctx, ex).ConfigureAwait(false);
         }
         var colors = services
             .Select(s => (Service: s, Labels: s.Spec?.Labels))
             .Where(s => s.Labels is not null && s.Labels.ContainsKey(ColorLabel))
             .GroupBy(s => s.Labels![ColorLabel], StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => new ColorBackends(g.Key, g.SelectMany(s => BackendsOf(s.Service, s.Labels!)).Distinct().ToList(), "Swarm",
-                g.Select(s => s.Service.Spec!.Name ?? s.Service.ID).ToList(), g.Select(s => s.Service.Spec!.TaskTemplate?.ContainerSpec?.Image).FirstOrDefault(i => i is not null)))
+            .Select(g => new ColorBackends(g.Key,
+                g.SelectMany(s => BackendsOf((s.Service.Endpoint?.Ports ?? []).Where(p => p.PublishedPort > 0).Select(p => (long)p.PublishedPort!.Value), s.Labels!)).Distinct().ToList(),
+                "Swarm", g.Select(s => s.Service.Spec!.Name ?? s.Service.ID).ToList(), g.Select(s => s.Service.Spec!.TaskTemplate?.ContainerSpec?.Image).FirstOrDefault(i => i is not null)))
             .ToList();
         if (colors.Count == 0)
             throw NoColors(ctx, "", null);
+        return colors;
+    }
+
+    /// <summary>
+    /// On an engine without Swarm: the running containers labelled puo.color (compose services, or docker run), with the
+    /// same labels and port rules as Swarm services.
+    /// </summary>
+    private static async Task<IReadOnlyList<ColorBackends>> FromContainersAsync(OperationContext ctx, PuoException notSwarm)
+    {
+        var containers = await DockerConnections.CallAsync(ctx, "Listing the containers labelled puo.color", null, (client, token) =>
+            client.Containers.ListContainersAsync(new ContainersListParameters
+            {
+                Filters = DockerConnections.LabelFilter(ColorLabel),
+            }, token)).ConfigureAwait(false);
+        var colors = containers
+            .Where(c => c.Labels is { } labels && labels.ContainsKey(ColorLabel) && BelongsTo(ctx, labels))
+            .GroupBy(c => c.Labels[ColorLabel], StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new ColorBackends(g.Key,
+                g.SelectMany(c => BackendsOf((c.Ports ?? []).Where(p => p.PublicPort > 0).Select(p => (long)p.PublicPort!.Value), c.Labels)).Distinct().ToList(),
+                "Container", g.Select(c => c.Names?.FirstOrDefault()?.TrimStart('/') ?? c.ID).Order(StringComparer.Ordinal).ToList(), g.Select(c => c.Image).FirstOrDefault()))
+            .ToList();
+        if (colors.Count == 0)
+            throw NoColors(ctx, " (the Docker engine is not a Swarm manager, and no running container is labelled puo.color)", notSwarm);
         return colors;
     }
 
@@ -80,11 +105,14 @@ internal static partial class Colors
         var services = await DockerConnections.CallAsync(ctx, "Listing the Swarm services labelled puo.color", null, (client, token) =>
             client.Swarm.ListServicesAsync(new ServiceListParameters
             {
-                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [ColorLabel] = true } },
+                Filters = DockerConnections.LabelFilter(ColorLabel),
             }, token)).ConfigureAwait(false);
-        return services.Where(s => s.Spec?.Labels is { } labels
-                                   && (!labels.TryGetValue(UpstreamLabel, out var upstream) || upstream == ctx.Environment.Upstream)).ToList();
+        return services.Where(s => s.Spec?.Labels is { } labels && BelongsTo(ctx, labels)).ToList();
     }
+
+    /// <summary>Labels without puo.upstream belong to every environment; with it, only to the environment of that upstream.</summary>
+    private static bool BelongsTo(OperationContext ctx, IDictionary<string, string> labels) =>
+        !labels.TryGetValue(UpstreamLabel, out var upstream) || upstream == ctx.Environment.Upstream;
 
     /// <summary>The colour of a listed service.</summary>
     public static string? ColorOf(SwarmService service) => service.Spec?.Labels is { } labels && labels.TryGetValue(ColorLabel, out var color) ? color : null;
@@ -95,10 +123,10 @@ internal static partial class Colors
         ?? throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoSuchColor",
             $"There is no colour '{color}'; the colours are {string.Join(", ", colors.Select(c => c.Color))}.", color);
 
-    private static IEnumerable<string> BackendsOf(SwarmService service, IDictionary<string, string> labels)
+    /// <summary>host:port for each published port and each port of the puo.port label, on puo.host (default 127.0.0.1).</summary>
+    private static IEnumerable<string> BackendsOf(IEnumerable<long> published, IDictionary<string, string> labels)
     {
         var host = labels.TryGetValue(HostLabel, out var h) && h.Length > 0 ? h : Loopback;
-        var published = (service.Endpoint?.Ports ?? []).Where(p => p.PublishedPort > 0).Select(p => (long)p.PublishedPort!.Value);
         var labelled = labels.TryGetValue(PortLabel, out var ports)
             ? ports.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(p => long.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : 0).Where(p => p is > 0 and < 65536)
@@ -109,7 +137,7 @@ internal static partial class Colors
     private static PuoException NoColors(OperationContext ctx, string why, Exception? inner) =>
         new(ErrorKind.NotFound, "PuoOps.Deployment.NoColors",
             $"Environment '{ctx.Environment.Name}' has no colours{why}. Give them with Connect-PuoEnvironment -Color @{{ blue = 'host:port'; green = 'host:port' }}, " +
-            $"or run each colour as a Swarm service labelled {ColorLabel}=<colour> (and {PortLabel}=<port> on the host network).", ctx.Environment.Name, inner);
+            $"or run each colour as a Swarm service (without Swarm: a container) labelled {ColorLabel}=<colour> (and {PortLabel}=<port> on the host network).", ctx.Environment.Name, inner);
 
     [GeneratedRegex(@"^[A-Za-z0-9_.-]+$")]
     private static partial Regex Word();

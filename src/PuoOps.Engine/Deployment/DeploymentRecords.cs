@@ -16,13 +16,13 @@ public sealed class ColorState
     public Status Status { get; init; }
     public string Detail { get; init; } = "";
 
-    /// <summary>Environment (Connect-PuoEnvironment -Color) or Swarm (services labelled puo.color).</summary>
+    /// <summary>Environment (Connect-PuoEnvironment -Color), Swarm (services labelled puo.color) or Container (without Swarm: containers so labelled).</summary>
     public string Source { get; init; } = "";
 
-    /// <summary>The Swarm services of the colour, if it came from Swarm.</summary>
+    /// <summary>The Swarm services (or containers) of the colour, if it came from Docker.</summary>
     public IReadOnlyList<string> Services { get; init; } = [];
 
-    /// <summary>The image the colour's Swarm service runs.</summary>
+    /// <summary>The image the colour's Swarm service (or container) runs.</summary>
     public string? Image { get; init; }
 
     public override string ToString() => $"{Color} {Status}: {string.Join(", ", Backends)}";
@@ -126,7 +126,7 @@ public sealed class DeploymentResult
     public string Environment { get; init; } = "";
     public string Color { get; init; } = "";
 
-    /// <summary>Created, Updated (Swarm service) or StackDeployed (docker stack deploy).</summary>
+    /// <summary>Created, Updated (Swarm service), StackDeployed (docker stack deploy) or ComposeUp (docker compose up, no Swarm).</summary>
     public string Action { get; init; } = "";
     public IReadOnlyList<string> Services { get; init; } = [];
     public string? Image { get; init; }

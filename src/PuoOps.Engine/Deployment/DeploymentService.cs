@@ -32,7 +32,8 @@ public sealed class PublishOptions
 /// <summary>
 /// Publish-PuoDeployment: puts a new version on the idle colour and waits until it converged and answers /health.
 /// With an image, the colour's Swarm service (label puo.color) is updated, or created from the active colour's spec;
-/// with a compose file, the runbook's own <c>docker stack deploy -c &lt;file&gt; &lt;project&gt;-&lt;colour&gt;</c> runs.
+/// with a compose file, the runbook's own <c>docker stack deploy -c &lt;file&gt; &lt;project&gt;-&lt;colour&gt;</c> runs, or on an
+/// engine that is not a Swarm manager <c>docker compose -p &lt;project&gt;-&lt;colour&gt; up -d --wait</c>.
 /// The active colour is never touched unless forced.
 /// </summary>
 public static class DeploymentService
@@ -49,14 +50,23 @@ public static class DeploymentService
         string action;
         string? previousImage = null;
         IReadOnlyList<string> services;
-        if (options.ComposeFile is { } composeFile)
+        var wait = new OperationContext(ctx.Environment, options.Wait, ctx.Cancellation, ctx.Progress, ctx.Verbose);
+        IReadOnlyList<string> containers = [];
+        if (options.ComposeFile is { } composeFile && !await IsSwarmManagerAsync(ctx).ConfigureAwait(false))
+        {
+            // A host without Swarm: the colour is a compose project of its own, so the active colour's project is never touched.
+            action = "ComposeUp";
+            containers = await ComposeUpAsync(wait, composeFile, $"{ctx.Environment.ComposeProject}-{options.Color}".ToLowerInvariant()).ConfigureAwait(false);
+            services = [];
+        }
+        else if (options.ComposeFile is { } stackFile)
         {
             var stack = $"{ctx.Environment.ComposeProject}-{options.Color}";
-            ctx.Log($"docker stack deploy -c {composeFile} {stack}");
-            var result = await ChildProcess.RunAsync(ctx, "docker", ["-H", ctx.Environment.DockerHost, "stack", "deploy", "-c", composeFile, stack]).ConfigureAwait(false);
+            ctx.Log($"docker stack deploy -c {stackFile} {stack}");
+            var result = await DockerCli.RunAsync(ctx, "docker", ["stack", "deploy", "-c", stackFile, stack]).ConfigureAwait(false);
             if (result.ExitCode != 0)
                 throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Deployment.StackDeploy",
-                    $"docker stack deploy -c {composeFile} {stack} failed (exit {result.ExitCode}): {result.Message}", composeFile);
+                    $"docker stack deploy -c {stackFile} {stack} failed (exit {result.ExitCode}): {result.Message}", stackFile);
             action = "StackDeployed";
             services = (await Colors.ListServicesAsync(ctx).ConfigureAwait(false))
                 .Where(s => Colors.ColorOf(s) == options.Color).Select(s => s.ID).ToList();
@@ -93,17 +103,63 @@ public static class DeploymentService
             }
         }
 
-        var wait = new OperationContext(ctx.Environment, options.Wait, ctx.Cancellation, ctx.Progress, ctx.Verbose);
-        var names = new List<string>();
+        var names = new List<string>(containers);
         foreach (var id in services)
             names.Add(await WaitConvergedAsync(wait, id, options.Image, clock).ConfigureAwait(false));
-        var backends = (await Colors.ResolveAsync(ctx).ConfigureAwait(false)).First(c => c.Color == options.Color).Backends;
+        var backends = (await Colors.ResolveAsync(ctx).ConfigureAwait(false)).FirstOrDefault(c => c.Color == options.Color)?.Backends ?? [];
+        if (backends.Count == 0)
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoBackend",
+                $"{options.Color} was deployed ({action}: {string.Join(", ", names)}), but it has no backend to wait for: label what nginx sends traffic to " +
+                $"{Colors.ColorLabel}={options.Color}, with a published port or {Colors.PortLabel}=<port> on the host network (or give the colours with Connect-PuoEnvironment -Color).", options.Color);
         var (status, detail) = await WaitHealthyAsync(wait, backends, clock).ConfigureAwait(false);
         return new DeploymentResult
         {
             Environment = ctx.Environment.Name, Color = options.Color, Action = action, Services = names, Image = options.Image,
             PreviousImage = previousImage, Backends = backends, Status = status, Detail = detail, Duration = clock.Elapsed,
         };
+    }
+
+    /// <summary>Whether the environment's engine is a Swarm manager (else -ComposeFile runs docker compose).</summary>
+    private static async Task<bool> IsSwarmManagerAsync(OperationContext ctx)
+    {
+        try
+        {
+            await Colors.ListServicesAsync(ctx).ConfigureAwait(false);
+            return true;
+        }
+        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Docker.NotASwarmManager")
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// <c>docker compose -p &lt;project&gt; -f &lt;file&gt; up -d --wait</c> (docker-compose v1: without --wait; the
+    /// health wait follows either way), then the names of the project's containers.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> ComposeUpAsync(OperationContext ctx, string composeFile, string project)
+    {
+        var compose = await DockerCli.FindComposeAsync(ctx).ConfigureAwait(false)
+            ?? throw new PuoException(ErrorKind.ResourceUnavailable, "PuoOps.Deployment.NoCompose",
+                $"The Docker engine at {ctx.Environment.DockerHost} is not a Swarm manager, so -ComposeFile deploys with docker compose, but this host has " +
+                "neither the docker compose plugin nor docker-compose on PATH. Install one (Debian: apt-get install docker-compose), " +
+                "or deploy with docker stack deploy on a Swarm manager (docker swarm init).", composeFile);
+        var arguments = compose.Up(project, composeFile);
+        var shown = $"{compose} {string.Join(' ', arguments.Skip(compose.Prefix.Count))}";
+        ctx.Log(shown);
+        var result = await DockerCli.RunAsync(ctx, compose.Program, arguments).ConfigureAwait(false);
+        if (result.ExitCode != 0)
+            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Deployment.ComposeUp", $"{shown} failed (exit {result.ExitCode}): {result.Message}", composeFile);
+        var listed = await DockerConnections.CallAsync(ctx, "Listing the compose project's containers", project, (client, token) =>
+            client.Containers.ListContainersAsync(new ContainersListParameters
+            {
+                All = true,
+                Filters = DockerConnections.LabelFilter($"{ContainerService.ProjectLabel}={project}"),
+            }, token)).ConfigureAwait(false);
+        if (listed.Count == 0)
+            throw new PuoException(ErrorKind.NotFound, "PuoOps.Deployment.NoComposeContainer",
+                $"{shown} succeeded, but Docker at {ctx.Environment.DockerHost} has no container of compose project {project}.", project);
+        return listed.Select(c => c.Names?.FirstOrDefault()?.TrimStart('/') ?? c.ID).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>A new service for the colour from the active colour's spec: its name with the colour swapped, the new image, the new port.</summary>

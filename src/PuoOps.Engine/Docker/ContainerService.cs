@@ -62,7 +62,7 @@ public static class ContainerService
     {
         var parameters = new ContainersListParameters { All = true };
         if (project is not null)
-            parameters.Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ProjectLabel}={project}"] = true } };
+            parameters.Filters = DockerConnections.LabelFilter($"{ProjectLabel}={project}");
         var listed = await DockerConnections.CallAsync(ctx, "Listing containers", null,
             (client, token) => client.Containers.ListContainersAsync(parameters, token)).ConfigureAwait(false);
         return services is null || services.Count == 0

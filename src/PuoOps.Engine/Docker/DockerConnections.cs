@@ -65,6 +65,10 @@ internal static class DockerConnections
     /// certificate to a daemon its ca.pem signed (a tcp:// host only). A plain tcp:// host that is not this machine
     /// is allowed but warned about: the Docker API is root on its host, and plain HTTP lets anyone on the way drive it.
     /// </summary>
+    /// <summary>The API's list filter for objects carrying <paramref name="label"/> (<c>name</c> or <c>name=value</c>).</summary>
+    internal static IDictionary<string, IDictionary<string, bool>> LabelFilter(string label) =>
+        new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [label] = true } };
+
     internal static DockerEndpoint Endpoint(string host, string? certPath)
     {
         var uri = ParseHost(host, tls: certPath is not null);

@@ -52,7 +52,7 @@ public sealed class PublishPuoDeploymentCommand : PuoCmdlet
             Color = Color, Image = Image, Variables = variables, Port = Port, Wait = TimeSpan.FromSeconds(WaitSec), Force = Force,
             ComposeFile = ComposeFile is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(ComposeFile),
         };
-        var what = ComposeFile is null ? $"Deploy {Image}" : $"docker stack deploy -c {options.ComposeFile}";
+        var what = ComposeFile is null ? $"Deploy {Image}" : $"Deploy {options.ComposeFile} (docker stack deploy on a Swarm manager, else docker compose up)";
         if (ShouldProcess($"{CurrentEnvironment.Name}: colour {Color}", what))
             WriteObject(Await(DeploymentService.PublishAsync(Context, options)));
     }

@@ -59,7 +59,7 @@ public sealed class EnvironmentTests
     [Fact]
     public void Only_the_implicit_default_environment_reads_the_process_variables()
     {
-        var saved = new[] { "REDIS_URL", "DOCKER_HOST", "PUO_API_URL", "COMPOSE_PROJECT_NAME", "PUO_NGINX_CONF", "PUO_BLOCKLIST_FILE", "PUO_ENV_FILE" }
+        var saved = new[] { "REDIS_URL", "DOCKER_HOST", "PUO_API_URL", "COMPOSE_PROJECT_NAME", "PUO_NGINX_CONF", "PUO_TRAFFIC_FILE", "PUO_BLOCKLIST_FILE", "PUO_ENV_FILE" }
             .ToDictionary(n => n, System.Environment.GetEnvironmentVariable);
         try
         {
@@ -68,6 +68,7 @@ public sealed class EnvironmentTests
             System.Environment.SetEnvironmentVariable("PUO_API_URL", "http://127.0.0.9:8009");
             System.Environment.SetEnvironmentVariable("COMPOSE_PROJECT_NAME", "xunit-implicit");
             System.Environment.SetEnvironmentVariable("PUO_NGINX_CONF", "/etc/xunit-implicit/nginx.conf");
+            System.Environment.SetEnvironmentVariable("PUO_TRAFFIC_FILE", "/etc/xunit-implicit/traffic.conf");
             System.Environment.SetEnvironmentVariable("PUO_BLOCKLIST_FILE", "/etc/xunit-implicit/deny.conf");
             System.Environment.SetEnvironmentVariable("PUO_ENV_FILE", "/srv/xunit-implicit/.env");
             using var named = PuoEnvironment.Create(new EnvironmentSettings { Name = "staging", DatabaseUrl = "postgres://u@h/db" });
@@ -76,6 +77,7 @@ public sealed class EnvironmentTests
             Assert.Equal(new Uri(EnvironmentSettings.DefaultApiUrl), named.ApiUrl);
             Assert.Equal(EnvironmentSettings.DefaultComposeProject, named.ComposeProject);
             Assert.Null(named.NginxConfig);
+            Assert.Null(named.TrafficFile);
             Assert.Null(named.BlockListFile);
             Assert.Null(named.EnvFile);
 
@@ -85,6 +87,7 @@ public sealed class EnvironmentTests
             Assert.Equal(new Uri("http://127.0.0.9:8009"), implicitDefault.ApiUrl);
             Assert.Equal("xunit-implicit", implicitDefault.ComposeProject);
             Assert.Equal("/etc/xunit-implicit/nginx.conf", implicitDefault.NginxConfig);
+            Assert.Equal("/etc/xunit-implicit/traffic.conf", implicitDefault.TrafficFile);
             Assert.Equal("/etc/xunit-implicit/deny.conf", implicitDefault.BlockListFile);
             Assert.Equal("/srv/xunit-implicit/.env", implicitDefault.EnvFile);
         }
