@@ -77,37 +77,6 @@ Describe 'Search-PuoLog help examples return what they say' {
     }
 }
 
-Describe 'Find-PuoAuthFailure help examples return what they say' {
-    It 'example 1: two addresses, most failures first, the 200 with 401 in it not counted' {
-        $found = @(Invoke-Example Find-PuoAuthFailure 1)
-        $found.IpAddress | Should -Be @('203.0.113.7', '2001:db8::1')
-        $found[0].Count | Should -Be 2
-        $found[0].Status401 | Should -Be 2
-        $found[0].Paths | Should -Be @('/api/auth/login')
-        $found[1].Status403 | Should -Be 1
-        $found[0].PSObject.TypeNames[0] | Should -Be 'PuoOps.AuthFailure'
-    }
-
-    It 'example 2: behind the trusted load balancer, the forwarded client' {
-        $found = @(Invoke-Example Find-PuoAuthFailure 2)
-        ($found | ForEach-Object { "$($_.IpAddress)=$($_.Count)" }) | Should -Be @('192.0.2.44=2', '198.51.100.9=1')
-    }
-
-    It 'example 3: one request of the JSON log in the last hour' {
-        $found = @(Invoke-Example Find-PuoAuthFailure 3)
-        $found | Should -HaveCount 1
-        $found[0].PSObject.TypeNames[0] | Should -Be 'PuoOps.AuthFailureRequest'
-        ($found[0].IpAddress, $found[0].StatusCode, $found[0].Method, $found[0].Path) | Should -Be @('192.0.2.10', 401, 'GET', '/api/memories')
-    }
-
-    It 'example 4: a regex format, with -Threshold 2' {
-        $found = @(Invoke-Example Find-PuoAuthFailure 4)
-        $found.IpAddress | Should -Be @('192.0.2.20')
-        $found[0].Status403 | Should -Be 2
-        $found[0].Paths | Should -Be @('/admin')
-    }
-}
-
 Describe 'Search-PuoLog as an operator uses it' {
     BeforeAll {
         $perf = New-Log 'performance_metrics.log' @(
