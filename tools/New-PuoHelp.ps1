@@ -275,6 +275,9 @@ try {
         if (-not $doc.Synopsis) { $problems.Add("$($command.Name): '## SYNOPSIS' is missing or empty.") }
         if (-not $doc.Description) { $problems.Add("$($command.Name): '## DESCRIPTION' is missing or empty.") }
         if ($doc.Examples.Count -lt 2) { $problems.Add("$($command.Name): $($doc.Examples.Count) example(s); at least 2 are needed under '## EXAMPLES'.") }
+        foreach ($example in $doc.Examples | Where-Object { -not $_.Check -and -not $_.NotRun }) {
+            $problems.Add("$($command.Name): '$($example.Title)' has no ``````check block asserting its outcome (or 'Not run by the tests: <why>').")
+        }
         $parameters = @(Get-HelpParameter $command $doc $inherited $problems)
         Complete-TypeList $doc $command $parameters
         Write-Command $writer $command $doc $parameters

@@ -52,6 +52,7 @@ Describe 'New-PuoHelp.ps1 with incomplete help' {
         Edit-Doc 'Get-PuoEnvironment' { param($t) $t -replace '(?s)## DESCRIPTION.*?(?=## EXAMPLES)', "## DESCRIPTION`n`n" }
         Edit-Doc 'Disconnect-PuoEnvironment' { param($t) $t -replace '(?s)### Example 2:.*?(?=## PARAMETERS)', '' }
         Edit-Doc 'Get-PuoConnectionStat' { param($t) $t -replace '### -WarningPercent', '### -NoSuchParameter' }
+        Edit-Doc 'Get-PuoTableSize' { param($t) $t -replace '(?s)```check.*?```\n', '' }
         Set-Content (Join-Path $docs 'Get-PuoNothing.md') "# Get-PuoNothing`n`n## SYNOPSIS`nStale.`n"
         $output = Join-Path $TestDrive 'bad/PuoOps.dll-Help.xml'
         $result = Invoke-Generator $docs $output
@@ -70,6 +71,7 @@ Describe 'New-PuoHelp.ps1 with incomplete help' {
         @{ Cmdlet = 'Get-PuoConnectionStat'; Problem = 'parameter -WarningPercent has no description' }
         @{ Cmdlet = 'Get-PuoConnectionStat'; Problem = 'documents -NoSuchParameter, which the cmdlet does not have' }
         @{ Cmdlet = 'Get-PuoNothing'; Problem = 'documents a cmdlet the module does not export' }
+        @{ Cmdlet = 'Get-PuoTableSize'; Problem = 'has no ```check block asserting its outcome' }
     ) {
         $lines = $result.Text -split "`n" | Where-Object { $_.Contains("$($Cmdlet)") -and $_.Contains($Problem) }
         $lines | Should -Not -BeNullOrEmpty -Because "the output was:`n$($result.Text)"
