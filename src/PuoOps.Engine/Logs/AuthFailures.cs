@@ -1,4 +1,6 @@
+using System.Net;
 using System.Runtime.InteropServices;
+using PuoOps.Engine.Security;
 
 namespace PuoOps.Engine.Logs;
 
@@ -14,6 +16,7 @@ public static class AuthFailures
         Action<ProgressInfo>? progress, CancellationToken cancellation)
     {
         var texts = new AccessLog.SharedTexts();
+        var proxies = AuthFailureGroups.Format(options.TrustedProxies);
         foreach (var chunk in LogReader.Scan(file, c => AccessLog.Scan(c.Bytes, options, texts), stats, progress, cancellation))
         {
             stats.MalformedLines += chunk.Result.Malformed;
@@ -31,6 +34,7 @@ public static class AuthFailures
                     Path = entry.Path,
                     UserAgent = entry.UserAgent,
                     Line = entry.Line,
+                    TrustedProxy = proxies,
                 };
             }
         }
@@ -39,14 +43,18 @@ public static class AuthFailures
 
 /// <summary>
 /// Totals per client address of the requests added to it. Memory grows with the number of addresses, not with
-/// the log: each address keeps its counts and a bounded list of its most frequent paths and user agents.
+/// the log: each address keeps its counts and a bounded list of its most frequent paths and user agents. The
+/// totals carry the trusted proxies of the search, for Block-PuoIpAddress to protect.
 /// </summary>
-public sealed class AuthFailureGroups
+public sealed class AuthFailureGroups(IEnumerable<IPNetwork>? trustedProxies = null)
 {
     public const int TopPaths = 5;
     public const int TopUserAgents = 3;
 
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
+    private readonly string[] _trustedProxies = Format(trustedProxies ?? []);
+
+    internal static string[] Format(IEnumerable<IPNetwork> networks) => networks.Select(IpNetworks.Format).ToArray();
 
     public void Add(AuthFailureRequest request)
     {
@@ -80,6 +88,7 @@ public sealed class AuthFailureGroups
                 LastSeen = g.Value.LastSeen,
                 Paths = g.Value.Paths.Top(TopPaths),
                 UserAgents = g.Value.UserAgents.Top(TopUserAgents),
+                TrustedProxy = _trustedProxies,
             });
 
     private sealed class Group
