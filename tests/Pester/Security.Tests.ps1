@@ -585,24 +585,16 @@ Describe 'Ctrl+C on the incident cmdlets: each stops within the deadline and lea
         }
     }
 
-    It 'Get-PuoAuditLog, waiting for a locked audit_logs, stops and leaves no query behind on the server' {
-        $lock = Start-TableLock audit_logs
+    It '<Cmdlet>, waiting for a locked <Table> table, stops and leaves no query behind on the server' -ForEach @(
+        @{ Cmdlet = 'Get-PuoAuditLog'; Table = 'audit_logs' }
+        @{ Cmdlet = 'Get-PuoAffectedUser'; Table = 'memories' }
+    ) {
+        $lock = Start-TableLock $Table
         try {
-            $run = Start-Run 'Get-PuoAuditLog -Since 30d'
-            Wait-Until { (Get-WaitingModuleQuery audit_logs) -eq '1' } | Should -BeTrue
+            $run = Start-Run "$Cmdlet -Since 30d"
+            Wait-Until { (Get-WaitingModuleQuery $Table) -eq '1' } | Should -BeTrue
             Stop-Run $run | Should -Be 'Stopped'
-            Wait-Until { (Get-WaitingModuleQuery audit_logs) -eq '0' } -DeadlineSec 10 | Should -BeTrue -Because 'Ctrl+C cancels the query on the server'
-        }
-        finally { Stop-TableLock $lock }
-    }
-
-    It 'Get-PuoAffectedUser, waiting for a locked memories table, stops and leaves no query behind on the server' {
-        $lock = Start-TableLock memories
-        try {
-            $run = Start-Run 'Get-PuoAffectedUser -Since 30d'
-            Wait-Until { (Get-WaitingModuleQuery memories) -eq '1' } | Should -BeTrue
-            Stop-Run $run | Should -Be 'Stopped'
-            Wait-Until { (Get-WaitingModuleQuery memories) -eq '0' } -DeadlineSec 10 | Should -BeTrue -Because 'Ctrl+C cancels the query on the server'
+            Wait-Until { (Get-WaitingModuleQuery $Table) -eq '0' } -DeadlineSec 10 | Should -BeTrue -Because 'Ctrl+C cancels the query on the server'
         }
         finally { Stop-TableLock $lock }
     }
