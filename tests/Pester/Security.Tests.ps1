@@ -124,6 +124,36 @@ Describe 'Find-PuoAuthFailure | Block-PuoIpAddress, the runbook''s grep and ipta
         Get-StatusFrom 127.0.0.92 | Should -Be 200
         (Get-PuoBlockedIpAddress | Where-Object Reason -eq 'pester: auth failures').IpAddress | Sort-Object | Should -Be @('127.0.0.91', '198.18.50.1')
     }
+
+    It 'refuses the proxies Find-PuoAuthFailure trusted, which its results carry, unless -Force' {
+        # Behind the proxy 198.18.60.1: its own probes (no forwarded-for) count for the proxy itself, and blocking it
+        # would block every client behind it. It is no loopback or host address: only the carried -TrustedProxy protects it.
+        $proxyLog = Join-Path ([IO.Path]::GetTempPath()) "pester-proxy-$(Get-Random).log"
+        try {
+            $probe = '198.18.60.1 - - [29/Nov/2026:10:00:01 +0000] "GET /api/users/me HTTP/1.1" 401 5 "-" "probe/1" "-"'
+            $attack = '198.18.60.1 - - [29/Nov/2026:10:00:02 +0000] "POST /auth/login HTTP/1.1" 401 5 "-" "hydra" "198.18.61.9"'
+            Set-Content -LiteralPath $proxyLog (@($probe) * 3 + @($attack) * 3)
+            $found = @(Find-PuoAuthFailure -Path $proxyLog -TrustedProxy 198.18.60.0/24)
+            $found.IpAddress | Should -Be @('198.18.60.1', '198.18.61.9')
+            $found.TrustedProxy | Should -Be @('198.18.60.0/24', '198.18.60.0/24')
+
+            $reloads = Get-ReloadCount
+            $blocked = @($found | Block-PuoIpAddress -Reason 'pester: behind a proxy' -Confirm:$false -ErrorVariable refused -ErrorAction SilentlyContinue)
+            $blocked.IpAddress | Should -Be @('198.18.61.9')
+            $refused.Count | Should -Be 1
+            $refused[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Security.ProtectedAddress,*'
+            $refused[0].TargetObject | Should -Be '198.18.60.1'
+            $refused[0].Exception.Message | Should -BeLike '*198.18.60.0/24 is a trusted proxy*'
+            Get-ReloadCount | Should -Be ($reloads + 1)
+            @(Get-PuoBlockedIpAddress | Where-Object Reason -eq 'pester: behind a proxy').IpAddress | Should -Be @('198.18.61.9')
+
+            # -Force lifts the refusal (shown with -WhatIf, so nothing changes).
+            $null = $found | Block-PuoIpAddress -Force -WhatIf -ErrorVariable forced
+            $forced.Count | Should -Be 0
+            Get-ReloadCount | Should -Be ($reloads + 1)
+        }
+        finally { Remove-Item -LiteralPath $proxyLog }
+    }
 }
 
 Describe 'Block-PuoIpAddress -Firewall inside a network namespace' {
@@ -259,5 +289,107 @@ Describe 'Data Breach Response: preserve evidence' {
         { Save-PuoIncidentEvidence -LogPath (Join-Path $work 'nope') -Destination (Join-Path $work 'none') -ErrorAction Stop } |
             Should -Throw -ErrorId 'PuoOps.Security.LogPathNotFound*'
         Join-Path $work 'none' | Should -Not -Exist
+    }
+}
+Describe 'Ctrl+C on the incident cmdlets: each stops within the deadline and leaves nothing half-done' {
+    BeforeAll {
+        $script:connection = Get-PuoSandboxConnection -Name 'ctrl-c'
+
+        function Start-Run([string] $Script, [object] $Argument) {
+            # $Script in a runspace of its own (module imported, sandbox connected), started without waiting; $arg is $Argument.
+            $runspace = [runspacefactory]::CreateRunspace()
+            $runspace.Open()
+            $shell = [powershell]::Create()
+            $shell.Runspace = $runspace
+            $null = $shell.AddScript("param(`$module, `$connection, `$arg) Import-Module `$module; `$null = Connect-PuoEnvironment @connection -Default`n$Script").
+                AddArgument((Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1')).AddArgument($connection).AddArgument($Argument)
+            [pscustomobject]@{ Shell = $shell; Runspace = $runspace; Pending = $shell.BeginInvoke() }
+        }
+
+        function Wait-Until([scriptblock] $Condition, [int] $DeadlineSec = 60) {
+            $deadline = [DateTime]::UtcNow.AddSeconds($DeadlineSec)
+            while (-not (& $Condition) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 20 }
+            [bool](& $Condition)
+        }
+
+        function Stop-Run($Run) {
+            # Ctrl+C (PowerShell.Stop is what it calls); returns the state the run ended in, or 'Running' past the deadline.
+            try {
+                $Run.Pending.IsCompleted | Should -BeFalse -Because 'the cmdlet must still be running when Ctrl+C comes'
+                $stop = $Run.Shell.BeginStop($null, $null)
+                if (-not $stop.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(10))) { return 'Running' }
+                "$($Run.Shell.InvocationStateInfo.State)"
+            }
+            finally { $Run.Shell.Dispose(); $Run.Runspace.Dispose() }
+        }
+
+        function Start-TableLock([string] $Table) {
+            # A psql session that holds an exclusive lock on $Table, so that any query of it waits. Ended by Stop-TableLock.
+            $pg = $state.Postgres
+            $info = [Diagnostics.ProcessStartInfo]::new((Join-Path $pg.BinDir 'psql'))
+            foreach ($a in '-X', '-q', '-h', $pg.Host, '-p', "$($pg.Port)", '-U', $pg.User, '-d', $pg.Database,
+                '-c', "BEGIN; LOCK TABLE $Table IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);") { $info.ArgumentList.Add($a) }
+            $info.Environment['PGPASSWORD'] = $pg.Password
+            $info.Environment['PGAPPNAME'] = 'pester-lock'
+            $info.RedirectStandardOutput = $true; $info.RedirectStandardError = $true
+            $process = [Diagnostics.Process]::Start($info)
+            Wait-Until { (Invoke-Psql "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'pester-lock' AND l.relation = '$Table'::regclass AND l.granted") -eq '1' } |
+                Should -BeTrue
+            $process
+        }
+
+        function Stop-TableLock($Process) {
+            $null = Invoke-Psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pester-lock'"
+            if (-not $Process.WaitForExit(10000)) { $Process.Kill() }
+            $Process.Dispose()
+        }
+
+        function Get-WaitingModuleQuery([string] $Table) {
+            # The queries of $Table waiting on the server for the lock (only the cmdlet's own, in this sandbox).
+            Invoke-Psql "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND wait_event_type = 'Lock' AND query ILIKE '%$Table%' AND pid <> pg_backend_pid()"
+        }
+    }
+
+    It '<Cmdlet>, waiting for a locked <Table> table, stops and leaves no query behind on the server' -ForEach @(
+        @{ Cmdlet = 'Get-PuoAuditLog'; Table = 'audit_logs' }
+        @{ Cmdlet = 'Get-PuoAffectedUser'; Table = 'memories' }
+    ) {
+        $lock = Start-TableLock $Table
+        try {
+            $run = Start-Run "$Cmdlet -Since 30d"
+            Wait-Until { (Get-WaitingModuleQuery $Table) -eq '1' } | Should -BeTrue
+            Stop-Run $run | Should -Be 'Stopped'
+            Wait-Until { (Get-WaitingModuleQuery $Table) -eq '0' } -DeadlineSec 10 | Should -BeTrue -Because 'Ctrl+C cancels the query on the server'
+        }
+        finally { Stop-TableLock $lock }
+    }
+
+    It 'Save-PuoIncidentEvidence, in the middle of a large archive, stops and leaves no evidence folder' {
+        $work = Join-Path ([IO.Path]::GetTempPath()) "pester-evidence-ctrlc-$(Get-Random)"
+        $null = New-Item -ItemType Directory (Join-Path $work 'logs'), (Join-Path $work 'out')
+        try {
+            # 384 MB that gzip cannot shrink (a random MiB repeats beyond deflate's 32 KB window): seconds to archive.
+            $block = [byte[]]::new(1MB); [Random]::new(17).NextBytes($block)
+            $file = [IO.File]::Create((Join-Path $work 'logs/api_server.log'))
+            try { foreach ($i in 1..384) { $file.Write($block, 0, $block.Length) } } finally { $file.Dispose() }
+            $run = Start-Run 'Save-PuoIncidentEvidence -LogPath $arg/logs -Destination $arg/out' $work
+            # The archive is written first (the dumps after it): wait until it has begun to grow.
+            Wait-Until { @(Get-ChildItem (Join-Path $work 'out') -Recurse -File -Force | Where-Object Length -gt 0).Count -gt 0 } | Should -BeTrue
+            Stop-Run $run | Should -Be 'Stopped'
+            @(Get-ChildItem (Join-Path $work 'out') -Force) | Should -BeNullOrEmpty -Because 'a half-written archive must not look like evidence'
+        }
+        finally { Remove-Item $work -Recurse -Force }
+    }
+
+    It 'Block-PuoIpAddress, in the middle of a long pipeline of addresses, stops before writing or reloading anything' {
+        $before = [IO.File]::ReadAllBytes($ngx.BlockList)
+        $reloads = Get-ReloadCount
+        $sent = [hashtable]::Synchronized(@{ Count = 0 })
+        $run = Start-Run '1..200000 | ForEach-Object { $arg.Count = $_; "198.18.$([math]::Floor($_ / 250) % 256).$($_ % 250 + 1)" } |
+            Block-PuoIpAddress -Reason "pester: ctrl+c" -Force -Confirm:$false' $sent
+        Wait-Until { $sent.Count -ge 1000 } | Should -BeTrue
+        Stop-Run $run | Should -Be 'Stopped'
+        [IO.File]::ReadAllBytes($ngx.BlockList) | Should -Be $before
+        Get-ReloadCount | Should -Be $reloads
     }
 }

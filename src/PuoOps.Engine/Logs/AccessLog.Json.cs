@@ -38,7 +38,7 @@ public static partial class AccessLog
             }
             if (fields.Status is not { } code || fields.Address is null || !options.Wants(code))
                 return Parsed.NotWanted; // another status, or an event that is not a request
-            if (!TryAddress(Encoding.UTF8.GetBytes(fields.Address), out var remote))
+            if (texts.Addresses.Get(Encoding.UTF8.GetBytes(fields.Address), Address) is not { } remote)
                 return Parsed.Malformed;
             var (method, path) = fields.Path is null ? SplitRequest(fields.Request) : (fields.Method, PathOf(fields.Path));
             request = new Request(fields.Time, remote, fields.Forwarded, code, fields.Method ?? method, path, fields.UserAgent);

@@ -73,7 +73,7 @@ public static partial class AccessLog
     }
 
     /// <summary>One wanted request of a chunk; <see cref="Index"/> counts from the chunk's first line (0).</summary>
-    internal sealed record Entry(long Index, DateTimeOffset? Time, string IpAddress, string RemoteAddress, int Status,
+    internal readonly record struct Entry(long Index, DateTimeOffset? Time, string IpAddress, string RemoteAddress, int Status,
         string? Method, string? Path, string? UserAgent, string? Line);
 
     internal sealed record ChunkResult(List<Entry> Entries, long Malformed);
@@ -85,11 +85,20 @@ public static partial class AccessLog
         Wanted,
     }
 
-    internal static ChunkResult Scan(ReadOnlySpan<byte> bytes, AccessLogOptions options)
+    /// <summary>What the chunks of one file share: the texts and the client addresses decoded so far.</summary>
+    internal sealed class SharedTexts
     {
-        if (options.Format is null or AccessLogFormat.Nginx && options.Pattern is null && ScanStatusFields(bytes, options) is { } fast)
+        // Slots for several times the distinct addresses an incident log typically has (thousands), and for the
+        // methods, paths and user agents, which repeat far more; a few MB at most.
+        public readonly TextCache Addresses = new(1 << 14);
+        public readonly TextCache Texts = new(1 << 12);
+    }
+
+    internal static ChunkResult Scan(ReadOnlySpan<byte> bytes, AccessLogOptions options, SharedTexts texts)
+    {
+        if (options.Format is null or AccessLogFormat.Nginx && options.Pattern is null && ScanStatusFields(bytes, options, texts) is { } fast)
             return fast;
-        var reader = new LineReader(options);
+        var reader = new LineReader(options, texts);
         var index = 0L;
         for (var start = 0; start < bytes.Length; index++)
         {
@@ -101,29 +110,25 @@ public static partial class AccessLog
     }
 
     /// <summary>
-    /// The fast path for nginx: one vectorized pass finds every status field of the chunk. With exactly one per line,
-    /// no line can be malformed for lack of one, and only the lines with a wanted status are read; otherwise null,
-    /// and the caller reads the chunk line by line.
+    /// The fast path for nginx: one vectorized pass finds every status field of the chunk and counts its lines. With
+    /// exactly one field per line, no line can be malformed for lack of one, and only the lines with a wanted status
+    /// are read; otherwise null, and the caller reads the chunk line by line.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // once per chunk: skip the slow first JIT tier
-    private static ChunkResult? ScanStatusFields(ReadOnlySpan<byte> bytes, AccessLogOptions options)
+    private static ChunkResult? ScanStatusFields(ReadOnlySpan<byte> bytes, AccessLogOptions options, SharedTexts texts)
     {
-        var wanted = new List<int>();
-        if (NginxStatusFields.Find(bytes, options, wanted) != LogChunk.CountLines(bytes))
+        var wanted = new List<NginxStatusFields.Field>();
+        var (fields, lines) = NginxStatusFields.Find(bytes, options, wanted);
+        if (fields != lines)
             return null;
-        var reader = new LineReader(options);
-        var index = 0L;
-        var counted = 0;
+        var reader = new LineReader(options, texts);
         var previous = -1;
         foreach (var field in wanted)
         {
-            var start = bytes[..field].LastIndexOf((byte)'\n') + 1;
-            if (start == previous)
+            if (field.Line == previous)
                 continue; // a second status-like field in the same line
-            previous = start;
-            index += bytes[counted..start].Count((byte)'\n');
-            counted = start;
-            reader.Read(bytes[start..LineEnd(bytes, field)], index);
+            previous = field.Line;
+            reader.Read(bytes[(bytes[..field.Position].LastIndexOf((byte)'\n') + 1)..LineEnd(bytes, field.Position)], field.Line);
         }
         return reader.Result;
     }
@@ -133,12 +138,12 @@ public static partial class AccessLog
 
     /// <summary>
     /// Reads the lines of one chunk, each in its format (by its look when none is given), keeping the wanted requests
-    /// and counting the malformed lines. Texts that repeat within the chunk (user agents, paths, times) are decoded once.
+    /// and counting the malformed lines. Texts that repeat (addresses, user agents, paths) come from <paramref name="texts"/>;
+    /// times repeat within the same second, and are parsed again only when they change.
     /// </summary>
-    private sealed partial class LineReader(AccessLogOptions options)
+    private sealed partial class LineReader(AccessLogOptions options, SharedTexts texts)
     {
         private readonly List<Entry> _entries = [];
-        private readonly Dictionary<int, (byte[] Bytes, string Text)> _texts = [];
         private readonly byte[] _lastTime = new byte[40];
         private int _lastTimeLength = -1;
         private DateTimeOffset? _time;
@@ -186,7 +191,7 @@ public static partial class AccessLog
             var addressEnd = line.IndexOf((byte)' ');
             var timeStart = line.IndexOf(" ["u8);
             var requestStart = line[..requestEnd].IndexOf("] \""u8);
-            if (addressEnd <= 0 || timeStart < addressEnd || requestStart < timeStart || !TryAddress(line[..addressEnd], out var remote))
+            if (addressEnd <= 0 || timeStart < addressEnd || requestStart < timeStart || texts.Addresses.Get(line[..addressEnd], Address) is not { } remote)
                 return Parsed.Malformed;
             var (method, path) = SplitRequest(line[(requestStart + 3)..requestEnd]);
             // After the status: the body size, then the quoted referer, user agent and forwarded-for.
@@ -206,7 +211,7 @@ public static partial class AccessLog
                 return Parsed.Malformed;
             if (!options.Wants(status))
                 return Parsed.NotWanted;
-            if (!TryAddress(Encoding.UTF8.GetBytes(match.Groups["ip"].Value), out var remote))
+            if (texts.Addresses.Get(Encoding.UTF8.GetBytes(match.Groups["ip"].Value), Address) is not { } remote)
                 return Parsed.Malformed;
             string? Group(string name) => match.Groups[name] is { Success: true } g ? g.Value : null;
             var time = Group("time") is { } text && LogTime.TryFind(text, out var t) ? t : (DateTimeOffset?)null;
@@ -252,19 +257,7 @@ public static partial class AccessLog
         /// <summary>A field's text; null for nginx's "-" (empty).</summary>
         private string? FieldText(ReadOnlySpan<byte> text) => text.IsEmpty || text.SequenceEqual("-"u8) ? null : Text(text);
 
-        /// <summary>The text of some bytes, the same string for the same bytes within the chunk.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private string Text(ReadOnlySpan<byte> bytes)
-        {
-            var hash = new HashCode();
-            hash.AddBytes(bytes);
-            var key = hash.ToHashCode();
-            if (_texts.TryGetValue(key, out var seen) && bytes.SequenceEqual(seen.Bytes))
-                return seen.Text;
-            var text = Encoding.UTF8.GetString(bytes);
-            _texts[key] = (bytes.ToArray(), text);
-            return text;
-        }
+        private string Text(ReadOnlySpan<byte> bytes) => texts.Texts.Get(bytes, static b => Encoding.UTF8.GetString(b))!;
     }
 
     private static int LineEnd(ReadOnlySpan<byte> bytes, int position)
@@ -318,27 +311,19 @@ public static partial class AccessLog
     }
 
     /// <summary>
-    /// A client address as the one text the totals group by: IPv6 in its short form, ::ffff:a.b.c.d as a.b.c.d. An
-    /// IPv4 address already written that way (as nginx writes it) is taken as it is, without a parse.
+    /// A client address as the one text the totals group by: IPv6 in its short form, ::ffff:a.b.c.d as a.b.c.d; null if
+    /// it is none. An IPv4 address already written that way (as nginx writes it) is taken as it is, without a parse.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool TryAddress(ReadOnlySpan<byte> text, out string address)
+    private static string? Address(ReadOnlySpan<byte> text)
     {
-        address = "";
         if (text.Length is 0 or > 64)
-            return false;
+            return null;
         if (IsPlainIPv4(text))
-        {
-            address = Encoding.ASCII.GetString(text);
-            return true;
-        }
+            return Encoding.ASCII.GetString(text);
         Span<char> chars = stackalloc char[text.Length];
         for (var i = 0; i < text.Length; i++)
             chars[i] = (char)text[i];
-        if (!IPAddress.TryParse(chars, out var parsed))
-            return false;
-        address = Normalize(parsed).ToString();
-        return true;
+        return IPAddress.TryParse(chars, out var parsed) ? Normalize(parsed).ToString() : null;
     }
 
     /// <summary>Four decimal parts of 0 to 255 without leading zeros: the form IPAddress.ToString writes.</summary>

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Runtime.InteropServices;
+using PuoOps.Engine.Security;
 
 namespace PuoOps.Engine.Logs;
 
@@ -13,7 +15,9 @@ public static class AuthFailures
     public static IEnumerable<AuthFailureRequest> Requests(string file, AccessLogOptions options, LogScanStats stats,
         Action<ProgressInfo>? progress, CancellationToken cancellation)
     {
-        foreach (var chunk in LogReader.Scan(file, c => AccessLog.Scan(c.Bytes, options), stats, progress, cancellation))
+        var texts = new AccessLog.SharedTexts();
+        var proxies = AuthFailureGroups.Format(options.TrustedProxies);
+        foreach (var chunk in LogReader.Scan(file, c => AccessLog.Scan(c.Bytes, options, texts), stats, progress, cancellation))
         {
             stats.MalformedLines += chunk.Result.Malformed;
             foreach (var entry in chunk.Result.Entries)
@@ -30,6 +34,7 @@ public static class AuthFailures
                     Path = entry.Path,
                     UserAgent = entry.UserAgent,
                     Line = entry.Line,
+                    TrustedProxy = proxies,
                 };
             }
         }
@@ -38,14 +43,18 @@ public static class AuthFailures
 
 /// <summary>
 /// Totals per client address of the requests added to it. Memory grows with the number of addresses, not with
-/// the log: each address keeps its counts and a bounded list of its most frequent paths and user agents.
+/// the log: each address keeps its counts and a bounded list of its most frequent paths and user agents. The
+/// totals carry the trusted proxies of the search, for Block-PuoIpAddress to protect.
 /// </summary>
-public sealed class AuthFailureGroups
+public sealed class AuthFailureGroups(IEnumerable<IPNetwork>? trustedProxies = null)
 {
     public const int TopPaths = 5;
     public const int TopUserAgents = 3;
 
     private readonly Dictionary<string, Group> _groups = new(StringComparer.Ordinal);
+    private readonly string[] _trustedProxies = Format(trustedProxies ?? []);
+
+    internal static string[] Format(IEnumerable<IPNetwork> networks) => networks.Select(IpNetworks.Format).ToArray();
 
     public void Add(AuthFailureRequest request)
     {
@@ -79,6 +88,7 @@ public sealed class AuthFailureGroups
                 LastSeen = g.Value.LastSeen,
                 Paths = g.Value.Paths.Top(TopPaths),
                 UserAgents = g.Value.UserAgents.Top(TopUserAgents),
+                TrustedProxy = _trustedProxies,
             });
 
     private sealed class Group
@@ -94,23 +104,57 @@ public sealed class AuthFailureGroups
 /// The most frequent strings of a stream in bounded memory (Metwally et al.'s Space-Saving): at most
 /// <c>capacity</c> are tracked, and a new one replaces the least counted. Exact while there are fewer distinct
 /// strings than that; beyond, every string more frequent than 1/capacity of the stream is still kept.
+/// Kept in two small arrays searched in order: the strings of a log scan are shared instances (see
+/// <see cref="TextCache"/>), so a repeated one is found by reference, without reading a character.
 /// </summary>
 internal sealed class TopCounter(int capacity)
 {
-    private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
+    private string[] _items = new string[Math.Min(capacity, 8)];
+    private long[] _counts = new long[Math.Min(capacity, 8)];
+    private int _used;
 
     public void Add(string item)
     {
-        if (_counts.Count < capacity || _counts.ContainsKey(item))
+        var found = IndexOf(item);
+        if (found >= 0)
         {
-            CollectionsMarshal.GetValueRefOrAddDefault(_counts, item, out _)++;
+            _counts[found]++;
             return;
         }
-        var evicted = _counts.MinBy(c => c.Value);
-        _counts.Remove(evicted.Key);
-        _counts[item] = evicted.Value + 1;
+        if (_used < capacity)
+        {
+            if (_used == _items.Length)
+            {
+                Array.Resize(ref _items, Math.Min(capacity, 2 * _used));
+                Array.Resize(ref _counts, _items.Length);
+            }
+            (_items[_used], _counts[_used]) = (item, 1);
+            _used++;
+            return;
+        }
+        var least = 0;
+        for (var i = 1; i < _used; i++)
+            least = _counts[i] < _counts[least] ? i : least;
+        (_items[least], _counts[least]) = (item, _counts[least] + 1);
+    }
+
+    private int IndexOf(string item)
+    {
+        for (var i = 0; i < _used; i++)
+        {
+            if (ReferenceEquals(_items[i], item))
+                return i;
+        }
+        // The same text in another instance: from another file, or decoded again after it left the cache.
+        for (var i = 0; i < _used; i++)
+        {
+            if (string.Equals(_items[i], item, StringComparison.Ordinal))
+                return i;
+        }
+        return -1;
     }
 
     public string[] Top(int count) =>
-        _counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key, StringComparer.Ordinal).Take(count).Select(c => c.Key).ToArray();
+        Enumerable.Range(0, _used).OrderByDescending(i => _counts[i]).ThenBy(i => _items[i], StringComparer.Ordinal).Take(count)
+            .Select(i => _items[i]).ToArray();
 }

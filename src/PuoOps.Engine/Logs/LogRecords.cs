@@ -54,6 +54,11 @@ public sealed class AuthFailureRequest
     public string? UserAgent { get; init; }
     /// <summary>The whole line; set with -Raw.</summary>
     public string? Line { get; init; }
+    /// <summary>
+    /// The -TrustedProxy networks the search was given. Block-PuoIpAddress binds them by name and refuses to block them
+    /// (unless -Force): a proxy that shows up as a client (its own requests, or no forwarded-for) must not be blocked.
+    /// </summary>
+    public string[] TrustedProxy { get; init; } = [];
 
     public override string ToString() => $"{IpAddress} {StatusCode} {Method} {Path}";
 }
@@ -73,6 +78,11 @@ public sealed class AuthFailure
     public string[] Paths { get; init; } = [];
     /// <summary>The most frequent user agents, most first; at most three.</summary>
     public string[] UserAgents { get; init; } = [];
+    /// <summary>
+    /// The -TrustedProxy networks the search was given. Block-PuoIpAddress binds them by name and refuses to block them
+    /// (unless -Force): a proxy that shows up as a client (its own requests, or no forwarded-for) must not be blocked.
+    /// </summary>
+    public string[] TrustedProxy { get; init; } = [];
 
     public override string ToString() => IpAddress;
 }

@@ -28,13 +28,25 @@ public sealed class ProtectedAddresses
             if (System.Environment.GetEnvironmentVariable(variable)?.Split(' ')[0] is { Length: > 0 } client && IPAddress.TryParse(client, out var caller))
                 networks.Add((IpNetworks.Host(caller), $"your own address ({variable})"));
         foreach (var proxy in trustedProxies)
-            networks.Add((IpNetworks.Parse(proxy), "a trusted proxy (-TrustedProxy)"));
+            networks.Add((IpNetworks.Parse(proxy), TrustedProxy));
         var configuration = await NginxControl.ReadAsync(ctx, await NginxInstance.ResolveAsync(ctx).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var directive in configuration.Directives("set_real_ip_from"))
             if (directive.Arguments is [var proxy, ..] && IpNetworks.TryParse(proxy) is { } network) // not unix: or a host name
                 networks.Add((network, "a proxy nginx trusts (set_real_ip_from)"));
         return new ProtectedAddresses(networks);
     }
+
+    /// <summary>Protects more trusted proxies: those named by the records piped in (each network once).</summary>
+    public void AddTrustedProxies(IEnumerable<string> proxies)
+    {
+        foreach (var network in proxies.Select(p => IpNetworks.Parse(p)))
+        {
+            if (!_networks.Contains((network, TrustedProxy)))
+                _networks.Add((network, TrustedProxy));
+        }
+    }
+
+    private const string TrustedProxy = "a trusted proxy (-TrustedProxy)";
 
     /// <summary>Why blocking <paramref name="network"/> would lock someone out, or null when it would not.</summary>
     public string? Conflict(IPNetwork network) =>

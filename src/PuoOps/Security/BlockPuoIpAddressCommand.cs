@@ -31,8 +31,9 @@ public sealed class BlockPuoIpAddressCommand : PuoCmdlet
     [ValidateRange(1, 128)]
     public int IPv6PrefixLength { get; set; } = 128;
 
-    [Parameter]
-    [ValidateNotNullOrEmpty]
+    /// <summary>Typed, or bound by name from Find-PuoAuthFailure's records (the proxies that search trusted).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNull] // not empty too: a record of a search without proxies carries none
     public string[] TrustedProxy { get; set; } = [];
 
     [Parameter]
@@ -44,7 +45,14 @@ public sealed class BlockPuoIpAddressCommand : PuoCmdlet
             _protected = Await(ProtectedAddresses.ReadAsync(Context, TrustedProxy));
     }
 
-    protected override void Process() => ForEachItem(IpAddress, text =>
+    protected override void Process()
+    {
+        if (FromPipeline(nameof(TrustedProxy)))
+            _protected?.AddTrustedProxies(TrustedProxy);
+        ForEachItem(IpAddress, Block);
+    }
+
+    private void Block(string text)
     {
         var network = IpNetworks.Parse(text, IPv6PrefixLength);
         if (!_seen.Add(network))
@@ -55,7 +63,7 @@ public sealed class BlockPuoIpAddressCommand : PuoCmdlet
         var where = Firewall ? "Block in nginx and the firewall" : "Block in nginx";
         if (ShouldProcess(IpNetworks.Format(network) + (string.IsNullOrWhiteSpace(Reason) ? "" : $" ({Reason})"), where))
             _requests.Add(new IpRequest(text, network));
-    });
+    }
 
     protected override void End()
     {

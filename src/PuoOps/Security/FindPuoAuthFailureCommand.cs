@@ -62,7 +62,7 @@ public sealed class FindPuoAuthFailureCommand : LogFileCommand
 
     protected override void End()
     {
-        var groups = new AuthFailureGroups();
+        var groups = new AuthFailureGroups(_options!.TrustedProxies);
         ReadFiles(file =>
         {
             foreach (var request in AuthFailures.Requests(file, _options!, Stats, WriteProgress, StopToken))
