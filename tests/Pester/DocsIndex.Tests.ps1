@@ -5,6 +5,16 @@ BeforeAll {
     $repo = (Resolve-Path "$PSScriptRoot/../..").Path
     $tool = Join-Path $repo 'tools/Update-PuoDocsIndex.ps1'
     $exported = (Import-PowerShellDataFile (Join-Path $repo 'PuoOps.psd1')).CmdletsToExport
+
+    function Copy-DocsInput([string] $Name) {
+        # What the tool reads and writes, copied into a scratch repository: the tool, the manifest, both READMEs, the pages.
+        $copy = Join-Path $TestDrive $Name
+        $null = New-Item -ItemType Directory -Path "$copy/tools", "$copy/docs/cmdlets"
+        Copy-Item -LiteralPath $tool -Destination "$copy/tools/"
+        Copy-Item -LiteralPath (Join-Path $repo 'PuoOps.psd1'), (Join-Path $repo 'README.md') -Destination $copy
+        Copy-Item -Path (Join-Path $repo 'docs/cmdlets/*.md') -Destination "$copy/docs/cmdlets/"
+        $copy
+    }
 }
 
 Describe 'The generated cmdlet index' {
@@ -28,11 +38,7 @@ Describe 'The generated cmdlet index' {
 
     It 'detects a stale index and names the file, without writing' {
         # A copy of the repository's inputs in which one synopsis changed: the check must name both indexes.
-        $copy = Join-Path $TestDrive 'repo'
-        $null = New-Item -ItemType Directory -Path "$copy/tools", "$copy/docs/cmdlets"
-        Copy-Item -LiteralPath $tool -Destination "$copy/tools/"
-        Copy-Item -LiteralPath (Join-Path $repo 'PuoOps.psd1'), (Join-Path $repo 'README.md') -Destination $copy
-        Copy-Item -Path (Join-Path $repo 'docs/cmdlets/*.md') -Destination "$copy/docs/cmdlets/"
+        $copy = Copy-DocsInput 'repo'
         $page = "$copy/docs/cmdlets/Get-PuoTableSize.md"
         (Get-Content -LiteralPath $page -Raw) -replace '(?m)(?<=^## SYNOPSIS\r?\n).*', 'A changed synopsis.' | Set-Content -LiteralPath $page -NoNewline
         $before = Get-Content -LiteralPath "$copy/README.md" -Raw
@@ -49,11 +55,7 @@ Describe 'The generated cmdlet index' {
     }
 
     It 'refuses a page without a Runbook line, naming it' {
-        $copy = Join-Path $TestDrive 'norunbook'
-        $null = New-Item -ItemType Directory -Path "$copy/tools", "$copy/docs/cmdlets"
-        Copy-Item -LiteralPath $tool -Destination "$copy/tools/"
-        Copy-Item -LiteralPath (Join-Path $repo 'PuoOps.psd1'), (Join-Path $repo 'README.md') -Destination $copy
-        Copy-Item -Path (Join-Path $repo 'docs/cmdlets/*.md') -Destination "$copy/docs/cmdlets/"
+        $copy = Copy-DocsInput 'norunbook'
         $page = "$copy/docs/cmdlets/Stop-PuoQuery.md"
         (Get-Content -LiteralPath $page) | Where-Object { $_ -notmatch '^Runbook:' } | Set-Content -LiteralPath $page
         { & "$copy/tools/Update-PuoDocsIndex.ps1" -Check } | Should -Throw '*Stop-PuoQuery.md has no*Runbook*'

@@ -22,25 +22,10 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
     $connection = Get-PuoSandboxConnection
-    $pg = (Get-PuoSandboxState).Postgres
-
-    function Invoke-Psql([string] $Sql) {
-        $start = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $pg.BinDir 'psql'))
-        '-h', $pg.Host, '-p', $pg.Port, '-U', $pg.User, '-d', $pg.Database, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', $Sql | ForEach-Object { $start.ArgumentList.Add([string]$_) }
-        $start.Environment['PGPASSWORD'] = $pg.Password
-        $start.RedirectStandardError = $true
-        $start.RedirectStandardOutput = $true
-        $process = [System.Diagnostics.Process]::Start($start)
-        try {
-            if (-not $process.WaitForExit(60000)) { $process.Kill(); throw "psql did not finish: $Sql" }
-            if ($process.ExitCode) { throw "psql failed ($Sql): $($process.StandardError.ReadToEnd())" }
-        }
-        finally { $process.Dispose() }
-    }
     # The headline pipeline lists never-scanned indexes. The sandbox seeds one, but other tests may have scanned it since
     # (Get-PuoAffectedUser's query can use it): this one nothing reads.
     $scratch = "readme_$(Get-Random -Maximum 1000000)"
-    Invoke-Psql "CREATE TABLE $scratch (id int PRIMARY KEY, note text); CREATE INDEX ${scratch}_note ON $scratch (note);"
+    Start-PuoPsql -Wait "CREATE TABLE $scratch (id int PRIMARY KEY, note text); CREATE INDEX ${scratch}_note ON $scratch (note);"
 
     # What each README pipeline produces on the sandbox: the type of its objects, or WhatIf (the "What if:" lines and
     # nothing else), or Nothing (an assignment, a clean-up). MayBeEmpty: a filter that is empty on a healthy sandbox.
@@ -142,7 +127,7 @@ foreach (`$statement in @($statements)) {
     }
 }
 
-AfterAll { Invoke-Psql "DROP TABLE IF EXISTS $scratch" }
+AfterAll { Start-PuoPsql -Wait "DROP TABLE IF EXISTS $scratch" }
 
 Describe 'README.md pipelines, as written' {
     It 'every pipeline of a runnable block has its outcome described in this test' {

@@ -83,7 +83,6 @@ BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
     $null = Connect-PuoSandbox
     $state = Get-PuoSandboxState
-    $pg = $state.Postgres
     $work = (New-Item -ItemType Directory -Path (Join-Path $TestDrive 'work')).FullName
     $null = New-Item -ItemType Directory -Path "$work/project", "$work/backups"
 
@@ -104,16 +103,6 @@ BeforeAll {
         "2001:db8::1 - - [$stamp] `"GET /api/memories HTTP/1.1`" 403 40 `"-`" `"curl/8.5.0`""
     ) | Set-Content -LiteralPath "$work/access.log"
 
-    function Start-Psql([string] $Application, [string] $Sql) {
-        # A separate psql client, as a reporting job would be; the password only in its own environment.
-        $start = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $pg.BinDir 'psql'))
-        '-h', $pg.Host, '-p', $pg.Port, '-U', $pg.User, '-d', $pg.Database, '-qAt', '-c', $Sql | ForEach-Object { $start.ArgumentList.Add([string]$_) }
-        $start.Environment['PGPASSWORD'] = $pg.Password
-        $start.Environment['PGAPPNAME'] = $Application
-        $start.RedirectStandardError = $true
-        $start.RedirectStandardOutput = $true
-        [System.Diagnostics.Process]::Start($start)
-    }
     function Wait-Until([scriptblock] $Condition, [string] $What) {
         $deadline = [DateTime]::UtcNow.AddSeconds(30)
         while (-not (& $Condition)) {
@@ -123,15 +112,13 @@ BeforeAll {
     }
     # A slow query, and a lock on a scratch table held by a transaction with a query waiting behind it.
     $script:lockTable = "views_lock_$(Get-Random -Maximum 1000000)"
-    $create = Start-Psql views-setup "CREATE TABLE $lockTable (id int)"
-    $create.WaitForExit(30000) | Should -BeTrue
-    $create.ExitCode | Should -Be 0
+    Start-PuoPsql -Wait "CREATE TABLE $lockTable (id int)"
     $script:clients = @(
-        Start-Psql views-slow 'SELECT pg_sleep(120)'
-        Start-Psql views-holder "BEGIN; LOCK TABLE $lockTable IN ROW EXCLUSIVE MODE; SELECT pg_sleep(120)"
+        Start-PuoPsql 'SELECT pg_sleep(120)' -Application views-slow
+        Start-PuoPsql "BEGIN; LOCK TABLE $lockTable IN ROW EXCLUSIVE MODE; SELECT pg_sleep(120)" -Application views-holder
     )
     Wait-Until { Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -eq views-holder } 'the lock holder'
-    $script:clients += Start-Psql views-waiter "BEGIN; LOCK TABLE $lockTable IN ACCESS EXCLUSIVE MODE; COMMIT"
+    $script:clients += Start-PuoPsql "BEGIN; LOCK TABLE $lockTable IN ACCESS EXCLUSIVE MODE; COMMIT" -Application views-waiter
     Wait-Until { Get-PuoBlockingQuery } 'the blocked query'
 
     # A Redis slow-log entry: log every command for a moment, then put the threshold back.
@@ -168,8 +155,7 @@ AfterAll {
     # The server's backends first (a killed psql leaves its pg_sleep running), then the clients and the scratch table.
     Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -like 'views-*' | Stop-PuoQuery -Terminate -Confirm:$false -ErrorAction SilentlyContinue
     foreach ($client in $clients) { if (-not $client.HasExited) { $client.Kill() }; $client.Dispose() }
-    $drop = Start-Psql views-setup "DROP TABLE IF EXISTS $lockTable"
-    $null = $drop.WaitForExit(30000)
+    Start-PuoPsql -Wait "DROP TABLE IF EXISTS $lockTable"
     $null = Switch-PuoTraffic -To blue -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 0 -MinReloadInterval 0s -Confirm:$false -ErrorAction SilentlyContinue
     Disconnect-PuoEnvironment -Name views -ErrorAction SilentlyContinue
 }
