@@ -32,7 +32,7 @@ Describe 'Display.Wrap' {
         @{ Text = 'Accepting connections.'; Width = 25; Lines = @('Accepting connections.') }
         @{ Text = 'HTTP 503 Service Unavailable; status is "starting".'; Width = 20; Lines = @('HTTP 503 Service', 'Unavailable; status', 'is "starting".') }
         @{ Text = "SELECT  pg_sleep(60)`n FROM x"; Width = 12; Lines = @('SELECT', 'pg_sleep(60)', 'FROM x') }
-        @{ Text = '/tmp/a-very-long-path-without-spaces'; Width = 10; Lines = @('/tmp/a-ver', 'y-long-pat', 'h-without-', 'spaces') }
+        @{ Text = '/var/a-very-long-path-without-spaces'; Width = 10; Lines = @('/var/a-ver', 'y-long-pat', 'h-without-', 'spaces') }
         @{ Text = ''; Width = 10; Lines = @('') }
     ) {
         [PuoOps.Commands.Display]::Wrap($Text, $Width) -split "`n" | Should -Be $Lines

@@ -6,14 +6,14 @@ BeforeDiscovery {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
     Import-PuoModule
     # What each cmdlet is run as. Each output is made real: a slow and a blocked query (ended before anything else
-    # waits behind their locks), a Redis slow-log entry, a switch.
+    # waits behind their locks: ending the holder lets the waiter finish), a Redis slow-log entry, a switch.
     $script:cases = @(
         @{ Cmdlet = 'Connect-PuoEnvironment'; Script = 'Connect-PuoEnvironment @views -PassThru' }
         @{ Cmdlet = 'Get-PuoEnvironment'; Script = 'Get-PuoEnvironment' }
         @{ Cmdlet = 'Test-PuoPostgres'; Script = 'Test-PuoPostgres' }
         @{ Cmdlet = 'Get-PuoSlowQuery'; Script = 'Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -like views-*' }
         @{ Cmdlet = 'Get-PuoBlockingQuery'; Script = 'Get-PuoBlockingQuery' }
-        @{ Cmdlet = 'Stop-PuoQuery'; Script = 'Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -like views-* | Stop-PuoQuery -Terminate -Confirm:$false; Wait-Until { -not (Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -like views-*) } ''the ended sessions''' }
+        @{ Cmdlet = 'Stop-PuoQuery'; Script = 'Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -in views-slow, views-holder | Stop-PuoQuery -Terminate -Confirm:$false; Wait-Until { -not (Get-PuoSlowQuery -MinimumDuration 0s | Where-Object Application -like views-*) } ''the ended sessions''' }
         @{ Cmdlet = 'Get-PuoConnectionStat'; Script = 'Get-PuoConnectionStat' }
         @{ Cmdlet = 'Get-PuoQueryPlan'; Script = "Get-PuoQueryPlan `"SELECT * FROM memories WHERE content LIKE '%tag7%' ORDER BY created_at DESC LIMIT 20`"" }
         @{ Cmdlet = 'Invoke-PuoAnalyze'; Script = 'Invoke-PuoAnalyze -Table memories' }
