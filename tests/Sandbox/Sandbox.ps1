@@ -418,24 +418,25 @@ SELECT 'user_' || (g % 500),
        now() - ((g * 37) % 43200) * interval '1 minute'
 FROM generate_series(1, 19300) AS g;
 
--- a brute-force burst in the last hour from three addresses
+-- The "last hour" rows lie in the last 30 minutes, so a slow suite still finds them all an hour after seeding.
+-- a brute-force burst from three addresses
 INSERT INTO audit_logs (user_id, action, ip_address, details, created_at)
 SELECT 'user_' || (g % 20), 'auth.login_failed',
        (ARRAY['203.0.113.7', '198.51.100.23', '192.0.2.50'])[1 + g % 3]::inet,
        jsonb_build_object('reason', 'invalid_api_key', 'status', 401),
-       now() - (g % 3500) * interval '1 second'
+       now() - (g % 1750) * interval '1 second'
 FROM generate_series(1, 450) AS g;
 
--- ordinary traffic: a few honest failures over the day, logins in the last hour
+-- ordinary traffic: a few honest failures over half a day (four in the last 30 minutes), logins and logouts
 INSERT INTO audit_logs (user_id, action, ip_address, details, created_at)
 SELECT 'user_' || (g % 500), 'auth.login_failed', ('10.1.0.' || (1 + g % 200))::inet,
        jsonb_build_object('reason', 'expired_jwt', 'status', 401),
-       now() - (g * 17 % 1440) * interval '1 minute'
+       now() - (g * 17 % 1440) * interval '25 seconds'
 FROM generate_series(1, 50) AS g;
 INSERT INTO audit_logs (user_id, action, ip_address, details, created_at)
-SELECT 'user_' || (g % 500), 'auth.login', ('10.2.0.' || (1 + g % 200))::inet,
+SELECT 'user_' || (g % 500), (ARRAY['auth.login', 'auth.logout'])[1 + (g % 10 = 0)::int], ('10.2.0.' || (1 + g % 200))::inet,
        jsonb_build_object('status', 200),
-       now() - (g % 3500) * interval '1 second'
+       now() - (g % 1750) * interval '1 second'
 FROM generate_series(1, 200) AS g;
 
 CREATE INDEX idx_memories_user_id ON memories (user_id);

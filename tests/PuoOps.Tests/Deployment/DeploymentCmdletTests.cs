@@ -177,13 +177,14 @@ public sealed class DeploymentCmdletTests : IClassFixture<BlueGreenStack>, IDisp
         var (shell, pending) = _host.Start("Switch-PuoTraffic -Environment bg -To green -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 60 -MinReloadInterval 1s -Confirm:$false");
         using (shell)
         {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!File.ReadAllText(_stack.Nginx.TrafficFile).Contains("# color: green"))
+            // Inside the watch window, as its progress says (a stop during the reload or the confirmation rolls back).
+            using var watching = new ManualResetEventSlim();
+            shell.Streams.Progress.DataAdded += (_, e) =>
             {
-                Assert.True(DateTime.UtcNow < deadline, "the switch did not happen");
-                Thread.Sleep(50);
-            }
-            Thread.Sleep(500); // inside the watch window
+                if (shell.Streams.Progress[e.Index].StatusDescription.StartsWith("Watching green", StringComparison.Ordinal))
+                    watching.Set();
+            };
+            Assert.True(watching.Wait(TimeSpan.FromSeconds(60)), "the switch did not reach its watch window");
             Assert.False(pending.IsCompleted, "the 60 s watch window ended on its own");
             var stop = shell.BeginStop(null, null);
             Assert.True(stop.AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(10)), "Ctrl+C did not stop Switch-PuoTraffic");
