@@ -27,6 +27,23 @@ Describe 'Display' {
     }
 }
 
+Describe 'Display.Wrap' {
+    It 'wraps <Text> at <Width> as <Lines>' -ForEach @(
+        @{ Text = 'Accepting connections.'; Width = 25; Lines = @('Accepting connections.') }
+        @{ Text = 'HTTP 503 Service Unavailable; status is "starting".'; Width = 20; Lines = @('HTTP 503 Service', 'Unavailable; status', 'is "starting".') }
+        @{ Text = "SELECT  pg_sleep(60)`n FROM x"; Width = 12; Lines = @('SELECT', 'pg_sleep(60)', 'FROM x') }
+        @{ Text = '/var/a-very-long-path-without-spaces'; Width = 10; Lines = @('/var/a-ver', 'y-long-pat', 'h-without-', 'spaces') }
+        @{ Text = ''; Width = 10; Lines = @('') }
+    ) {
+        [PuoOps.Commands.Display]::Wrap($Text, $Width) -split "`n" | Should -Be $Lines
+    }
+
+    It 'cuts after -MaxLines lines with an ellipsis' {
+        [PuoOps.Commands.Display]::Wrap('one two three four five six', 9, 2) -split "`n" | Should -Be @('one two', 'three…')
+        [PuoOps.Commands.Display]::Wrap('one two three', 9, 2) -split "`n" | Should -Be @('one two', 'three')
+    }
+}
+
 Describe 'Time parameters' {
     It '-Since 1h is an hour before now' {
         $before = [DateTimeOffset]::Now

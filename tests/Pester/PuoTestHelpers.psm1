@@ -59,6 +59,29 @@ function Connect-PuoSandbox {
     Connect-PuoEnvironment @connection -Default -PassThru:$PassThru -ErrorAction Stop
 }
 
+function Start-PuoPsql {
+    <#
+    .SYNOPSIS
+        Starts psql against the sandbox database as a separate client (as a reporting job would be) and returns its
+        process, output redirected; the password is only in its own environment. -Wait waits for it and throws when it fails.
+    #>
+    param([Parameter(Mandatory)] [string] $Sql, [string] $Application = 'pester', [switch] $Wait)
+    $pg = (Get-PuoSandboxState).Postgres
+    $start = [System.Diagnostics.ProcessStartInfo]::new((Join-Path $pg.BinDir 'psql'))
+    '-h', $pg.Host, '-p', $pg.Port, '-U', $pg.User, '-d', $pg.Database, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', $Sql | ForEach-Object { $start.ArgumentList.Add([string]$_) }
+    $start.Environment['PGPASSWORD'] = $pg.Password
+    $start.Environment['PGAPPNAME'] = $Application
+    $start.RedirectStandardError = $true
+    $start.RedirectStandardOutput = $true
+    $process = [System.Diagnostics.Process]::Start($start)
+    if (-not $Wait) { return $process }
+    try {
+        if (-not $process.WaitForExit(60000)) { $process.Kill(); throw "psql did not finish within 60 s: $Sql" }
+        if ($process.ExitCode) { throw "psql failed ($Sql): $($process.StandardError.ReadToEnd())" }
+    }
+    finally { $process.Dispose() }
+}
+
 function Get-PuoSkipReason {
     <#
     .SYNOPSIS
@@ -73,4 +96,4 @@ function Get-PuoSkipReason {
     $reason
 }
 
-Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox, Get-PuoSkipReason
+Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox, Start-PuoPsql, Get-PuoSkipReason

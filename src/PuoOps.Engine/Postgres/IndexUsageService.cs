@@ -82,11 +82,12 @@ public static class IndexUsageService
         await reader.ReadAsync(ctx.Cancellation).ConfigureAwait(false);
         DateTimeOffset? statsSince = reader.IsDBNull(0) ? null : reader.GetFieldValue<DateTimeOffset>(0);
         var statsAge = statsSince is { } since ? reader.GetFieldValue<DateTimeOffset>(1) - since : TimeSpan.Zero;
+        // Young counters make every index look unused. Listing is harmless (the answer only feeds a decision), so
+        // the caller is warned with the age instead of refused; each row carries StatsAge for a script to check.
         if (filter == IndexUsageFilter.Unused && statsAge < minimumStatsAge && !force)
-            throw new PuoException(ErrorKind.InvalidOperation, "PuoOps.Postgres.StatisticsTooRecent",
-                $"Index statistics on {PostgresConnections.Endpoint(ctx).DisplayName} only cover {Units.Duration(statsAge)} (since {statsSince:u}): " +
-                $"after a restart or a stats reset every index looks unused. Wait until they cover -MinimumStatsAge ({Units.Duration(minimumStatsAge)}), or pass -Force to list them anyway.",
-                PostgresConnections.Endpoint(ctx).DisplayName);
+            ctx.Warn($"Index statistics on {PostgresConnections.Endpoint(ctx).DisplayName} only cover {Units.Duration(statsAge)} (since {statsSince:u}): " +
+                $"after a restart or a stats reset every index looks unused, so an index listed here may be in use. Trust the list once they cover " +
+                $"-MinimumStatsAge ({Units.Duration(minimumStatsAge)}); -Force leaves out this warning.");
 
         await reader.NextResultAsync(ctx.Cancellation).ConfigureAwait(false);
         var columns = new Dictionary<(uint Table, short Number), string>();

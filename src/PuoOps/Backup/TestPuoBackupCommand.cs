@@ -35,6 +35,7 @@ public sealed class TestPuoBackupCommand : RestoreCommandBase
         base.Begin();
         if (MaxAge is { } age && age <= TimeSpan.Zero)
             ThrowTerminatingError(ErrorRecords.InvalidArgument("PuoOps.Backup.MaxAge", $"-MaxAge must be positive (got {age}).", age));
+        RowView = Restore ? "Restore" : null;
     }
 
     protected override void Process() => ForEachItem(Path, path =>
@@ -49,6 +50,6 @@ public sealed class TestPuoBackupCommand : RestoreCommandBase
             Restore = Restore, ScratchDatabase = scratch, MaxAge = MaxAge, Jobs = Jobs, SanityQuery = SanityQuery, PgBinPath = PgBinPath,
             RestoreTimeout = RestoreTimeout, Force = Force,
         };
-        WriteObject(Await(BackupVerifier.TestAsync(context, fullPath, options)));
+        WriteRow(Await(BackupVerifier.TestAsync(context, fullPath, options)));
     });
 }

@@ -128,6 +128,23 @@ public abstract class PuoCmdlet : PSCmdlet
     protected long? FirstRequested =>
         IsPaged && PagingParameters.First != ulong.MaxValue ? (long)Math.Min(PagingParameters.First, long.MaxValue) : null;
 
+    /// <summary>
+    /// The default view for the rows this call writes, when it is not the type's own: a switch that fills more
+    /// properties (-Detailed, -Timestamps) selects the view that shows them, so no view shows a column that is
+    /// empty in every row. Rows are then written with the type name <c>PuoOps.Type#RowView</c> first, which
+    /// PuoOps.Format.ps1xml selects; the object itself is unchanged.
+    /// </summary>
+    protected string? RowView { get; set; }
+
+    private object InRowView(object row)
+    {
+        if (RowView is null)
+            return row;
+        var wrapped = PSObject.AsPSObject(row);
+        wrapped.TypeNames.Insert(0, $"{row.GetType().FullName}#{RowView}");
+        return wrapped;
+    }
+
     /// <summary>-Skip (0 when not given or the cmdlet does not page).</summary>
     protected long SkipRequested => IsPaged ? (long)Math.Min(PagingParameters.Skip, long.MaxValue) : 0;
 
@@ -140,13 +157,13 @@ public abstract class PuoCmdlet : PSCmdlet
     {
         if (!IsPaged || _engineSkipsAndLimits)
         {
-            WriteObject(row);
+            WriteObject(InRowView(row));
             return true;
         }
         _rowsSeen++;
         if (_rowsSeen > PagingParameters.Skip && _rowsWritten < PagingParameters.First)
         {
-            WriteObject(row);
+            WriteObject(InRowView(row));
             _rowsWritten++;
         }
         return _rowsWritten < PagingParameters.First || PagingParameters.IncludeTotalCount;

@@ -61,7 +61,11 @@ public sealed class GetPuoServiceLogCommand : PuoCmdlet
 
     private LogOptions Options => new(Tail, Since, Until, Timestamps, Follow);
 
-    protected override void Begin() => TimeInput.ValidateWindow(Since, Until);
+    protected override void Begin()
+    {
+        TimeInput.ValidateWindow(Since, Until);
+        RowView = Timestamps ? "Timestamps" : null;
+    }
 
     protected override void Process()
     {

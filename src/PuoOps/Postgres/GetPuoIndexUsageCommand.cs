@@ -32,7 +32,7 @@ public sealed class GetPuoIndexUsageCommand : PuoCmdlet
     [Duration]
     public TimeSpan MinimumStatsAge { get; set; } = TimeSpan.FromDays(7);
 
-    /// <summary>List unused indexes even though the statistics are younger than -MinimumStatsAge.</summary>
+    /// <summary>No warning when the statistics are younger than -MinimumStatsAge.</summary>
     [Parameter(ParameterSetName = "Unused")]
     public SwitchParameter Force { get; set; }
 
@@ -53,14 +53,6 @@ public sealed class GetPuoIndexUsageCommand : PuoCmdlet
     {
         var filter = Unused ? IndexUsageFilter.Unused : Duplicate ? IndexUsageFilter.Duplicate : Invalid ? IndexUsageFilter.Invalid : IndexUsageFilter.All;
         var (tables, indexes) = RelationPattern.ParseIndexes(Schema, Table, Index);
-        try
-        {
-            WriteEach(IndexUsageService.GetAsync(Context, tables, indexes, filter, MinimumStatsAge, Force));
-        }
-        catch (PuoException ex) when (ex.ErrorId == "PuoOps.Postgres.StatisticsTooRecent")
-        {
-            // Nothing else this call could return would be true, so it ends here.
-            ThrowFatal(ex);
-        }
+        WriteEach(IndexUsageService.GetAsync(Context, tables, indexes, filter, MinimumStatsAge, Force));
     }
 }

@@ -20,6 +20,9 @@ public sealed class GetPuoBigKeyCommand : PuoCmdlet
     [ValidateRange(1, long.MaxValue)]
     public long? SampleSize { get; set; }
 
+    // It reads every key's type and size, so its rows show as Get-PuoCacheKey -Detailed shows them.
+    protected override void Begin() => RowView = "Detailed";
+
     protected override void Process()
     {
         var top = (int)Math.Min(int.MaxValue, (FirstRequested ?? DefaultFirst) + SkipRequested);

@@ -16,6 +16,8 @@ public sealed class GetPuoCacheKeyCommand : PuoCmdlet
     [Parameter]
     public SwitchParameter Detailed { get; set; }
 
+    protected override void Begin() => RowView = Detailed ? "Detailed" : null;
+
     protected override void Process() =>
         WriteEach(RedisKeyService.GetAsync(Context, Pattern, PagingParameters.IncludeTotalCount ? null : FirstRequested + SkipRequested, Detailed));
 }

@@ -25,7 +25,8 @@ public sealed class BackupCmdletTests : IDisposable
         var vars = Connect(db);
         var result = _host.Invoke("Backup-PuoDatabase -Path $dir -Environment $n -Verbose | Test-PuoBackup -Restore -Verbose", vars).ThrowIfFailed();
         var test = Assert.Single(result.Output);
-        Assert.Equal("PuoOps.BackupTestResult", test.TypeNames[0]);
+        Assert.Equal("PuoOps.BackupTestResult", test.BaseObject.GetType().FullName);
+        Assert.Equal("PuoOps.BackupTestResult#Restore", test.TypeNames[0]); // the view that shows the restore's columns
         Assert.Equal("OK", test.Properties["Status"].Value.ToString());
         Assert.Equal(true, test.Properties["RowCountsMatch"].Value);
         Assert.Equal(db.Name, test.Properties["Environment"].Value);

@@ -30,14 +30,15 @@ public sealed class PostgresMaintenanceCmdletTests : IDisposable
     }
 
     [Fact]
-    public void Unused_on_young_statistics_is_refused_with_an_error_that_says_why()
+    public void Unused_on_young_statistics_lists_them_with_a_warning_that_says_why()
     {
         var result = _host.Invoke("Get-PuoIndexUsage -Unused");
-        Assert.Empty(result.Output);
-        var error = Assert.Single(result.Errors);
-        Assert.Equal(ErrorCategory.InvalidOperation, error.CategoryInfo.Category);
-        Assert.StartsWith("PuoOps.Postgres.StatisticsTooRecent", error.FullyQualifiedErrorId);
-        Assert.Contains("-Force", error.ToString());
+        Assert.Empty(result.Errors);
+        Assert.All(result.Output, row => Assert.Equal(0L, row.Properties["Scans"].Value));
+        var warning = Assert.Single(result.Warnings);
+        Assert.Contains("may be in use", warning);
+        Assert.Contains("-Force", warning);
+        Assert.Empty(_host.Invoke("Get-PuoIndexUsage -Unused -Force").Warnings);
     }
 
     [Fact]
