@@ -33,7 +33,7 @@ public sealed class SwarmStateTests
 
     private sealed class DaemonStandIn : IAsyncDisposable
     {
-        private readonly HttpListener _listener = new();
+        private readonly HttpListener _listener;
         private readonly Task _serving;
         private int _infoAsked;
 
@@ -41,16 +41,19 @@ public sealed class SwarmStateTests
         {
             for (var attempt = 0; ; attempt++)
             {
+                // A listener whose Start failed (port taken) is disposed: each attempt needs a new one.
                 Port = Random.Shared.Next(20_000, 60_000);
-                _listener.Prefixes.Clear();
-                _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+                var listener = new HttpListener();
+                listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
                 try
                 {
-                    _listener.Start();
+                    listener.Start();
+                    _listener = listener;
                     break;
                 }
                 catch (HttpListenerException) when (attempt < 20)
                 {
+                    listener.Close();
                 }
             }
             _serving = Task.Run(async () =>
