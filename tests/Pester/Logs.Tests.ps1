@@ -189,7 +189,8 @@ Describe 'Memory does not grow with the log' {
         $smallPerf = New-RepeatedLog (Join-Path $TestDrive 'small-perf.log') $line 4MB
         $largePerf = New-RepeatedLog (Join-Path $TestDrive 'large-perf.log') $line 96MB
         $request = '203.0.113.7 - - [29/Nov/2026:10:00:01 +0000] "POST /api/auth/login HTTP/1.1" 401 52 "-" "python-requests/2.31 ' + ('x' * 900) + '"'
-        $smallAccess = New-RepeatedLog (Join-Path $TestDrive 'small-access.log') $request 4MB
+        # 24 MB, not 4: the parallel reader's buffers grow to their bound over the first ~20 MB of a log.
+        $smallAccess = New-RepeatedLog (Join-Path $TestDrive 'small-access.log') $request 24MB
         $largeAccess = New-RepeatedLog (Join-Path $TestDrive 'large-access.log') $request 96MB
     }
 
@@ -202,11 +203,12 @@ Describe 'Memory does not grow with the log' {
         ($large[1] - $small[1]) | Should -BeLessThan 48 -Because "peak MB was $($small[1]) for 4 MB and $($large[1]) for 96 MB"
     }
 
-    It 'Find-PuoAuthFailure streams -Raw and totals in about the same memory for 96 MB as for 4 MB' {
+    It 'Find-PuoAuthFailure streams -Raw and totals in about the same memory for 96 MB as for 24 MB' {
         $small = Get-PeakMemoryMB "(Find-PuoAuthFailure -Path '$smallAccess' -Raw | Measure-Object).Count; (Find-PuoAuthFailure -Path '$smallAccess').Count"
         $large = Get-PeakMemoryMB "(Find-PuoAuthFailure -Path '$largeAccess' -Raw | Measure-Object).Count; (Find-PuoAuthFailure -Path '$largeAccess').Count"
-        [long]$large[0] | Should -BeGreaterThan ([long]$small[0] * 15)
+        # Collected lines would hold ~140 MB of strings more for the large log.
+        [long]$large[0] | Should -BeGreaterThan ([long]$small[0] * 3.5)
         [long]$large[1] | Should -Be $large[0]
-        ($large[2] - $small[2]) | Should -BeLessThan 48 -Because "peak MB was $($small[2]) for 4 MB and $($large[2]) for 96 MB"
+        ($large[2] - $small[2]) | Should -BeLessThan 48 -Because "peak MB was $($small[2]) for 24 MB and $($large[2]) for 96 MB"
     }
 }
