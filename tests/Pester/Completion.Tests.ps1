@@ -69,23 +69,21 @@ Describe 'Completion from the sandbox' {
     }
 
     It 'Swarm services, besides the compose ones' -Skip:$noDocker {
-        # A single-node swarm on the sandbox's own listen address (joined here unless another test already did), and a
-        # service with no replicas: completion reads the service list, so no task needs to run.
+        # The sandbox's engine is a single-node swarm (blue and green run on it); a service with no replicas is enough:
+        # completion reads the service list, so no task needs to run.
         $docker = (Get-PuoSandboxState).Docker
         function Invoke-Docker { $out = & docker -H $docker.Host @args 2>&1; if ($LASTEXITCODE) { throw "docker $args failed: $out" }; $out }
-        $joined = (Invoke-Docker info --format '{{.Swarm.LocalNodeState}}') -ne 'active'
-        if ($joined) { $null = Invoke-Docker swarm init --advertise-addr $docker.SwarmListenAddr --listen-addr $docker.SwarmListenAddr }
         $name = "pester-swarm-$(Get-Random -Maximum 1000000)"
         try {
             $null = Invoke-Docker service create --detach --name $name --replicas 0 --no-resolve-image $docker.Image sleep 3600
             Get-Completion 'Set-PuoServiceScale -Service pester-swarm-' | Should -Be @($name)
             $services = Get-Completion 'Restart-PuoService -Service '
             $services | Should -Contain $name
+            $services | Should -Contain 'puo-blue' -Because "the sandbox's own Swarm services are offered too"
             $services | Should -Contain 'api' -Because 'the compose services of the project are still offered'
         }
         finally {
             $null = Invoke-Docker service rm $name
-            if ($joined) { $null = Invoke-Docker swarm leave --force }
         }
         Get-Completion 'Set-PuoServiceScale -Service pester-swarm-' | Should -BeNullOrEmpty -Because 'the removed service is no longer offered'
     }

@@ -1,8 +1,14 @@
-# Runbook: Blue-Green Deployment, as an operator runs it in pwsh with the built module, against the sandbox nginx: its
-# front server proxies to the upstream of active.conf (the traffic file), and its blue and green servers are the two
-# colours (Connect-PuoSandbox names them with -Color). curl is the independent client that checks what nginx serves.
-# The Swarm-backed pair (Publish-PuoDeployment) is tested in tests/PuoOps.Tests/Deployment; a host without Swarm
-# (containers as colours, Publish-PuoDeployment -ComposeFile running docker compose up) at the end of this file.
+# Runbook: Blue-Green Deployment, as an operator runs it in pwsh with the built module, against the sandbox: nginx's front
+# server proxies to the upstream of active.conf (the traffic file), and blue and green are the sandbox's Swarm services
+# (busybox httpd, tests/Sandbox/color-httpd.sh), found by their puo.color labels. curl is the independent client that
+# checks what nginx serves. Pairs of their own (Publish-PuoDeployment -Image, docker stack deploy) are tested in
+# tests/PuoOps.Tests/Deployment; a host without Swarm (containers as colours, Publish-PuoDeployment -ComposeFile running
+# docker compose up, on an engine this file starts) at the end of this file.
+
+BeforeDiscovery {
+    Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
+    $script:noDocker = [bool](Get-PuoSkipReason Docker)
+}
 
 BeforeAll {
     Import-Module "$PSScriptRoot/PuoTestHelpers.psm1" -Force
@@ -11,10 +17,10 @@ BeforeAll {
     $script:history = Join-Path (Split-Path $ngx.ActiveConf) 'active.history.jsonl'
 
     function Get-Served {
-        # The colour nginx's front server answers with (the sandbox servers answer {"service":"<colour>",...}).
+        # The colour nginx's front server answers with (each colour's /version says '<colour> <image>').
         $body = & curl -sf --max-time 5 "http://127.0.0.1:$($ngx.Port)/version"
         if ($LASTEXITCODE -ne 0) { throw "curl through nginx failed (exit $LASTEXITCODE)." }
-        ($body | ConvertFrom-Json).color
+        ($body -split ' ')[0]
     }
 
     function Get-ReloadCount {
@@ -42,11 +48,16 @@ AfterAll {
 Describe 'Blue-Green Deployment on the sandbox nginx' {
     BeforeEach { Reset-Blue }
 
-    It 'Get-PuoTrafficState names blue active, both colours healthy, and the nginx master (help example 1 and 2)' {
+    It 'Get-PuoTrafficState names blue active, both colours healthy Swarm services, and the nginx master (help example 1 and 2)' {
         $state = Get-PuoTrafficState
         $state.ActiveColor | Should -Be 'blue'
         $state.Colors.Color | Should -Be @('blue', 'green')
         $state.Colors.Status | Should -Be @('OK', 'OK')
+        $state.Colors.Backends | Should -Be @("127.0.0.1:$($ngx.BluePort)", "127.0.0.1:$($ngx.GreenPort)")
+        if ((Get-PuoSandboxState).Colors.Runner -eq 'Swarm' -or $env:CI -eq 'true') {
+            $state.Colors.Source | Should -Be @('Swarm', 'Swarm')
+            $state.Colors.Services | Should -Be @('puo-blue', 'puo-green')
+        }
         $state.NginxMasterPid | Should -Be $ngx.Pid
         @($state.Colors | Where-Object { -not $_.Active }).Color | Should -Be 'green'
     }
@@ -141,12 +152,13 @@ foreach (`$i in 1..50) {
     }
 }
 
-Describe 'Blue-green on a host without Swarm: containers as colours, Publish-PuoDeployment -ComposeFile runs docker compose' {
-    # The sandbox engine is not a Swarm manager here (the xUnit Swarm tests leave their swarm). Blue is a plain container
-    # (docker run), green a compose project of its own started by Publish-PuoDeployment (Debian 12: the standalone
-    # docker-compose the sandbox installs); both labelled puo.color and puo.port, which is how the module finds them.
+Describe 'Blue-green on a host without Swarm: containers as colours, Publish-PuoDeployment -ComposeFile runs docker compose' -Skip:$noDocker {
+    # The sandbox's engine is a Swarm manager, so this runs on a plain engine of its own (Start-PuoPlainEngine: a second
+    # dockerd, the sandbox's image loaded into it). Blue is a plain container (docker run), green a compose project of its
+    # own started by Publish-PuoDeployment (Debian 12: the standalone docker-compose the sandbox installs); both labelled
+    # puo.color and puo.port, which is how the module finds them, and run the sandbox's colour script.
     BeforeAll {
-        $script:docker = (Get-PuoSandboxState).Docker
+        $script:docker = Start-PuoPlainEngine
         $script:project = "puo-t-$(Get-Random)"
         $script:upstream = "puo_t$(Get-Random)"
         function Get-LoopbackPort {
@@ -164,13 +176,14 @@ Describe 'Blue-green on a host without Swarm: containers as colours, Publish-Puo
             }
         }
         $script:bluePort, $script:greenPort = (Get-LoopbackPort), (Get-LoopbackPort)
-        # What each colour runs: busybox httpd on its port, /version saying colour and image (compose escapes $ as $$).
-        $script:httpd = 'mkdir -p /tmp/www && echo ''{"status":"healthy"}'' > /tmp/www/health && echo "$PUO_COLOR $PUO_IMAGE" > /tmp/www/version && exec httpd -f -p "127.0.0.1:$PORT" -h /tmp/www'
+        # What each colour runs: the sandbox's colour script (busybox httpd on $PORT, /version saying colour and image).
+        $script:httpd = (Get-PuoSandboxState).Colors.Script
         $script:blue = "$project-blue-run"
         $null = & docker -H $docker.Host run -d --name $blue --network host --label puo.color=blue --label "puo.port=$bluePort" --label "puo.upstream=$upstream" `
             -e "PORT=$bluePort" -e PUO_COLOR=blue -e PUO_IMAGE=run $docker.Image sh -c $httpd
         Wait-Version $bluePort 'blue run'
         $script:composeFile = Join-Path $TestDrive 'docker-compose.green.yml'
+        # compose escapes $ as $$.
         Set-Content -LiteralPath $composeFile -Value @"
 version: "2.4"
 services:
@@ -189,14 +202,21 @@ services:
     }
 
     AfterAll {
-        $null = & docker -H $docker.Host rm -f $blue
-        foreach ($c in Get-ProjectContainer "$project-green") { $null = & docker -H $docker.Host rm -f $c }
-        foreach ($n in @(& docker -H $docker.Host network ls -q --filter "label=com.docker.compose.project=$project-green")) { $null = & docker -H $docker.Host network rm $n }
-        Disconnect-PuoEnvironment noswarm -Confirm:$false
+        Disconnect-PuoEnvironment noswarm -Confirm:$false -ErrorAction SilentlyContinue
+        if ($docker) { Stop-PuoPlainEngine $docker }   # its containers and networks go with it
     }
 
     It 'the engine is not a Swarm manager (what this Describe tests)' {
         & docker -H $docker.Host info --format '{{.Swarm.LocalNodeState}}' | Should -Be 'inactive'
+    }
+
+    It 'Publish-PuoDeployment -Image needs a Swarm manager: NotASwarmManager, classified by the engine''s own swarm state' {
+        Publish-PuoDeployment -Environment noswarm -Color green -Image "$($docker.Image)" -WaitSec 10 -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failure
+        $failure | Should -HaveCount 1
+        $failure[0].FullyQualifiedErrorId | Should -BeLike 'PuoOps.Docker.NotASwarmManager,*'
+        $failure[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        "$($failure[0])" | Should -BeLike '*swarm state: inactive*'
+        @(& docker -H $docker.Host ps -aq --filter label=puo.color=green) | Should -BeNullOrEmpty
     }
 
     It 'refuses clearly when neither docker compose nor docker-compose is installed, and changes nothing' {

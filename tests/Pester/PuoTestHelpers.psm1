@@ -35,9 +35,13 @@ function Get-PuoSandboxConnection {
     if ($state.Mcp) { $connection.McpUrl = $state.Mcp.Url }
     if ($state.Nginx) {
         $connection.NginxConfig = $state.Nginx.Conf
-        # Blue-green: the sandbox nginx's own blue and green servers, behind the upstream of its active.conf.
+        # Blue-green: nginx's puo_active upstream in active.conf (the traffic file). The colours are found as the module finds
+        # them, from the Swarm services labelled puo.color (and puo.upstream=puo_active) on the sandbox engine; a sandbox
+        # without Docker runs them as processes, named here with -Color.
         $connection.TrafficFile = $state.Nginx.ActiveConf
-        $connection.Color = @{ blue = "127.0.0.1:$($state.Nginx.BluePort)"; green = "127.0.0.1:$($state.Nginx.GreenPort)" }
+        if ($state.Colors.Runner -ne 'Swarm') {
+            $connection.Color = @{ blue = "127.0.0.1:$($state.Nginx.BluePort)"; green = "127.0.0.1:$($state.Nginx.GreenPort)" }
+        }
     }
     if ($state.PSObject.Properties['App'] -and $state.App) { $connection.EnvFile = $state.App.EnvFile }
     $connection
@@ -96,4 +100,54 @@ function Get-PuoSkipReason {
     $reason
 }
 
-Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox, Start-PuoPsql, Get-PuoSkipReason
+function Start-PuoPlainEngine {
+    <#
+    .SYNOPSIS
+        Starts a Docker engine of the caller's own that is not a Swarm manager (the sandbox's engine is one), for the tests
+        of a host without Swarm: a second dockerd with its own socket, data, exec root and pid file in a new temp folder,
+        no bridge and no iptables (containers use the host network), and the sandbox's image loaded into it
+        (docker save | docker load). Returns Host, Pid, Dir and Image; Stop-PuoPlainEngine stops it and removes the folder.
+    #>
+    $sandbox = (Get-PuoSandboxState).Docker
+    $dir = (& mktemp -d /tmp/puo-plain-engine-XXXXXX)
+    $engine = [pscustomobject]@{ Host = "unix://$dir/docker.sock"; Pid = 0; Dir = $dir; Image = $sandbox.Image }
+    $log = "$dir/dockerd.log"
+    $null = New-Item -ItemType Directory -Path "$dir/tmp"
+    # setsid: its own session, stdio to the log; TMPDIR under the folder, so what its daemons leave goes with it.
+    $engine.Pid = [int](& env "TMPDIR=$dir/tmp" sh -c 'log=$1; shift; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!' sh $log dockerd `
+            --host $engine.Host --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" `
+            --bridge=none --iptables=false --ip6tables=false --ip-masq=false)
+    try {
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        while (-not (& docker -H $engine.Host version --format '{{.Server.Version}}' 2>$null)) {
+            if (-not (Test-Path "/proc/$($engine.Pid)") -or [DateTime]::UtcNow -gt $deadline) {
+                throw "The plain Docker engine did not start: $((Get-Content -LiteralPath $log -Tail 10 -ErrorAction Ignore) -join "`n")"
+            }
+            Start-Sleep -Milliseconds 200
+        }
+        $loaded = & sh -c 'docker -H "$1" save "$3" | docker -H "$2" load' sh $sandbox.Host $engine.Host $engine.Image 2>&1
+        if ($LASTEXITCODE) { throw "Loading $($engine.Image) into the plain engine failed: $loaded" }
+    }
+    catch { Stop-PuoPlainEngine $engine; throw }
+    $engine
+}
+
+function Stop-PuoPlainEngine {
+    # Removes the engine's containers, stops its dockerd (and the containerd it runs) by pid, then deletes its folder.
+    param([Parameter(Mandatory)] $Engine)
+    $ids = @(& docker -H $Engine.Host ps -aq 2>$null | Where-Object { $_ })
+    if ($ids) { $null = & docker -H $Engine.Host rm -f @ids 2>&1 }
+    if ($Engine.Pid -and (Test-Path "/proc/$($Engine.Pid)")) {
+        $null = & kill -TERM $Engine.Pid
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while ((Test-Path "/proc/$($Engine.Pid)") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        if (Test-Path "/proc/$($Engine.Pid)") { $null = & kill -KILL $Engine.Pid }
+    }
+    # dockerd unmounts what it mounted when it stops; whatever is left (a killed engine) is detached before deleting.
+    foreach ($mount in @(Get-Content /proc/self/mountinfo | ForEach-Object { ($_ -split ' ')[4] } | Where-Object { $_.StartsWith("$($Engine.Dir)/") } | Sort-Object Length -Descending)) {
+        $null = & umount -l $mount 2>&1
+    }
+    Remove-Item -LiteralPath $Engine.Dir -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Export-ModuleMember -Function Import-PuoModule, Get-PuoSandboxState, Get-PuoSandboxConnection, Connect-PuoSandbox, Start-PuoPsql, Get-PuoSkipReason, Start-PuoPlainEngine, Stop-PuoPlainEngine

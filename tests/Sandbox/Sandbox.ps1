@@ -319,7 +319,8 @@ $script:PackageMap = [ordered]@{
     # docker-compose: Publish-PuoDeployment -ComposeFile on an engine that is not a Swarm manager (Debian 12 has no compose plugin).
     Docker   = @('docker.io', 'busybox-static', 'docker-compose')
     # curl probes nginx; nftables, iptables and iproute2 serve the firewall tests (inside network namespaces they create).
-    Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2')
+    # busybox-static: the blue and green colours behind nginx (busybox httpd), Swarm services or, without Docker, processes.
+    Nginx    = @('nginx', 'curl', 'nftables', 'iptables', 'iproute2', 'busybox-static')
     # Not a service: the headless browser the tests open Invoke-PuoDiagnostic's HTML page in. Installed when root.
     Browser  = @('chromium')
 }
@@ -703,8 +704,7 @@ function Start-SandboxDockerDaemon([System.Collections.IDictionary] $State, [str
     $dir = Join-Path $State.Root 'docker'
     $docker = [ordered]@{ Available = $false; Host = "unix://$dir/docker.sock"; Image = 'puo-busybox:latest'; Pid = $null
         Error = $null; StorageDriver = $null; LogFile = "$dir/dockerd.log"; ExecRoot = "$dir/exec"
-        # Swarm's default 0.0.0.0:2377 collides between parallel sandboxes; tests should use
-        # `docker swarm init --advertise-addr <this> --listen-addr <this>`.
+        # The swarm's listen and advertise address (Complete-SandboxDocker makes the engine a single-node swarm).
         SwarmListenAddr = "127.0.0.1:$(Get-FreePort)"; ComposeProject = $null }
     $State.Docker = $docker
     Save-State $State $StatePath
@@ -773,10 +773,13 @@ function Complete-SandboxDocker([System.Collections.IDictionary] $State, [string
                 '--health-cmd', 'true', '--health-interval', '2s', $docker.Image, 'sh', '-c', $script)
         }
         $docker.ComposeProject = 'puo-memo'
+        # A single-node swarm on the sandbox's own 127.0.0.1 listen address (the default 0.0.0.0:2377 would collide between
+        # parallel sandboxes): blue and green run on it as Swarm services (Start-SandboxColors), and the Swarm tests use it.
+        $null = Invoke-Docker $docker.Host @('swarm', 'init', '--advertise-addr', $docker.SwarmListenAddr, '--listen-addr', $docker.SwarmListenAddr)
         $docker.Available = $true
         $docker.Error = $null
         Save-State $State $StatePath
-        "storage driver $($docker.StorageDriver), image $($docker.Image)"
+        "storage driver $($docker.StorageDriver), image $($docker.Image), swarm manager on $($docker.SwarmListenAddr)"
     }
     catch {
         $docker.Available = $false
@@ -807,21 +810,6 @@ function Stop-SandboxDocker([System.Collections.IDictionary] $Docker, [string] $
 #endregion
 
 #region nginx --------------------------------------------------------------------------------
-
-function Get-NginxServerBlock([int] $Port, [string] $Color) {
-    $health = "{`"status`":`"healthy`",`"color`":`"$Color`"}"
-    $label = "service=`"web`",color=`"$Color`""
-    $metrics = "# HELP http_requests_total Total HTTP requests.\n# TYPE http_requests_total counter\nhttp_requests_total{$label} 42\n# HELP http_request_duration_seconds_sum Total request time.\n# TYPE http_request_duration_seconds_sum counter\nhttp_request_duration_seconds_sum{$label} 3.7\nprocess_resident_memory_bytes{$label} 52428800\n"
-    @"
-    server {  # $Color
-        listen 127.0.0.1:$Port;
-        default_type application/json;
-        location = /health  { return 200 '$health'; }
-        location = /metrics { default_type 'text/plain; version=0.0.4'; return 200 "$($metrics.Replace('"', '\"'))"; }
-        location /          { return 200 '{"service":"$Color","color":"$Color"}'; }
-    }
-"@
-}
 
 function Start-SandboxNginx([System.Collections.IDictionary] $State, [string] $StatePath) {
     $dir = Join-Path $State.Root 'nginx'
@@ -870,8 +858,6 @@ http {
             proxy_connect_timeout 2s;
         }
     }
-$(Get-NginxServerBlock $blue 'blue')
-$(Get-NginxServerBlock $green 'green')
 }
 "@)
         $common = @('-e', "$dir/logs/error.log", '-p', "$dir/", '-c', $conf)
@@ -888,8 +874,6 @@ $(Get-NginxServerBlock $green 'green')
     $ngx.Pid = [int]([IO.File]::ReadAllText("$dir/nginx.pid").Trim())
     $ngx.Port = $front; $ngx.BluePort = $blue; $ngx.GreenPort = $green
     Save-State $State $StatePath
-    $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-sf', '--max-time', '5', "http://127.0.0.1:$front/health") -AllowFailure
-    if ($probe.ExitCode -ne 0) { throw "nginx front port $front did not answer /health (curl exit $($probe.ExitCode))." }
     "front $front -> blue $blue (green $green)"
 }
 
@@ -902,6 +886,69 @@ function Stop-SandboxNginx([System.Collections.IDictionary] $Ngx, [string] $Root
         $family = @([int]$processId) + @(Get-Descendant @([int]$processId) (Get-ProcessTable))
         Send-Signal $processId 'TERM'   # nginx: TERM = fast shutdown, same as `nginx -s stop`
         if (-not (Wait-PidExit $family 10)) { Stop-Pid $family 2 }
+    }
+}
+
+#endregion
+
+#region blue and green ------------------------------------------------------------------------
+
+function Start-SandboxColors([System.Collections.IDictionary] $State, [string] $StatePath) {
+    # The two colours behind nginx's puo_active upstream, on the ports Start-SandboxNginx chose: the script of
+    # tests/Sandbox/color-httpd.sh (busybox httpd serving /health and /version "<colour> <image>"). With Docker they are
+    # Swarm services on the sandbox engine, labelled as the module discovers colours (puo.color, puo.port, and
+    # puo.upstream, so pairs of other upstreams on the same swarm never see them); without Docker (not root, or -Services
+    # without Docker) the same script runs as two processes.
+    $ngx = $State.Nginx
+    $docker = Get-Section $State 'Docker'
+    $swarm = $docker -and $docker['Available']
+    $colors = [ordered]@{ Runner = $(if ($swarm) { 'Swarm' } else { 'Process' }); Upstream = 'puo_active'
+        Script = [IO.File]::ReadAllText((Join-Path $PSScriptRoot 'color-httpd.sh')); DockerHost = $(if ($swarm) { $docker.Host })
+        Image = $(if ($swarm) { $docker.Image } else { 'process' }); Blue = $null; Green = $null }
+    $State.Colors = $colors
+    foreach ($key in 'Blue', 'Green') {
+        $color = $key.ToLowerInvariant()
+        $port = $ngx["${key}Port"]
+        $section = [ordered]@{ Port = $port; Service = $null; Pid = $null }
+        $colors[$key] = $section
+        if ($swarm) {
+            $section.Service = "puo-$color"
+            $null = Invoke-Docker $docker.Host @('service', 'create', '--detach', '--name', $section.Service, '--network', 'host',
+                '--stop-grace-period', '1s', '--no-resolve-image', '--label', "puo.color=$color", '--label', "puo.port=$port",
+                '--label', "puo.upstream=$($colors.Upstream)", '-e', "PORT=$port", '-e', "PUO_COLOR=$color", '-e', "PUO_IMAGE=$($colors.Image)",
+                $colors.Image, 'sh', '-c', $colors.Script)
+        }
+        else {
+            $dir = New-Item -ItemType Directory -Path (Join-Path $State.Root $color)
+            if (-not (Get-Command busybox -ErrorAction SilentlyContinue)) { throw 'busybox not found (package busybox-static): it serves the blue and green colours.' }
+            $section.Pid = Start-Background -LogFile "$dir/httpd.log" -WorkingDirectory $dir -FilePath 'env' -ArgumentList @(
+                "PORT=$port", "PUO_COLOR=$color", "PUO_IMAGE=$($colors.Image)", "PUO_WWW=$dir/www", 'busybox', 'sh', '-c', $colors.Script)
+        }
+        Save-State $State $StatePath
+    }
+    $deadline = [DateTime]::UtcNow.AddSeconds(90)
+    foreach ($key in 'Blue', 'Green') {
+        $color = $key.ToLowerInvariant()
+        $expected = "$color $($colors.Image)"
+        while ((Invoke-Tool -FilePath 'curl' -ArgumentList @('-s', '--max-time', '2', "http://127.0.0.1:$($colors[$key].Port)/version") -AllowFailure).StdOut.Trim() -ne $expected) {
+            if ([DateTime]::UtcNow -gt $deadline) {
+                $why = if ($swarm) { (Invoke-Docker $docker.Host @('service', 'ps', '--no-trunc', $colors[$key].Service) -AllowFailure).StdOut } else { Get-LogTail (Join-Path $State.Root "$color/httpd.log") }
+                throw "$color did not answer /version '$expected' on 127.0.0.1:$($colors[$key].Port) within 90 s:`n$why"
+            }
+            Start-Sleep -Milliseconds 200
+        }
+    }
+    $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-s', '--max-time', '5', "http://127.0.0.1:$($ngx.Port)/version") -AllowFailure
+    if ($probe.StdOut.Trim() -ne "blue $($colors.Image)") { throw "nginx front port $($ngx.Port) did not answer as blue (curl exit $($probe.ExitCode): '$($probe.StdOut.Trim())')." }
+    "$($colors.Runner): blue :$($colors.Blue.Port), green :$($colors.Green.Port), nginx -> blue"
+}
+
+function Stop-SandboxColors([System.Collections.IDictionary] $Colors, [string] $Root) {
+    foreach ($color in 'Blue', 'Green') {
+        $section = Get-Section $Colors $color
+        if (-not $section) { continue }
+        if ($section['Service'] -and $Colors['DockerHost']) { $null = Invoke-Docker $Colors['DockerHost'] @('service', 'rm', $section['Service']) -TimeoutSec 30 -AllowFailure }
+        if ($section['Pid'] -and (Test-OwnedPid $section['Pid'] $Root)) { Stop-Pid @([int]$section['Pid']) 5 }
     }
 }
 
@@ -1030,6 +1077,7 @@ function Stop-Sandbox([string] $StatePath) {
     $errors = [Collections.Generic.List[string]]::new()
     foreach ($step in @(
             @{ Name = 'Nginx'; Fn = ${function:Stop-SandboxNginx} }
+            @{ Name = 'Colors'; Fn = ${function:Stop-SandboxColors} }
             @{ Name = 'Api'; Fn = ${function:Stop-SandboxStandIn} }
             @{ Name = 'Mcp'; Fn = ${function:Stop-SandboxStandIn} }
             @{ Name = 'Docker'; Fn = ${function:Stop-SandboxDocker} }
@@ -1063,7 +1111,7 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
     $daemonTemp = New-Item -ItemType Directory -Path (Join-Path $root 'tmp')
     $null = Invoke-Tool -FilePath 'chmod' -ArgumentList @('1777', $daemonTemp.FullName)
     $env:TMPDIR = $daemonTemp.FullName
-    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Api = $null; Mcp = $null; App = $null
+    $state = [ordered]@{ Root = $root; Postgres = $null; Redis = $null; Docker = $null; Nginx = $null; Colors = $null; Api = $null; Mcp = $null; App = $null
         StartedAt = [DateTime]::UtcNow.ToString('o'); Services = @($Want) }
     Save-State $state $StatePath
     Write-Step "root $root"
@@ -1090,6 +1138,11 @@ function Start-Sandbox([string] $StatePath, [string[]] $Want) {
             $summary['Docker'] = "{0} ({1:n1} s)" -f $detail, $t.Elapsed.TotalSeconds
             Write-Step "Docker: $($summary['Docker'])"
             Confirm-ServiceStarted 'Docker' $state.Docker
+        }
+        if ('Nginx' -in $Want) {
+            $t = [Diagnostics.Stopwatch]::StartNew()
+            $summary['Colors'] = "{0} ({1:n1} s)" -f (Start-SandboxColors $state $StatePath), $t.Elapsed.TotalSeconds
+            Write-Step "blue and green ready: $($summary['Colors'])"
         }
         $ok = $true
     }
@@ -1124,6 +1177,11 @@ function Show-Sandbox([System.Collections.IDictionary] $State) {
     }
     if ($n = Get-Section $State 'Nginx') {
         & $line 'Nginx' $n['Pid'] ("front :{0} blue :{1} green :{2} active={3}" -f $n['Port'], $n['BluePort'], $n['GreenPort'], $n['ActiveConf'])
+        if ($c = Get-Section $State 'Colors') {
+            foreach ($color in 'Blue', 'Green') {
+                if ($s = Get-Section $c $color) { & $line $color $s['Pid'] ("127.0.0.1:{0} {1}" -f $s['Port'], $(if ($s['Service']) { "Swarm service $($s['Service'])" } else { 'busybox httpd' })) }
+            }
+        }
         if ($a = Get-Section $State 'Api') { & $line 'Api' $a['Pid'] "$($a['Url']) (stand-in)" }
         if ($m = Get-Section $State 'Mcp') { & $line 'Mcp' $m['Pid'] "$($m['Url']) (stand-in)" }
     }

@@ -20,8 +20,13 @@ public static class TrafficService
     /// <summary>How many answers through nginx must all come from the target before a switch counts.</summary>
     public const int ConfirmationProbes = 10;
 
-    /// <summary>The watch window's load: this many requests in flight through nginx, back to back.</summary>
+    /// <summary>
+    /// The watch window's load through nginx, at a fixed rate so that MonitorFailed counts something: this many senders,
+    /// staggered, each starting a request every <see cref="MonitorProbeInterval"/> (at once when an answer took longer),
+    /// i.e. one request every 50 ms, 20 a second at most, and never more than two in flight.
+    /// </summary>
     private const int MonitorConcurrency = 2;
+    private static readonly TimeSpan MonitorProbeInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The watch window judges the error rate once this many requests were answered, and P99 once it has this many.</summary>
     private const long MinimumForErrorRate = 10;
@@ -276,35 +281,47 @@ public static class TrafficService
         var failures = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.Cancellation);
         var url = new Uri(plan.FrontUrl, "version");
-        var senders = Enumerable.Range(0, MonitorConcurrency).Select(_ => Task.Run(async () =>
+        var senders = Enumerable.Range(0, MonitorConcurrency).Select(sender => Task.Run(async () =>
         {
             var scratch = new byte[16384];
-            while (!stop.IsCancellationRequested)
+            try
             {
-                var started = Stopwatch.GetTimestamp();
-                string? error;
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-                timeout.CancelAfter(ctx.Timeout);
-                try
+                // Staggered, so the senders' requests interleave evenly; a PeriodicTimer coalesces the ticks a slow answer
+                // missed, so the rate never bursts to catch up.
+                await Task.Delay(MonitorProbeInterval * sender / MonitorConcurrency, stop.Token).ConfigureAwait(false);
+                using var pace = new PeriodicTimer(MonitorProbeInterval);
+                do
                 {
-                    var status = await connections.ProbeAsync(url, scratch, timeout.Token).ConfigureAwait(false);
-                    error = status is >= 200 and <= 299 ? null : $"HTTP {status}";
+                    var started = Stopwatch.GetTimestamp();
+                    string? error;
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                    timeout.CancelAfter(ctx.Timeout);
+                    try
+                    {
+                        var status = await connections.ProbeAsync(url, scratch, timeout.Token).ConfigureAwait(false);
+                        error = status is >= 200 and <= 299 ? null : $"HTTP {status}";
+                    }
+                    catch (Exception) when (stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
+                    catch (Exception ex)
+                    {
+                        error = timeout.IsCancellationRequested ? "timeout" : ex.GetBaseException().Message;
+                    }
+                    latencies.Record(Stopwatch.GetElapsedTime(started));
+                    Interlocked.Increment(ref requests);
+                    if (error is not null)
+                    {
+                        Interlocked.Increment(ref failed);
+                        failures.AddOrUpdate(error, 1, (_, n) => n + 1);
+                    }
                 }
-                catch (Exception) when (stop.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
-                {
-                    error = timeout.IsCancellationRequested ? "timeout" : ex.GetBaseException().Message;
-                }
-                latencies.Record(Stopwatch.GetElapsedTime(started));
-                Interlocked.Increment(ref requests);
-                if (error is not null)
-                {
-                    Interlocked.Increment(ref failed);
-                    failures.AddOrUpdate(error, 1, (_, n) => n + 1);
-                }
+                while (await pace.WaitForNextTickAsync(stop.Token).ConfigureAwait(false));
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                // the watch window ended
             }
         })).ToList();
 

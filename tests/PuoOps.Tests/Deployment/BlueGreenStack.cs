@@ -7,17 +7,13 @@ using PuoOps.Tests.Infrastructure;
 namespace PuoOps.Tests.Deployment;
 
 /// <summary>
-/// A blue-green pair as the issue describes it, on the sandbox's engine: blue and green are Swarm services (busybox
+/// A blue-green pair as the issue describes it, on the sandbox's engine (a single-node swarm): blue and green are Swarm services (busybox
 /// httpd on the host network, each on its own 127.0.0.1 port, serving /health and a /version naming colour and image),
 /// labelled puo.color and puo.port, and puo.upstream so that pairs of parallel tests never see each other. A private
 /// nginx proxies to the upstream its traffic file defines, at first to blue. Everything is removed on Dispose.
 /// </summary>
 public sealed class BlueGreenStack : IDisposable
 {
-    /// <summary>What a colour's task runs: httpd in the foreground serving what the variables say it is.</summary>
-    public const string Script = """mkdir -p /tmp/www && echo '{"status":"healthy"}' > /tmp/www/health && echo "$PUO_COLOR $PUO_IMAGE" > /tmp/www/version && exec httpd -f -p "127.0.0.1:$PORT" -h /tmp/www""";
-
-    private readonly SwarmFixture? _swarm;
     private readonly List<string> _services = [];
 
     public BlueGreenStack()
@@ -27,7 +23,6 @@ public sealed class BlueGreenStack : IDisposable
         (BluePort, GreenPort) = (FreePort(), FreePort());
         if (!Sandbox.Current.DockerAvailable)
             return;
-        _swarm = new SwarmFixture();
         CreateColor("blue", BluePort);
         CreateColor("green", GreenPort);
         WaitForVersion(BluePort, "blue");
@@ -41,6 +36,12 @@ public sealed class BlueGreenStack : IDisposable
     public int GreenPort { get; }
     public PrivateNginx Nginx { get; } = null!;
     public static string Image => Sandbox.Current.State.GetProperty("Docker").GetProperty("Image").GetString()!;
+
+    /// <summary>
+    /// What a colour's task runs, the sandbox's own colour script (tests/Sandbox/color-httpd.sh): busybox httpd in the
+    /// foreground on $PORT, serving /health and a /version "$PUO_COLOR $PUO_IMAGE".
+    /// </summary>
+    public static string Script => Sandbox.Current.State.GetProperty("Colors").GetProperty("Script").GetString()!;
     public string ServiceName(string color) => $"bg-{Id}-{color}";
 
     public void CreateColor(string color, int port, string? image = null)
@@ -106,7 +107,6 @@ public sealed class BlueGreenStack : IDisposable
             }
         }
         Nginx?.Dispose();
-        _swarm?.Dispose();
     }
 
     /// <summary>Services a test created through the module (Publish-PuoDeployment) for this pair.</summary>

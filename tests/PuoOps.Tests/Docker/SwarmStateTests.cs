@@ -9,9 +9,10 @@ namespace PuoOps.Tests.Docker;
 
 /// <summary>
 /// A Swarm call that the daemon answers 503 is "not a swarm manager" only when the daemon's /info says so (typed
-/// swarm state), never because of the text. Stand-in daemon, and it says why: the sandbox's real engine is a swarm
-/// manager for as long as other test classes hold its swarm fixture, so its "not in a swarm" answer cannot be had
-/// here on demand; this loopback HTTP server answers /version, /info and /services as dockerd does in each state.
+/// swarm state), never because of the text. Stand-in daemon, and it says why: a real engine gives two of these answers
+/// only in setups a test cannot make on demand (a worker node of a swarm; a manager answering 503), so this loopback HTTP
+/// server answers /version, /info and /services as dockerd does in each state. A real engine outside any swarm (an engine
+/// tests/Pester/Deployment.Tests.ps1 starts; the sandbox's own is a swarm manager) is classified in that file.
 /// </summary>
 public sealed class SwarmStateTests
 {

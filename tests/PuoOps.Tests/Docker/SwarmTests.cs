@@ -3,61 +3,13 @@ using PuoOps.Tests.Infrastructure;
 namespace PuoOps.Tests.Docker;
 
 /// <summary>
-/// Makes the sandbox engine a single-node swarm on its own 127.0.0.1 listen address (parallel sandboxes
-/// would collide on the default 0.0.0.0:2377), and leaves the swarm afterwards if a fixture joined it. Counted across
-/// fixtures, since test classes run in parallel: the last one out leaves.
+/// The service cmdlets on a Swarm service: scale until converged, restart, stop/start, logs by task. The sandbox's engine
+/// is a single-node swarm (tests/Sandbox/Sandbox.ps1; its blue and green run on it), so the tests only add services.
 /// </summary>
-public sealed class SwarmFixture : IDisposable
-{
-    private static readonly object Gate = new();
-    private static int _users;
-    private static bool _initialised;
-    private bool _disposed;
-
-    public SwarmFixture()
-    {
-        if (!Sandbox.Current.DockerAvailable)
-        {
-            _disposed = true;
-            return;
-        }
-        lock (Gate)
-        {
-            _users++;
-            if (ScratchProject.Docker("info", "--format", "{{.Swarm.LocalNodeState}}") == "active")
-                return;
-            var listen = Sandbox.Current.State.GetProperty("Docker").GetProperty("SwarmListenAddr").GetString()!;
-            ScratchProject.Docker("swarm", "init", "--advertise-addr", listen, "--listen-addr", listen);
-            _initialised = true;
-        }
-    }
-
-    public void Dispose()
-    {
-        lock (Gate)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-            if (--_users == 0 && _initialised)
-            {
-                ScratchProject.Docker("swarm", "leave", "--force");
-                _initialised = false;
-            }
-        }
-    }
-}
-
-/// <summary>The service cmdlets on a Swarm service: scale until converged, restart, stop/start, logs by task.</summary>
-public sealed class SwarmTests : IClassFixture<SwarmFixture>, IDisposable
+public sealed class SwarmTests : IDisposable
 {
     private readonly ModuleHost _host = new();
     private readonly string _service = "xunit-swarm-" + Guid.NewGuid().ToString("N")[..8];
-
-    public SwarmTests(SwarmFixture swarm)
-    {
-        _ = swarm;
-    }
 
     public void Dispose()
     {
