@@ -6,8 +6,8 @@
 .DESCRIPTION
     Issue targets: while 5,000 requests at concurrency 8 go through nginx, a switch completes within 3 s with 0 failed
     requests, every answer from exactly one colour; a target killed right after the switch is rolled back within
-    -MonitorSec. Sides, in a shuffled order each round, each switching to the idle colour of the sandbox nginx's
-    blue/green servers while 8 curls send 5,000 GETs of /version, 625 each on one keep-alive connection paced to last ~2.5 s:
+    -MonitorSec. Sides, in a shuffled order each round, each switching to the idle colour of the sandbox's blue and
+    green (busybox httpd; in this nginx-only sandbox as processes, with Docker as Swarm services) while 8 curls send 5,000 GETs of /version, 625 each on one keep-alive connection paced to last ~2.5 s:
       module   Switch-PuoTraffic -MonitorSec 0 in this warm pwsh (3 health probes, 200-request latency run, write,
                nginx -T, one SIGHUP verified by new workers, 10 confirmation probes); its time is SwitchTime.
       runbook  what switch-traffic.sh does: write the new upstream file and `nginx -s reload`, as one shell script
@@ -17,7 +17,7 @@
     connection because a reload closed the reused one before any answer (RFC 9112 9.3.1), reported apart. Then, -Rounds
     times, with a busybox httpd as a third colour ('canary'): Switch-PuoTraffic -To canary -MonitorSec 30, the httpd
     killed as soon as nginx serves it; rollback time = from the kill until the record's RolledBackAt; failed between
-    = the record's MonitorFailed (the watch window's own requests through nginx); then the same load as above must
+    = the record's MonitorFailed (the watch window's own requests through nginx, paced at one per 50 ms); then the same load as above must
     see 0 failed. Uses the sandbox named by -StateFile (default: an
     nginx-only sandbox of its own, stopped afterwards). Run as root after build.ps1 -Task Build.
 .EXAMPLE

@@ -74,6 +74,8 @@ Describe 'Blue-Green Deployment on the sandbox nginx' {
         $switch = Switch-PuoTraffic -To green -MonitorSec 2 -Confirm:$false
         $switch.From, $switch.To, $switch.RolledBack | Should -Be @('blue', 'green', $false)
         $switch.MonitorRequests | Should -BeGreaterThan 0
+        # The watch window is paced: one request every 50 ms at most (two senders, each one per 100 ms), however fast nginx answers.
+        $switch.MonitorRequests | Should -BeLessOrEqual ([math]::Floor($switch.MonitorTime.TotalMilliseconds / 50) + 2)
         $switch.MonitorFailed | Should -Be 0
         Get-ReloadCount | Should -Be ($reloads + 1)
         Get-Served | Should -Be 'green'
