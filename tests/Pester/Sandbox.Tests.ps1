@@ -50,3 +50,37 @@ Describe 'Save-State' {
         [IO.File]::GetUnixFileMode((Join-Path $dir 'new')) | Should -Be ([IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
     }
 }
+
+Describe 'The sandbox blue-green pair' {
+    BeforeAll {
+        $script:state = Get-PuoSandboxState
+        $script:runner = $state.Colors.Runner
+    }
+
+    It 'is two Swarm services on the sandbox engine, a single-node Swarm manager, labelled as the module finds colours' {
+        if ($runner -ne 'Swarm') {
+            $env:CI | Should -Not -Be 'true' -Because 'CI runs as root, where the sandbox has Docker and its colours run on Swarm'
+            Set-ItResult -Skipped -Because "the sandbox has no Docker: its colours run as processes ($($state.Docker.Error))"
+            return
+        }
+        $docker = $state.Docker
+        & docker -H $docker.Host info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}}' |
+            Should -Be "active true $(($docker.SwarmListenAddr -split ':')[0])"
+        foreach ($color in 'blue', 'green') {
+            $port = $state.Nginx."$((Get-Culture).TextInfo.ToTitleCase($color))Port"
+            $state.Colors.$color.Service | Should -Be "puo-$color"
+            & docker -H $docker.Host service inspect "puo-$color" --format '{{index .Spec.Labels "puo.color"}} {{index .Spec.Labels "puo.port"}} {{index .Spec.Labels "puo.upstream"}} {{.Spec.TaskTemplate.ContainerSpec.Image}} {{.Spec.Mode.Replicated.Replicas}}' |
+                Should -Be "$color $port puo_active $($docker.Image) 1"
+        }
+    }
+
+    It 'answers /health and /version "<colour> <image>" on each colour''s port, and nginx''s front the colour active.conf names' {
+        $active = if ((Get-Content -Raw $state.Nginx.ActiveConf) -match "server 127\.0\.0\.1:$($state.Nginx.GreenPort);") { 'green' } else { 'blue' }
+        foreach ($color in 'blue', 'green') {
+            $port = $state.Nginx."$((Get-Culture).TextInfo.ToTitleCase($color))Port"
+            & curl -sf --max-time 5 "http://127.0.0.1:$port/version" | Should -Be "$color $($state.Colors.Image)"
+            & curl -sf --max-time 5 "http://127.0.0.1:$port/health" | Should -Be '{"status":"healthy"}'
+        }
+        & curl -sf --max-time 5 "http://127.0.0.1:$($state.Nginx.Port)/version" | Should -Be "$active $($state.Colors.Image)"
+    }
+}
