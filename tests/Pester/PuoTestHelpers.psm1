@@ -143,6 +143,11 @@ function Stop-PuoPlainEngine {
         while ((Test-Path "/proc/$($Engine.Pid)") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
         if (Test-Path "/proc/$($Engine.Pid)") { $null = & kill -KILL $Engine.Pid }
     }
+    # What dockerd started (containerd, shims) names the folder on its command line: anything still running is ours.
+    foreach ($proc in Get-ChildItem /proc -Directory | Where-Object Name -Match '^\d+$') {
+        $cmdline = (Get-Content -LiteralPath "$($proc.FullName)/cmdline" -Raw -ErrorAction Ignore) -replace "`0", ' '
+        if ($cmdline -and $cmdline.Contains("$($Engine.Dir)/")) { $null = & kill -KILL $proc.Name 2>&1 }
+    }
     # dockerd unmounts what it mounted when it stops; whatever is left (a killed engine) is detached before deleting.
     foreach ($mount in @(Get-Content /proc/self/mountinfo | ForEach-Object { ($_ -split ' ')[4] } | Where-Object { $_.StartsWith("$($Engine.Dir)/") } | Sort-Object Length -Descending)) {
         $null = & umount -l $mount 2>&1
