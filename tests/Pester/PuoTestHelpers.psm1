@@ -114,7 +114,7 @@ function Start-PuoPlainEngine {
     $log = "$dir/dockerd.log"
     $null = New-Item -ItemType Directory -Path "$dir/tmp"
     # setsid: its own session, stdio to the log; TMPDIR under the folder, so what its daemons leave goes with it.
-    $engine.Pid = [int](& env "TMPDIR=$dir/tmp" sh -c 'log=$1; shift; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!' sh $log dockerd `
+    $engine.Pid = [int](& env "TMPDIR=$dir/tmp" DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 sh -c 'log=$1; shift; setsid "$@" </dev/null >>"$log" 2>&1 & echo $!' sh $log dockerd `
             --host $engine.Host --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" `
             --bridge=none --iptables=false --ip6tables=false --ip-masq=false)
     try {

@@ -713,8 +713,10 @@ function Start-SandboxDockerDaemon([System.Collections.IDictionary] $State, [str
         if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { $docker.Error = "'$tool' not found (package docker.io)."; return }
     }
     $null = New-Item -ItemType Directory -Path $dir -Force
-    $docker.Pid = Start-Background -LogFile $docker.LogFile -WorkingDirectory $dir -FilePath 'dockerd' -ArgumentList @(
-        '--host', $docker.Host, '--data-root', "$dir/data", '--exec-root', "$dir/exec", '--pidfile', "$dir/docker.pid",
+    # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 (as moby's own test daemons run): a Swarm task uses the local image without
+    # asking a registry first, so nothing leaves loopback (no registry exists here).
+    $docker.Pid = Start-Background -LogFile $docker.LogFile -WorkingDirectory $dir -FilePath 'env' -ArgumentList @(
+        'DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1', 'dockerd', '--host', $docker.Host, '--data-root', "$dir/data", '--exec-root', "$dir/exec", '--pidfile', "$dir/docker.pid",
         '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false')
     Save-State $State $StatePath
 }
