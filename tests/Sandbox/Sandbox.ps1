@@ -940,6 +940,9 @@ function Start-SandboxColors([System.Collections.IDictionary] $State, [string] $
             Start-Sleep -Milliseconds 200
         }
     }
+    # Through nginx: /health answers (the access log's first line, which the README's Search-PuoLog line finds) and blue serves.
+    $health = Invoke-Tool -FilePath 'curl' -ArgumentList @('-sf', '--max-time', '5', "http://127.0.0.1:$($ngx.Port)/health") -AllowFailure
+    if ($health.ExitCode -ne 0) { throw "nginx front port $($ngx.Port) did not answer /health (curl exit $($health.ExitCode))." }
     $probe = Invoke-Tool -FilePath 'curl' -ArgumentList @('-s', '--max-time', '5', "http://127.0.0.1:$($ngx.Port)/version") -AllowFailure
     if ($probe.StdOut.Trim() -ne "blue $($colors.Image)") { throw "nginx front port $($ngx.Port) did not answer as blue (curl exit $($probe.ExitCode): '$($probe.StdOut.Trim())')." }
     "$($colors.Runner): blue :$($colors.Blue.Port), green :$($colors.Green.Port), nginx -> blue"
