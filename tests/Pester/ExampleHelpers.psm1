@@ -107,11 +107,13 @@ function Stop-PsqlSession {
     #>
     $applications = @($Sessions | ForEach-Object { "'$($_.Application)'" } | Sort-Object -Unique) -join ', '
     if ($applications) {
-        $null = psql $env:DATABASE_URL -XAtqc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ($applications)"
+        # A waiter gets its lock and ends by itself once the holder is gone, so the server may warn that a pid is no
+        # backend any more: not a failure of the cleanup.
+        $null = psql $env:DATABASE_URL -XAtqc "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ($applications)" 2>$null
     }
     foreach ($session in $Sessions) {
         # psql's `\! exec sleep` child goes with it.
-        Get-Process | Where-Object { $_.Parent.Id -eq $session.Process.Id } | ForEach-Object { Stop-Process -Id $_.Id -ErrorAction SilentlyContinue }
+        Get-Process | Where-Object { $_.Parent -and $_.Parent.Id -eq $session.Process.Id } | ForEach-Object { Stop-Process -Id $_.Id -ErrorAction SilentlyContinue }
         Stop-Process -Id $session.Process.Id -ErrorAction SilentlyContinue
         Remove-Item -LiteralPath $session.ErrorLog -ErrorAction SilentlyContinue
     }

@@ -67,7 +67,8 @@ finally {
         # (plus the example helpers): setup, the example, its check, then cleanup whatever happened. Returns the error
         # records and, when all ran cleanly, each value the check produced.
         $state = [initialsessionstate]::CreateDefault2()
-        $state.ImportPSModule(@((Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1'), $exampleHelpers))
+        $state.ImportPSModule((Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1'))
+        $state.ImportPSModule($exampleHelpers)
         $runspace = [runspacefactory]::CreateRunspace($state)
         $runspace.Open()
         $shell = [powershell]::Create($runspace)
