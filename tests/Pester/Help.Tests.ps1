@@ -36,6 +36,10 @@ BeforeAll {
     Import-Module "$PSScriptRoot/../../tools/PuoHelpSource.psm1" -Force
     $null = Connect-PuoSandbox
     $docs = Join-Path $PSScriptRoot '../../docs/cmdlets'
+    # What the setup, check and cleanup blocks share (ExampleHelpers.psm1), imported into every example's runspace.
+    $exampleHelpers = Join-Path $PSScriptRoot ExampleHelpers.psm1
+    $helperNames = @((Import-Module $exampleHelpers -PassThru -Force).ExportedFunctions.Keys)
+    Remove-Module ExampleHelpers
     # The examples write backups under [IO.Path]::GetTempPath(), as an operator would: give them a temp folder of
     # their own (GetTempPath follows TMPDIR) and remove it afterwards.
     $outerTemp = $env:TMPDIR
@@ -59,11 +63,12 @@ finally {
 '@
 
     function Invoke-PuoExample([string] $Code, [string] $Setup, [string] $Check, [string] $Cleanup, [int] $TimeoutSec = 120) {
-        # A fresh runspace with the module imported and the sandbox as default environment, as an operator's shell:
-        # setup, the example, its check, then cleanup whatever happened. Returns the error records and, when all ran
-        # cleanly, each value the check produced.
+        # A fresh runspace with the module imported and the sandbox as default environment, as an operator's shell
+        # (plus the example helpers): setup, the example, its check, then cleanup whatever happened. Returns the error
+        # records and, when all ran cleanly, each value the check produced.
         $state = [initialsessionstate]::CreateDefault2()
         $state.ImportPSModule((Join-Path $env:PUO_MODULE_PATH 'PuoOps.psd1'))
+        $state.ImportPSModule($exampleHelpers)
         $runspace = [runspacefactory]::CreateRunspace($state)
         $runspace.Open()
         $shell = [powershell]::Create($runspace)
@@ -136,6 +141,8 @@ Describe 'The installed help' {
 
 Describe '<Name> example <Index>: <Title>' -ForEach $examples {
     It 'runs and does what it says' {
+        # An operator's shell has no test helpers: the example itself must run without them.
+        @($helperNames | Where-Object { $Code -match "(?<![\w-])$([regex]::Escape($_))(?![\w-])" }) | Should -BeNullOrEmpty -Because "the example`n$Code`nis what Get-Help shows"
         if ($UsesDocker -and ($skip = Get-PuoSkipReason Docker)) {
             Set-ItResult -Skipped -Because $skip
             return
