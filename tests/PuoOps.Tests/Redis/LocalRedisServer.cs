@@ -37,7 +37,7 @@ internal sealed class LocalRedisServer : IAsyncDisposable
             {
                 try
                 {
-                    await using var probe = await server.ConnectAsync();
+                    await using var probe = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},connectTimeout=500");
                     await probe.GetDatabase().PingAsync();
                     return server;
                 }
