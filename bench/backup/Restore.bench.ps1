@@ -11,9 +11,9 @@
     (bench/BenchTools.psm1):
     - puo:   Restore-PuoBackup -Jobs 2 -Confirm:$false;
     - raw:   createdb + pg_restore --jobs 2, the runbook's command, nothing verified;
-    - floor: the same with the session settings PuoOps gives pg_restore (maintenance_work_mem 256MB, no parallel
-             workers within a job, the same PGOPTIONS): what any verified two-job restore of PuoOps takes at
-             least, so puo/floor is the cost of the checks alone, not of the tuning.
+    - floor: the same with the session setting PuoOps gives pg_restore's jobs (no parallel workers within a job,
+             the same PGOPTIONS): what any verified two-job restore of PuoOps takes at least, so puo/floor is the
+             cost of the checks alone, not of the setting.
     Each side restores into a new database, dropped afterwards (not timed), and starts with the backup's files
     dropped from the page cache, as a restore of last night's backup reads them from disk. Each round also times
     the checksum and pg_restore --list alone (Test-PuoBackup without -Restore): the work that ran before pg_restore
@@ -66,7 +66,7 @@ try {
                     $script:phases = 'pg_restore {0:N2} s, then verify {1:N2} s, swap {2:N2} s' -f $result.RestoreDuration.TotalSeconds, $result.VerifyDuration.TotalSeconds, $result.SwapDuration.TotalSeconds
                 }
                 raw   = { param($target) Invoke-RawRestore $target '' }
-                floor = { param($target) Invoke-RawRestore $target '-c maintenance_work_mem=256MB -c max_parallel_maintenance_workers=0' }
+                floor = { param($target) Invoke-RawRestore $target '-c max_parallel_maintenance_workers=0' }
             }
             # A restore reads last night's backup from disk, not from the page cache the backup just filled: each
             # timed side starts with the backup's files dropped from the cache (fadvise DONTNEED, these files only).
@@ -104,7 +104,7 @@ try {
                 'Ratio puo/raw (median of pairs)'        = [math]::Round((Get-Median $toRaw), 3)
                 'Ratio puo/raw min..max'                 = '{0:N3}..{1:N3}' -f ($toRaw | Measure-Object -Minimum).Minimum, ($toRaw | Measure-Object -Maximum).Maximum
                 Target                                   = '<= 1.05x'
-                'Floor (same, PuoOps session settings) s' = [math]::Round((Get-Median $times.floor), 2)
+                'Floor (same, PuoOps session setting) s' = [math]::Round((Get-Median $times.floor), 2)
                 'Ratio puo/floor (median of pairs)'      = [math]::Round((Get-Median $toFloor), 3)
                 'Ratio puo/floor min..max'               = '{0:N3}..{1:N3}' -f ($toFloor | Measure-Object -Minimum).Minimum, ($toFloor | Measure-Object -Maximum).Maximum
                 'Checksum + pg_restore --list alone s'   = [math]::Round((Get-Median $times.check), 2)
