@@ -202,7 +202,8 @@ public static class ErrorTranslator
         if (message.StartsWith("NOAUTH", StringComparison.Ordinal) || message.StartsWith("WRONGPASS", StringComparison.Ordinal))
             return new PuoException(ErrorKind.Authentication, "PuoOps.Redis.Authentication",
                 $"Redis at {target} rejected the credentials ({message.Split(' ')[0]}). Check the password of the environment.", target, e);
-        if (message.Contains("unknown command", StringComparison.OrdinalIgnoreCase) || message.Contains("NOPERM", StringComparison.Ordinal))
+        // A renamed or disabled command is no error code (just ERR): RedisConnections.HasCommandAsync asks the server's command table instead.
+        if (message.StartsWith("NOPERM", StringComparison.Ordinal))
             return new PuoException(ErrorKind.PermissionDenied, "PuoOps.Redis.CommandDisabled",
                 $"Redis at {target} does not allow this command: {message}", target, e);
         return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Redis.ServerError", $"Redis at {target}: {message}", target, e);

@@ -133,16 +133,13 @@ public static class ServiceLogService
     private static string? UnixTime(DateTimeOffset? since) =>
         since is { } s ? (s.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture) : null;
 
-    /// <summary>One source is passed straight through; several are read concurrently into a bounded channel.</summary>
-    private static IAsyncEnumerable<ServiceLogLine> Merge(OperationContext ctx, IReadOnlyList<Func<CancellationToken, IAsyncEnumerable<ServiceLogLine>>> sources) =>
-        sources.Count switch
-        {
-            1 => sources[0](ctx.Cancellation),
-            _ => MergeAsync(ctx, sources, ctx.Cancellation),
-        };
-
-    private static async IAsyncEnumerable<ServiceLogLine> MergeAsync(OperationContext ctx, IReadOnlyList<Func<CancellationToken, IAsyncEnumerable<ServiceLogLine>>> sources,
-        [EnumeratorCancellation] CancellationToken cancellation)
+    /// <summary>
+    /// Every source is read by a task of its own into one bounded channel, ahead of the consumer: the daemon sends and this
+    /// client decodes the next lines while PowerShell writes the last ones (read in turn, a long tail costs the daemon's time
+    /// plus the pipeline's), and several sources are merged as their lines come.
+    /// </summary>
+    private static async IAsyncEnumerable<ServiceLogLine> Merge(OperationContext ctx, IReadOnlyList<Func<CancellationToken, IAsyncEnumerable<ServiceLogLine>>> sources,
+        [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, ctx.Cancellation);
         var channel = Channel.CreateBounded<ServiceLogLine>(new BoundedChannelOptions(MergeCapacity) { SingleReader = true });

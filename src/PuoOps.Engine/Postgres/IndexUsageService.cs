@@ -9,7 +9,10 @@ public enum IndexUsageFilter
     All,
     /// <summary>Never scanned, and not enforcing a primary key, uniqueness or another constraint.</summary>
     Unused,
-    /// <summary>Same table, same key columns (and method, operator classes, expressions, predicate) as another index.</summary>
+    /// <summary>
+    /// Same table, same key columns (and method, operator classes, expressions, predicate) as another index. Only valid
+    /// indexes count: an invalid one enforces and serves nothing, so it is no copy of anything (<see cref="Invalid"/> lists it).
+    /// </summary>
     Duplicate,
     /// <summary>indisvalid = false: a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY left it behind.</summary>
     Invalid,
@@ -131,7 +134,8 @@ public static class IndexUsageService
                                        $"AND x.indexrelid NOT IN (SELECT conindid FROM pg_constraint) ORDER BY 7 DESC, 1, 2, 3",
             IndexUsageFilter.Invalid => $"SELECT {columns} {from} AND NOT x.indisvalid {order}",
             IndexUsageFilter.Duplicate => $"""
-                SELECT * FROM (SELECT {columns}, count(*) OVER w AS copies, array_agg(i.relname::text) OVER w AS names {from} WINDOW w AS ({DuplicateWindow})) d
+                SELECT * FROM (SELECT {columns}, count(*) OVER w AS copies, array_agg(i.relname::text) OVER w AS names {from} AND x.indisvalid
+                  WINDOW w AS ({DuplicateWindow})) d
                 WHERE copies > 1 ORDER BY 2, 1, 3
                 """,
             _ => $"SELECT {columns} {from} {order}",

@@ -136,22 +136,31 @@ public static class CacheClearService
         public void StopEarly() => StoppedEarly = true;
 
         /// <summary>
-        /// A single server: each SCAN step and its UNLINK run as one short server-side script. A user allowed only what
-        /// the runbook's own pipeline needs (SCAN and DEL or UNLINK, no EVAL) gets the client-side batches instead; the
-        /// refusal comes on the first call, before anything was deleted.
+        /// A single server: each SCAN step and its UNLINK run as one short server-side script. Where the server has no
+        /// EVAL (scripting disabled or renamed away: its command table says so), or the ACL user may run only what the
+        /// runbook's own pipeline needs (SCAN and DEL or UNLINK: NOPERM), the client-side batches do the same work; an
+        /// ACL refusal comes on the first call, before anything was deleted.
         /// </summary>
         public async Task ClearServerAsync(RedisPrimary primary)
         {
+            if (await RedisConnections.HasCommandAsync(ctx, primary.Server, "EVAL").ConfigureAwait(false) == false)
+            {
+                ctx.Log($"EVAL is not available on {primary.Name} (COMMAND INFO does not know it: scripting is disabled or renamed); {ClientSideNote}");
+                await ClearClientSideAsync(primary).ConfigureAwait(false);
+                return;
+            }
             try
             {
                 await ClearWithScriptAsync(primary).ConfigureAwait(false);
             }
-            catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var refusal) && refusal.Contains("eval", StringComparison.OrdinalIgnoreCase))
+            catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var refusal))
             {
-                ctx.Log($"EVAL is not allowed on {primary.Name} ({refusal}); deleting in client-side batches instead: SCAN pages come to this client and go back as {_deleteCommand}.");
+                ctx.Log($"EVAL is not allowed on {primary.Name} ({refusal}); {ClientSideNote}");
                 await ClearClientSideAsync(primary).ConfigureAwait(false);
             }
         }
+
+        private string ClientSideNote => $"deleting in client-side batches instead: SCAN pages come to this client and go back as {_deleteCommand}.";
 
         private async Task ClearWithScriptAsync(RedisPrimary primary)
         {
@@ -176,6 +185,8 @@ public static class CacheClearService
         /// </summary>
         public async Task ClearClientSideAsync(RedisPrimary primary)
         {
+            if (_deleteCommand == "UNLINK" && await RedisConnections.HasCommandAsync(ctx, primary.Server, "UNLINK").ConfigureAwait(false) == false)
+                UseDel($"UNLINK is not available on {primary.Name} (COMMAND INFO does not know it: renamed, or a server older than 4.0)");
             var batch = new List<RedisKey>(batchSize);
             await foreach (var key in primary.Server.KeysAsync(primary.DatabaseNumber, pattern, batchSize).WithCancellation(ctx.Cancellation))
             {
@@ -203,17 +214,21 @@ public static class CacheClearService
                 {
                     deleted = await DeleteAsync(primary, batch).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (_deleteCommand == "UNLINK" && RedisConnections.IsRefused(ex, ctx, out var refusal)
-                                           && refusal.Contains("unlink", StringComparison.OrdinalIgnoreCase))
+                catch (Exception ex) when (_deleteCommand == "UNLINK" && RedisConnections.IsRefused(ex, ctx, out var refusal))
                 {
                     // UNLINK frees memory in the background; a user allowed only DEL (as the runbook's xargs DEL) still gets the job done.
-                    ctx.Log($"UNLINK is not allowed on {primary.Name} ({refusal}); deleting with DEL instead.");
-                    _deleteCommand = "DEL";
+                    UseDel($"UNLINK is not allowed on {primary.Name} ({refusal})");
                     deleted = await DeleteAsync(primary, batch).ConfigureAwait(false);
                 }
             }
             Count(batch.Count, deleted, batch.Count);
             batch.Clear();
+        }
+
+        private void UseDel(string why)
+        {
+            ctx.Log($"{why}; deleting with DEL instead.");
+            _deleteCommand = "DEL";
         }
 
         private async Task<long> DeleteAsync(RedisPrimary primary, List<RedisKey> batch)

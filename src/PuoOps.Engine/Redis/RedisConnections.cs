@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace PuoOps.Engine.Redis;
@@ -73,12 +75,44 @@ internal static class RedisConnections
     public static Task<T> RunAsync<T>(OperationContext ctx, string what, Func<Task<T>> operation) =>
         ctx.WithTimeoutAsync("PuoOps.Redis.Timeout", what, Endpoint(ctx).DisplayName, token => operation().WaitAsync(token));
 
-    /// <summary>True when the server refused a command (renamed away, disabled, or not permitted by ACL).</summary>
+    /// <summary>True when the server refused a command for the connection's ACL user (the NOPERM error code).</summary>
     public static bool IsRefused(Exception exception, OperationContext ctx, out string message)
     {
         var error = ErrorTranslator.Translate(exception, ctx.Environment);
         message = error.Message;
         return error.ErrorId == "PuoOps.Redis.CommandDisabled";
+    }
+
+    // Per connection (a multiplexer) and server: the commands asked about, and whether the server has them.
+    private static readonly ConditionalWeakTable<IConnectionMultiplexer, ConcurrentDictionary<(string Server, string Command), bool?>> KnownCommands = new();
+
+    /// <summary>
+    /// Whether <paramref name="server"/> has <paramref name="command"/> under that name, in the server's own words: COMMAND INFO
+    /// answers nil for a command it does not have, also one that rename-command renamed or disabled (as EVAL is where scripting is
+    /// turned off). Null when the server will not say (COMMAND itself renamed, or not allowed to the ACL user): then try the command
+    /// and take its error. Asked once per server of a connection; asked again after a reconnect, since a rename needs a restart.
+    /// </summary>
+    public static async Task<bool?> HasCommandAsync(OperationContext ctx, IServer server, string command)
+    {
+        var known = KnownCommands.GetValue(server.Multiplexer, multiplexer =>
+        {
+            var commands = new ConcurrentDictionary<(string, string), bool?>();
+            multiplexer.ConnectionRestored += (_, _) => commands.Clear();
+            return commands;
+        });
+        var key = (RedisEndpoint.FormatEndPoint(server.EndPoint), command.ToUpperInvariant());
+        if (known.TryGetValue(key, out var answer))
+            return answer;
+        try
+        {
+            var reply = await RunAsync(ctx, "COMMAND INFO", () => server.ExecuteAsync("COMMAND", "INFO", command)).ConfigureAwait(false);
+            answer = reply.Resp2Type == ResultType.Array && reply.Length == 1 ? !reply[0].IsNull : null;
+        }
+        catch (RedisServerException)
+        {
+            answer = null;
+        }
+        return known[key] = answer;
     }
 }
 

@@ -17,15 +17,7 @@ public static class RedisInfoService
             // (INFO with several sections needs Redis 7).
             foreach (var requested in sections.Count == 0 ? [""] : sections)
             {
-                string? raw = null, refusal = null;
-                try
-                {
-                    raw = await RedisConnections.RunAsync(ctx, "INFO", () => primary.Server.InfoRawAsync(requested)).ConfigureAwait(false) ?? "";
-                }
-                catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var message))
-                {
-                    refusal = message;
-                }
+                var (raw, refusal) = await ReadRawAsync(ctx, primary.Server, requested).ConfigureAwait(false);
                 if (raw is null)
                 {
                     yield return Build(ctx, primary.Name, requested.Length == 0 ? "all" : requested.ToLowerInvariant(),
@@ -44,16 +36,21 @@ public static class RedisInfoService
     }
 
     /// <summary>One INFO section's fields, or null when the server does not allow INFO.</summary>
-    internal static async Task<IReadOnlyDictionary<string, object>?> TryReadAsync(OperationContext ctx, IServer server, string section)
+    internal static async Task<IReadOnlyDictionary<string, object>?> TryReadAsync(OperationContext ctx, IServer server, string section) =>
+        (await ReadRawAsync(ctx, server, section).ConfigureAwait(false)).Raw is { } raw ? Parse(raw).FirstOrDefault().Fields : null;
+
+    /// <summary>INFO's text, or (null and) why the server will not give it: it has no INFO command (renamed or disabled), or not for this user.</summary>
+    private static async Task<(string? Raw, string? Refusal)> ReadRawAsync(OperationContext ctx, IServer server, string section)
     {
+        if (await RedisConnections.HasCommandAsync(ctx, server, "INFO").ConfigureAwait(false) == false)
+            return (null, $"Redis at {RedisEndpoint.FormatEndPoint(server.EndPoint)} does not allow INFO: its command table has no INFO (renamed or disabled).");
         try
         {
-            var raw = await RedisConnections.RunAsync(ctx, "INFO", () => server.InfoRawAsync(section)).ConfigureAwait(false);
-            return Parse(raw ?? "").FirstOrDefault().Fields;
+            return (await RedisConnections.RunAsync(ctx, "INFO", () => server.InfoRawAsync(section)).ConfigureAwait(false) ?? "", null);
         }
-        catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out _))
+        catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var message))
         {
-            return null;
+            return (null, message);
         }
     }
 

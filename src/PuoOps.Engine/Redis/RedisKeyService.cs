@@ -104,7 +104,9 @@ public static class RedisKeyService
         var database = primary.Database;
         var types = keys.Select(key => database.KeyTypeAsync(key)).ToArray();
         var ttls = keys.Select(key => database.KeyTimeToLiveAsync(key)).ToArray();
-        var memory = keys.Select(key => TryMemoryUsageAsync(ctx, database, key)).ToArray();
+        // Where the server has no MEMORY command (renamed or disabled), keys are listed without their size.
+        var hasMemory = await RedisConnections.HasCommandAsync(ctx, primary.Server, "MEMORY").ConfigureAwait(false) != false;
+        var memory = keys.Select(key => hasMemory ? TryMemoryUsageAsync(ctx, database, key) : Task.FromResult<long?>(null)).ToArray();
         await RedisConnections.RunAsync(ctx, "TYPE, PTTL and MEMORY USAGE", async () =>
         {
             await Task.WhenAll(types.Concat<Task>(ttls).Concat(memory)).ConfigureAwait(false);
@@ -134,7 +136,7 @@ public static class RedisKeyService
         return reply.IsNull ? null : (long)reply;
     }
 
-    /// <summary>Like <see cref="MemoryUsageAsync"/>, but null where MEMORY is disabled: listing keys must still work there.</summary>
+    /// <summary>Like <see cref="MemoryUsageAsync"/>, but null where the ACL user may not run MEMORY: listing keys must still work there.</summary>
     private static async Task<long?> TryMemoryUsageAsync(OperationContext ctx, IDatabase database, RedisKey key)
     {
         try

@@ -215,8 +215,10 @@ public sealed class PostgresMaintenanceTests
     {
         await using var scratch = await Scratch.CreateAsync(200);
         var t = scratch.Name;
-        await scratch.ExecAsync($"CREATE INDEX {t}_a ON {t} (val, id); CREATE INDEX {t}_b ON {t} (val, id); CREATE INDEX {t}_c ON {t} (id, val); UPDATE {t} SET note = 'same'");
-        // A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index behind.
+        await scratch.ExecAsync($"CREATE INDEX {t}_a ON {t} (val, id); CREATE INDEX {t}_b ON {t} (val, id); CREATE INDEX {t}_c ON {t} (id, val); " +
+                                $"CREATE INDEX {t}_n ON {t} (note); UPDATE {t} SET note = 'same'");
+        // A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index behind, with the same key as the valid {t}_n:
+        // it is no duplicate of {t}_n (it serves nothing), only invalid.
         await Assert.ThrowsAsync<PostgresException>(() => scratch.ExecAsync($"CREATE UNIQUE INDEX CONCURRENTLY {t}_bad ON {t} (note)"));
         using var env = TestEnvironments.Sandbox();
         var duplicates = await ToListAsync(IndexUsageService.GetAsync(TestEnvironments.Context(env), RelationPattern.Parse(null, t), RelationPattern.Parse(null, null), IndexUsageFilter.Duplicate, TimeSpan.Zero, false));

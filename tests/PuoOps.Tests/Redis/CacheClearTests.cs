@@ -1,5 +1,7 @@
+using PuoOps.Engine;
 using PuoOps.Engine.Redis;
 using PuoOps.Tests.Infrastructure;
+using StackExchange.Redis;
 
 namespace PuoOps.Tests.Redis;
 
@@ -87,6 +89,58 @@ public sealed class CacheClearTests
         Assert.Null(result.Pattern);
         Assert.Equal(0, await RedisTestData.Server.DatabaseSizeAsync(db));
         Assert.True(await RedisTestData.Server.DatabaseSizeAsync(0) >= Math.Min(sharedBefore, 1000));
+    }
+
+    /// <summary>
+    /// A server started with rename-command EVAL "" (scripting turned off; UNLINK too in the second case): its command table
+    /// says so before anything is sent, and the client-side SCAN batches count and delete what the script does on the sandbox.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Where_EVAL_is_renamed_away_client_side_batches_give_the_scripts_result(bool unlinkRenamedToo)
+    {
+        await using var server = await LocalRedisServer.StartAsync(["rename-command EVAL \"\"", .. unlinkRenamedToo ? ["rename-command UNLINK \"\""] : Array.Empty<string>()]);
+        var prefix = RedisTestData.NewPrefix();
+        await using (var direct = await server.ConnectAsync())
+        {
+            var database = direct.GetDatabase();
+            await Task.WhenAll(Enumerable.Range(0, 3000).Select(i => database.StringSetAsync($"{prefix}:gone:{i}", "v"))
+                .Concat(Enumerable.Range(0, 100).Select(i => database.StringSetAsync($"{prefix}:kept:{i}", "v"))));
+        }
+        try
+        {
+            await RedisTestData.SeedAsync(prefix + ":gone", 3000);
+            await RedisTestData.SeedAsync(prefix + ":kept", 100);
+            using var sandbox = RedisTestData.Environment();
+            var sandboxContext = TestEnvironments.Context(sandbox);
+            Assert.True(await RedisConnections.HasCommandAsync(sandboxContext, (await RedisConnections.PrimariesAsync(sandboxContext))[0].Server, "EVAL"));
+            var scriptCount = await CacheClearService.ClearPatternAsync(sandboxContext, prefix + ":gone:*", null, 500, countOnly: true);
+            var scriptDelete = await CacheClearService.ClearPatternAsync(sandboxContext, prefix + ":gone:*", null, 500, countOnly: false);
+
+            using var renamed = RedisTestData.Environment(connectionString: server.ConnectionString);
+            var log = new List<string>();
+            var ctx = new OperationContext(renamed, TimeSpan.FromSeconds(15), CancellationToken.None, verbose: line => { lock (log) log.Add(line); });
+            var primary = (await RedisConnections.PrimariesAsync(ctx))[0];
+            Assert.False(await RedisConnections.HasCommandAsync(ctx, primary.Server, "EVAL"));
+            Assert.Equal(!unlinkRenamedToo, await RedisConnections.HasCommandAsync(ctx, primary.Server, "UNLINK"));
+            var count = await CacheClearService.ClearPatternAsync(ctx, prefix + ":gone:*", null, 500, countOnly: true);
+            var delete = await CacheClearService.ClearPatternAsync(ctx, prefix + ":gone:*", null, 500, countOnly: false);
+
+            Assert.Equal((3000L, 0L), (scriptCount.Scanned, scriptCount.Deleted));
+            Assert.Equal((scriptCount.Scanned, scriptCount.Deleted), (count.Scanned, count.Deleted));
+            Assert.Equal((3000L, 3000L), (scriptDelete.Scanned, scriptDelete.Deleted));
+            Assert.Equal((scriptDelete.Scanned, scriptDelete.Deleted, scriptDelete.StoppedEarly), (delete.Scanned, delete.Deleted, delete.StoppedEarly));
+            Assert.Contains(log, line => line.StartsWith("EVAL is not available", StringComparison.Ordinal));
+            Assert.Equal(unlinkRenamedToo, log.Any(line => line.StartsWith("UNLINK is not available", StringComparison.Ordinal)));
+            var left = server.Keys(prefix + ":*");
+            Assert.Equal((0, 100), (left.Count(k => k.Contains(":gone:")), left.Count(k => k.Contains(":kept:"))));
+            Assert.Equal((0L, 100L), (RedisTestData.Count(prefix + ":gone:*"), RedisTestData.Count(prefix + ":kept:*")));
+        }
+        finally
+        {
+            await RedisTestData.DeleteAsync(prefix + ":*");
+        }
     }
 
     [Theory]

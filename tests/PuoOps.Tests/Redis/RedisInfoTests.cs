@@ -1,3 +1,4 @@
+using PuoOps.Engine;
 using PuoOps.Engine.Redis;
 using PuoOps.Tests.Infrastructure;
 
@@ -56,22 +57,45 @@ public sealed class RedisInfoTests
         {
             var port = Sandbox.Current.State.GetProperty("Redis").GetProperty("Port").ToString();
             using var env = RedisTestData.Environment(connectionString: $"127.0.0.1:{port},user={user},password={password}");
-            var ctx = TestEnvironments.Context(env);
-            var memory = Assert.IsType<RedisMemoryInfo>(Assert.Single(await ToList(RedisInfoService.GetAsync(ctx, ["memory"], 80, 95))));
-            Assert.Equal(Status.Unknown, memory.Status);
-            Assert.Contains("does not allow", memory.Message);
-            var health = await RedisHealthService.TestAsync(ctx);
-            Assert.Equal(Status.OK, health.Status);
-            Assert.Null(health.Version);
             // MEMORY USAGE is refused too: keys are still listed, without their size.
-            var key = Assert.Single(await ToList(RedisKeyService.GetAsync(ctx, "puo:config:version", null, details: true)));
-            Assert.Equal("string", key.Type);
-            Assert.Null(key.MemoryBytes);
+            await AssertReadsWithoutInfoAndMemoryAsync(TestEnvironments.Context(env), "does not allow");
         }
         finally
         {
             await RedisTestData.Server.ExecuteAsync("ACL", "DELUSER", user);
         }
+    }
+
+    /// <summary>
+    /// A server started with rename-command INFO "" and MEMORY "": no ACL refusal, just commands its command table lacks
+    /// (COMMAND INFO says nil), so the same degraded answers as for a user without them, and no error.
+    /// </summary>
+    [Fact]
+    public async Task A_server_with_INFO_and_MEMORY_renamed_away_gets_Unknown_and_keys_without_size()
+    {
+        await using var server = await LocalRedisServer.StartAsync("rename-command INFO \"\"", "rename-command MEMORY \"\"");
+        await using (var direct = await server.ConnectAsync())
+            await direct.GetDatabase().StringSetAsync("puo:config:version", "1");
+        using var env = RedisTestData.Environment(connectionString: server.ConnectionString);
+        var ctx = TestEnvironments.Context(env);
+        var primary = (await RedisConnections.PrimariesAsync(ctx))[0];
+        Assert.Equal((false, false, true), (await RedisConnections.HasCommandAsync(ctx, primary.Server, "INFO"),
+            await RedisConnections.HasCommandAsync(ctx, primary.Server, "MEMORY"), await RedisConnections.HasCommandAsync(ctx, primary.Server, "GET")));
+        await AssertReadsWithoutInfoAndMemoryAsync(ctx, "has no INFO");
+    }
+
+    /// <summary>Where INFO and MEMORY cannot be run: memory Unknown saying why, health OK without a version, keys without their size.</summary>
+    private static async Task AssertReadsWithoutInfoAndMemoryAsync(OperationContext ctx, string why)
+    {
+        var memory = Assert.IsType<RedisMemoryInfo>(Assert.Single(await ToList(RedisInfoService.GetAsync(ctx, ["memory"], 80, 95))));
+        Assert.Equal(Status.Unknown, memory.Status);
+        Assert.Contains(why, memory.Message);
+        var health = await RedisHealthService.TestAsync(ctx);
+        Assert.Equal(Status.OK, health.Status);
+        Assert.Null(health.Version);
+        var key = Assert.Single(await ToList(RedisKeyService.GetAsync(ctx, "puo:config:version", null, details: true)));
+        Assert.Equal("string", key.Type);
+        Assert.Null(key.MemoryBytes);
     }
 
     [Fact]
