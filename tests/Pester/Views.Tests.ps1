@@ -63,6 +63,7 @@ BeforeDiscovery {
         @{ Cmdlet = 'Test-PuoSecretEnvironment'; Script = 'Test-PuoSecretEnvironment' }
         @{ Cmdlet = 'Reset-PuoApiKey'; Script = 'Reset-PuoApiKey -Environment views -Confirm:$false' }
         @{ Cmdlet = 'Update-PuoClientConfig'; Script = 'Update-PuoClientConfig -Environment views -Client Cursor -ProjectPath $work/project -Confirm:$false' }
+        @{ Cmdlet = 'Publish-PuoDeployment'; Script = 'Publish-PuoDeployment -Color green -Image puo-busybox:latest -Confirm:$false' }
         @{ Cmdlet = 'Get-PuoTrafficState'; Script = 'Get-PuoTrafficState' }
         @{ Cmdlet = 'Switch-PuoTraffic'; Script = 'Switch-PuoTraffic -To green -HealthyProbes 1 -AnalysisRequests 0 -MonitorSec 0 -MinReloadInterval 0s -Confirm:$false' }
         @{ Cmdlet = 'Get-PuoDeploymentHistory'; Script = 'Get-PuoDeploymentHistory -First 3' }
@@ -74,7 +75,6 @@ BeforeDiscovery {
         'Start-PuoService'          = 'writes PuoOps.ServiceChange, rendered through Restart-PuoService'
         'Restore-PuoBackup'         = 'replaces the sandbox database other tests read (Backup.Tests.ps1 restores a scratch one)'
         'Invoke-PuoMigration'       = 'runs alembic, which the sandbox does not have (Backup tests use a stand-in)'
-        'Publish-PuoDeployment'     = 'needs a Swarm of colour services (tests/PuoOps.Tests/Deployment)'
     }
     $script:exported = @(Get-Command -Module PuoOps -CommandType Cmdlet | ForEach-Object Name)
 }
