@@ -488,14 +488,18 @@ public sealed class BackupEngineTests
         var log = new List<string>();
         var countedEarly = false;
 
-        // Holds pg_restore back with a SHARE lock on memories in the scratch database, taken as soon as the table
-        // exists: its load (one job) or its primary key (two jobs) waits, so pg_restore cannot finish until
-        // audit_logs, which it is done with, has been counted.
+        // Holds pg_restore back with a SHARE lock on memories in the scratch database, taken once pg_restore loads
+        // its data (the lock waits for that COPY): memories' primary key then waits, so pg_restore cannot finish until
+        // audit_logs, which it is done with, has been counted. Not earlier: a lock taken between CREATE TABLE and the
+        // column default pg_restore sets next would stall everything before any data, audit_logs' too.
         async Task Hook(string at, CancellationToken token)
         {
             if (at != "restore")
                 return;
             Assert.True(await WaitForPgRestoreAsync(db));
+            for (var loading = false; !loading; await Task.Delay(10, token))
+                lock (log)
+                    loading = log.Any(l => l.Contains("processing data for table \"public.memories\"", StringComparison.Ordinal));
             var scratch = Assert.Single(await db.DerivedDatabasesAsync());
             var builder = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Database = scratch };
             await using var holder = new Npgsql.NpgsqlConnection(builder.ConnectionString);
