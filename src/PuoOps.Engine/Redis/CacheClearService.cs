@@ -168,7 +168,7 @@ public static class CacheClearService
             do
             {
                 ctx.Cancellation.ThrowIfCancellationRequested();
-                var reply = (RedisResult[])(await RedisConnections.RunAsync(ctx, "SCAN + UNLINK step", () => primary.ExecuteAsync("EVAL",
+                var reply = (RedisResult[])(await RedisConnections.RunDeleteStepAsync(ctx, "SCAN + UNLINK step", () => primary.ExecuteAsync("EVAL",
                     StepScript, 0, cursor, pattern, batchSize, Remaining, countOnly ? 0 : 1)).ConfigureAwait(false))!;
                 cursor = (string)reply[0]!;
                 Count((long)reply[1], (long)reply[2], batchSize);
@@ -237,7 +237,7 @@ public static class CacheClearService
             var deletes = batch.GroupBy(key => multiplexer.HashSlot(key))
                 .Select(slot => primary.Database.ExecuteAsync(_deleteCommand, slot.Cast<object>().ToArray()))
                 .ToList();
-            return (await RedisConnections.RunAsync(ctx, _deleteCommand, () => Task.WhenAll(deletes)).ConfigureAwait(false)).Sum(r => (long)r);
+            return (await RedisConnections.RunDeleteStepAsync(ctx, _deleteCommand, () => Task.WhenAll(deletes)).ConfigureAwait(false)).Sum(r => (long)r);
         }
 
         private void Count(long matched, long deleted, long examined)

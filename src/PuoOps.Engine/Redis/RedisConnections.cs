@@ -75,6 +75,14 @@ internal static class RedisConnections
     public static Task<T> RunAsync<T>(OperationContext ctx, string what, Func<Task<T>> operation) =>
         ctx.WithTimeoutAsync("PuoOps.Redis.Timeout", what, Endpoint(ctx).DisplayName, token => operation().WaitAsync(token));
 
+    /// <summary>
+    /// <see cref="RunAsync{T}"/> for a step that deletes: once sent, the server runs it whatever this client does, so Ctrl+C
+    /// waits for its reply (within the timeout) instead of abandoning it. The caller stops before its next step, and no key
+    /// goes after the cmdlet has stopped.
+    /// </summary>
+    public static Task<T> RunDeleteStepAsync<T>(OperationContext ctx, string what, Func<Task<T>> operation) =>
+        RunAsync(new OperationContext(ctx.Environment, ctx.Timeout, CancellationToken.None, verbose: ctx.Verbose), what, operation);
+
     /// <summary>True when the server refused a command for the connection's ACL user (the NOPERM error code).</summary>
     public static bool IsRefused(Exception exception, OperationContext ctx, out string message)
     {

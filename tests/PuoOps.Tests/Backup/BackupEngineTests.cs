@@ -488,42 +488,23 @@ public sealed class BackupEngineTests
         var log = new List<string>();
         var countedEarly = false;
 
-        // Holds pg_restore back with a SHARE lock on memories in the scratch database, taken once pg_restore loads
-        // its data (the lock waits for that COPY): memories' primary key then waits, so pg_restore cannot finish until
-        // audit_logs, which it is done with, has been counted. Not earlier: a lock taken between CREATE TABLE and the
-        // column default pg_restore sets next would stall everything before any data, audit_logs' too.
+        // Holds pg_restore back with a SHARE lock on memories in the scratch database, taken as soon as pg_restore loads
+        // data (a lock taken before, between CREATE TABLE and the column default pg_restore sets next, would stall all of
+        // it): memories' load or its primary key waits, so pg_restore cannot finish until audit_logs, which it is done
+        // with, has been counted. Everything is waited for by condition with a deadline, never by a fixed time.
         async Task Hook(string at, CancellationToken token)
         {
             if (at != "restore")
                 return;
-            Assert.True(await WaitForPgRestoreAsync(db));
-            for (var loading = false; !loading; await Task.Delay(10, token))
-                lock (log)
-                    loading = log.Any(l => l.Contains("processing data for table \"public.memories\"", StringComparison.Ordinal));
             var scratch = Assert.Single(await db.DerivedDatabasesAsync());
             var builder = new Npgsql.NpgsqlConnectionStringBuilder(db.ConnectionString) { Database = scratch };
             await using var holder = new Npgsql.NpgsqlConnection(builder.ConnectionString);
             await holder.OpenAsync(token);
-            for (var locked = false; !locked;)
-            {
-                await using var transaction = await holder.BeginTransactionAsync(token);
-                try
-                {
-                    await using var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE memories IN SHARE MODE", holder, transaction);
-                    await lockTable.ExecuteNonQueryAsync(token);
-                    for (var i = 0; i < 300 && !countedEarly; i++)
-                    {
-                        lock (log)
-                            countedEarly = log.Any(l => l.StartsWith("Counted public.audit_logs while pg_restore runs", StringComparison.Ordinal));
-                        await Task.Delay(50, token);
-                    }
-                    locked = true;
-                }
-                catch (Npgsql.PostgresException ex) when (ex.SqlState == Npgsql.PostgresErrorCodes.UndefinedTable)
-                {
-                    await Task.Delay(10, token);
-                }
-            }
+            Assert.True(await WaitForLogAsync(log, "processing data for table", token), "pg_restore loaded no data within a minute");
+            await using var transaction = await holder.BeginTransactionAsync(token);
+            await using var lockTable = new Npgsql.NpgsqlCommand("LOCK TABLE memories IN SHARE MODE", holder, transaction);
+            await lockTable.ExecuteNonQueryAsync(token);
+            countedEarly = await WaitForLogAsync(log, "Counted public.audit_logs while pg_restore runs", token);
         }
 
         var result = await RestoreService.RestoreAsync(Context(env, log: log), backup, new RestoreOptions { Jobs = jobs }, Hook);
@@ -829,6 +810,16 @@ public sealed class BackupEngineTests
         Assert.Equal(ErrorKind.Timeout, hung.Kind);
         Assert.Equal("PuoOps.Backup.MigrationTimeout", hung.ErrorId);
         Assert.Equal(Status.Critical, third.Steps.Last().Status);
+    }
+
+    /// <summary>Waits up to a minute for a line of the log that contains <paramref name="text"/>; false if none came.</summary>
+    private static async Task<bool> WaitForLogAsync(List<string> log, string text, CancellationToken token)
+    {
+        for (var deadline = DateTime.UtcNow.AddMinutes(1); DateTime.UtcNow < deadline; await Task.Delay(10, token))
+            lock (log)
+                if (log.Any(l => l.Contains(text, StringComparison.Ordinal)))
+                    return true;
+        return false;
     }
 
     /// <summary>Waits (bounded) until a pg_restore of this database's restore (or, with "verify", restore test) is connected; false if none came.</summary>
