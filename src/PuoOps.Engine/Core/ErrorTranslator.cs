@@ -202,7 +202,7 @@ public static class ErrorTranslator
         if (message.StartsWith("NOAUTH", StringComparison.Ordinal) || message.StartsWith("WRONGPASS", StringComparison.Ordinal))
             return new PuoException(ErrorKind.Authentication, "PuoOps.Redis.Authentication",
                 $"Redis at {target} rejected the credentials ({message.Split(' ')[0]}). Check the password of the environment.", target, e);
-        // A renamed or disabled command is no error code (just ERR): RedisConnections.HasCommandAsync asks the server's command table instead.
+        // A renamed or disabled command is no error code (just ERR): RedisConnections.RequireCommandAsync asks the server's command table first.
         if (message.StartsWith("NOPERM", StringComparison.Ordinal))
             return RedisCommandDisabled(target, $"Redis at {target} does not allow this command: {message}", e);
         return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Redis.ServerError", $"Redis at {target}: {message}", target, e);
