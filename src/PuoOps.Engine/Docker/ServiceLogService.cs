@@ -142,21 +142,40 @@ public static class ServiceLogService
         [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, ctx.Cancellation);
+        var token = stop.Token;
         var channel = Channel.CreateBounded<ServiceLogLine>(new BoundedChannelOptions(MergeCapacity) { SingleReader = true });
         var producers = sources.Select(source => Task.Run(async () =>
         {
-            await foreach (var line in source(stop.Token).ConfigureAwait(false))
-                await channel.Writer.WriteAsync(line, stop.Token).ConfigureAwait(false);
-        }, stop.Token)).ToList();
-        _ = Task.WhenAll(producers).ContinueWith(all => channel.Writer.TryComplete(all.Exception?.InnerException), TaskScheduler.Default);
+            try
+            {
+                await foreach (var line in source(token).ConfigureAwait(false))
+                    await channel.Writer.WriteAsync(line, token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                // One source's error ends the read at once: with -Follow the other sources never end to let it through.
+                channel.Writer.TryComplete(ex);
+            }
+        }, token)).ToList();
+        _ = Task.WhenAll(producers).ContinueWith(_ => channel.Writer.TryComplete(), TaskScheduler.Default);
         try
         {
-            await foreach (var line in channel.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var line in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 yield return line;
         }
         finally
         {
-            stop.Cancel(); // the consumer stopped early (Select-Object -First, Ctrl+C): end the readers
+            // The consumer stopped (the end, an error, Select-Object -First, Ctrl+C): end the readers and wait for them, so
+            // no Docker stream stays open after the call and none uses the token source after it is gone.
+            stop.Cancel();
+            try
+            {
+                await Task.WhenAll(producers).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // what stop.Cancel() asked for
+            }
         }
     }
 }

@@ -124,6 +124,25 @@ public sealed class DockerEngineTests : IDisposable
         Assert.Contains(lines, l => l.Stream == "stdout");
     }
 
+    [DockerFact]
+    public async Task Following_several_containers_ends_at_once_with_the_error_of_one_that_fails()
+    {
+        var name = _project.Add("api", 1);
+        await WaitForLogLinesAsync(name, 1);
+        var ctx = TestEnvironments.Context(_environment);
+
+        // The running container's follow never ends by itself: only the failing source's error can end the read.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await foreach (var _ in ServiceLogService.ReadContainersAsync(ctx, [name, "xunit-no-such-container"], new LogOptions(1, null, null, false, true)).WithCancellation(deadline.Token))
+            {
+            }
+        });
+        Assert.False(deadline.IsCancellationRequested, $"the read ended only at the deadline: {error.GetType().Name}");
+        Assert.IsNotAssignableFrom<OperationCanceledException>(error);
+    }
+
     [Fact]
     public async Task Decoder_reassembles_frames_and_lines_split_across_reads()
     {
