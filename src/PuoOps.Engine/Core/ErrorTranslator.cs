@@ -202,12 +202,15 @@ public static class ErrorTranslator
         if (message.StartsWith("NOAUTH", StringComparison.Ordinal) || message.StartsWith("WRONGPASS", StringComparison.Ordinal))
             return new PuoException(ErrorKind.Authentication, "PuoOps.Redis.Authentication",
                 $"Redis at {target} rejected the credentials ({message.Split(' ')[0]}). Check the password of the environment.", target, e);
-        // A renamed or disabled command is no error code (just ERR): RedisConnections.HasCommandAsync asks the server's command table instead.
+        // A renamed or disabled command is no error code (just ERR): RedisConnections.RequireCommandAsync asks the server's command table first.
         if (message.StartsWith("NOPERM", StringComparison.Ordinal))
-            return new PuoException(ErrorKind.PermissionDenied, "PuoOps.Redis.CommandDisabled",
-                $"Redis at {target} does not allow this command: {message}", target, e);
+            return RedisCommandDisabled(target, $"Redis at {target} does not allow this command: {message}", e);
         return new PuoException(ErrorKind.InvalidOperation, "PuoOps.Redis.ServerError", $"Redis at {target}: {message}", target, e);
     }
+
+    /// <summary>A command the server refuses to the ACL user (NOPERM) or does not have under its name (renamed or disabled).</summary>
+    internal static PuoException RedisCommandDisabled(string target, string message, Exception? inner = null) =>
+        new(ErrorKind.PermissionDenied, "PuoOps.Redis.CommandDisabled", message, target, inner);
 
     private static PuoException FromDocker(DockerApiException e, string host, string? target)
     {

@@ -103,6 +103,7 @@ public static class CacheClearService
             found += await RedisConnections.RunAsync(ctx, "DBSIZE", () => primary.Server.DatabaseSizeAsync(primary.DatabaseNumber)).ConfigureAwait(false);
             if (countOnly)
                 continue;
+            await RedisConnections.RequireCommandAsync(ctx, primary.Server, "FLUSHDB").ConfigureAwait(false);
             ctx.Log($"FLUSHDB ASYNC of database {primary.DatabaseNumber} on {primary.Name}.");
             await RedisConnections.RunAsync(ctx, "FLUSHDB", () => primary.ExecuteAsync("FLUSHDB", "ASYNC")).ConfigureAwait(false);
         }
@@ -122,6 +123,8 @@ public static class CacheClearService
         private readonly Stopwatch _sinceReport = Stopwatch.StartNew();
         private long _examined;
         private string _deleteCommand = "UNLINK";
+        private bool _scriptStepDone;
+        private bool _deleteDone;
 
         public string Activity { get; } = $"Clear-PuoCache '{pattern}' on {RedisConnections.Endpoint(ctx).DisplayName}";
         public long Total { get; set; }
@@ -138,8 +141,9 @@ public static class CacheClearService
         /// <summary>
         /// A single server: each SCAN step and its UNLINK run as one short server-side script. Where the server has no
         /// EVAL (scripting disabled or renamed away: its command table says so), or the ACL user may run only what the
-        /// runbook's own pipeline needs (SCAN and DEL or UNLINK: NOPERM), the client-side batches do the same work; an
-        /// ACL refusal comes on the first call, before anything was deleted.
+        /// runbook's own pipeline needs (SCAN and DEL or UNLINK: NOPERM), the client-side batches do the same work. Only a
+        /// refusal of the first step means that: a later one (an ACL key pattern refusing a key the script met) is an error,
+        /// since starting over client-side would count the keys done so far twice.
         /// </summary>
         public async Task ClearServerAsync(RedisPrimary primary)
         {
@@ -149,11 +153,12 @@ public static class CacheClearService
                 await ClearClientSideAsync(primary).ConfigureAwait(false);
                 return;
             }
+            _scriptStepDone = false;
             try
             {
                 await ClearWithScriptAsync(primary).ConfigureAwait(false);
             }
-            catch (Exception ex) when (RedisConnections.IsRefused(ex, ctx, out var refusal))
+            catch (Exception ex) when (!_scriptStepDone && RedisConnections.IsRefused(ex, ctx, out var refusal))
             {
                 ctx.Log($"EVAL is not allowed on {primary.Name} ({refusal}); {ClientSideNote}");
                 await ClearClientSideAsync(primary).ConfigureAwait(false);
@@ -170,6 +175,7 @@ public static class CacheClearService
                 ctx.Cancellation.ThrowIfCancellationRequested();
                 var reply = (RedisResult[])(await RedisConnections.RunDeleteStepAsync(ctx, "SCAN + UNLINK step", () => primary.ExecuteAsync("EVAL",
                     StepScript, 0, cursor, pattern, batchSize, Remaining, countOnly ? 0 : 1)).ConfigureAwait(false))!;
+                _scriptStepDone = true;
                 cursor = (string)reply[0]!;
                 Count((long)reply[1], (long)reply[2], batchSize);
                 if (Remaining <= 0 && cursor != "0")
@@ -214,7 +220,9 @@ public static class CacheClearService
                 {
                     deleted = await DeleteAsync(primary, batch).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (_deleteCommand == "UNLINK" && RedisConnections.IsRefused(ex, ctx, out var refusal))
+                // Only while no delete has gone through: a user refused UNLINK itself is refused every one, while a refusal after
+                // one went through is an ACL key pattern refusing a key, which DEL would be refused too.
+                catch (Exception ex) when (_deleteCommand == "UNLINK" && !_deleteDone && RedisConnections.IsRefused(ex, ctx, out var refusal))
                 {
                     // UNLINK frees memory in the background; a user allowed only DEL (as the runbook's xargs DEL) still gets the job done.
                     UseDel($"UNLINK is not allowed on {primary.Name} ({refusal})");
@@ -237,7 +245,15 @@ public static class CacheClearService
             var deletes = batch.GroupBy(key => multiplexer.HashSlot(key))
                 .Select(slot => primary.Database.ExecuteAsync(_deleteCommand, slot.Cast<object>().ToArray()))
                 .ToList();
-            return (await RedisConnections.RunDeleteStepAsync(ctx, _deleteCommand, () => Task.WhenAll(deletes)).ConfigureAwait(false)).Sum(r => (long)r);
+            try
+            {
+                return (await RedisConnections.RunDeleteStepAsync(ctx, _deleteCommand, () => Task.WhenAll(deletes)).ConfigureAwait(false)).Sum(r => (long)r);
+            }
+            finally
+            {
+                // One per hash slot: some may go through while another is refused.
+                _deleteDone |= deletes.Any(delete => delete.IsCompletedSuccessfully);
+            }
         }
 
         private void Count(long matched, long deleted, long examined)

@@ -19,6 +19,7 @@ public static class RedisConfigService
     {
         foreach (var primary in await RedisConnections.PrimariesAsync(ctx).ConfigureAwait(false))
         {
+            await RedisConnections.RequireCommandAsync(ctx, primary.Server, "CONFIG").ConfigureAwait(false);
             var settings = new SortedDictionary<string, string>(StringComparer.OrdinalIgnoreCase);
             foreach (var pattern in patterns)
                 foreach (var pair in await RedisConnections.RunAsync(ctx, "CONFIG GET", () => primary.Server.ConfigGetAsync(pattern)).ConfigureAwait(false))

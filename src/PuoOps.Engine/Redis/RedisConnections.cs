@@ -122,6 +122,21 @@ internal static class RedisConnections
         }
         return known[key] = answer;
     }
+
+    /// <summary>
+    /// Before a command a hardened server may have renamed away (rename-command CONFIG ""): where its command table lacks it,
+    /// a PermissionDenied error naming it rather than the server's bare ERR. Where the server will not say, the command is
+    /// tried and brings its own error.
+    /// </summary>
+    public static async Task RequireCommandAsync(OperationContext ctx, IServer server, string command)
+    {
+        if (await HasCommandAsync(ctx, server, command).ConfigureAwait(false) == false)
+        {
+            var target = RedisEndpoint.FormatEndPoint(server.EndPoint);
+            throw ErrorTranslator.RedisCommandDisabled(target,
+                $"Redis at {target} does not allow {command.ToUpperInvariant()}: its command table has no {command.ToUpperInvariant()} (renamed or disabled with rename-command in redis.conf).");
+        }
+    }
 }
 
 /// <summary>One primary server and the way to run a raw command against the environment's database on it.</summary>

@@ -46,7 +46,11 @@ public static class RedisKeyService
         var primaries = await RedisConnections.PrimariesAsync(ctx).ConfigureAwait(false);
         var total = 0L;
         foreach (var primary in primaries)
+        {
+            // Measuring is the whole point here: no MEMORY is an error, where Get-PuoCacheKey just lists keys without size.
+            await RedisConnections.RequireCommandAsync(ctx, primary.Server, "MEMORY").ConfigureAwait(false);
             total += await RedisConnections.RunAsync(ctx, "DBSIZE", () => primary.Server.DatabaseSizeAsync(primary.DatabaseNumber)).ConfigureAwait(false);
+        }
         var limit = Math.Min(sampleSize ?? long.MaxValue, total);
         var biggest = new PriorityQueue<(RedisPrimary Primary, RedisKey Key), long>();
         long measured = 0;

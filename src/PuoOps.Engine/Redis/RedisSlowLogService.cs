@@ -11,6 +11,7 @@ public static class RedisSlowLogService
     {
         foreach (var primary in await RedisConnections.PrimariesAsync(ctx).ConfigureAwait(false))
         {
+            await RedisConnections.RequireCommandAsync(ctx, primary.Server, "SLOWLOG").ConfigureAwait(false);
             // Read raw: StackExchange.Redis's CommandTrace drops the client address and name (Redis 4+).
             var reply = await RedisConnections.RunAsync(ctx, "SLOWLOG GET",
                 () => primary.Server.ExecuteAsync("SLOWLOG", "GET", count)).ConfigureAwait(false);

@@ -11,10 +11,10 @@ namespace PuoOps.Tests.Redis;
 /// </summary>
 internal sealed class LocalRedisServer : IAsyncDisposable
 {
-    private readonly Process _process;
     private readonly string _directory;
+    private Process? _process;
 
-    private LocalRedisServer(Process process, string directory, int port) => (_process, _directory, Port) = (process, directory, port);
+    private LocalRedisServer(string directory, int port) => (_directory, Port) = (directory, port);
 
     public int Port { get; }
 
@@ -23,25 +23,46 @@ internal sealed class LocalRedisServer : IAsyncDisposable
     /// <param name="configuration">redis.conf lines added to the test server's own (port, bind, dir, no persistence).</param>
     public static async Task<LocalRedisServer> StartAsync(params string[] configuration)
     {
-        var directory = Directory.CreateTempSubdirectory("puo-xunit-redis-").FullName;
-        var port = TestEnvironments.ClosedPort();
-        var config = Path.Combine(directory, "redis.conf");
-        await File.WriteAllLinesAsync(config,
-            [$"port {port}", "bind 127.0.0.1", $"dir {directory}", "save \"\"", "appendonly no", "daemonize no", $"logfile {directory}/redis.log", .. configuration]);
-        var process = Process.Start(new ProcessStartInfo("redis-server", [config]))!; // it logs to its logfile
-        var server = new LocalRedisServer(process, directory, port);
+        var server = new LocalRedisServer(Directory.CreateTempSubdirectory("puo-xunit-redis-").FullName, TestEnvironments.ClosedPort());
         try
         {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
+            await server.LaunchAsync(configuration);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync(); // also when redis-server could not be started at all: the folder goes
+            throw;
+        }
+    }
+
+    /// <summary>Stops the server and starts it again on the same port with other configuration lines (a rename-command needs a restart).</summary>
+    public async Task RestartAsync(params string[] configuration)
+    {
+        await StopAsync();
+        await LaunchAsync(configuration);
+    }
+
+    private async Task LaunchAsync(string[] configuration)
+    {
+        var config = Path.Combine(_directory, "redis.conf");
+        var log = Path.Combine(_directory, "redis.log");
+        File.Delete(log);
+        await File.WriteAllLinesAsync(config,
+            [$"port {Port}", "bind 127.0.0.1", $"dir {_directory}", "save \"\"", "appendonly no", "daemonize no", $"logfile {log}", .. configuration]);
+        _process = Process.Start(new ProcessStartInfo("redis-server", [config]))!; // it logs to its logfile
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        try
+        {
             while (true)
             {
                 try
                 {
-                    await using var probe = await ConnectionMultiplexer.ConnectAsync($"{server.ConnectionString},connectTimeout=500");
+                    await using var probe = await ConnectionMultiplexer.ConnectAsync($"{ConnectionString},connectTimeout=500");
                     await probe.GetDatabase().PingAsync();
-                    return server;
+                    return;
                 }
-                catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !process.HasExited)
+                catch (RedisConnectionException) when (DateTime.UtcNow < deadline && !_process.HasExited)
                 {
                     await Task.Delay(100);
                 }
@@ -49,10 +70,8 @@ internal sealed class LocalRedisServer : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            var log = Path.Combine(directory, "redis.log");
             var detail = File.Exists(log) ? await File.ReadAllTextAsync(log) : "no log";
-            await server.DisposeAsync();
-            throw new InvalidOperationException($"The test's redis-server on port {port} did not start: {detail}", ex);
+            throw new InvalidOperationException($"The test's redis-server on port {Port} did not start: {detail}", ex);
         }
     }
 
@@ -66,12 +85,20 @@ internal sealed class LocalRedisServer : IAsyncDisposable
         return direct.GetServers()[0].Keys(0, pattern, 1000).Select(key => (string)key!).ToList();
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task StopAsync()
     {
+        if (_process is null)
+            return;
         if (!_process.HasExited)
             _process.Kill();
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { });
         _process.Dispose();
+        _process = null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
         Directory.Delete(_directory, recursive: true);
     }
 }
